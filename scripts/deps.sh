@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install the Debian packages tunvnet needs to build, test and demo, if missing.
+# Used by `make demo`, `make check` and CI; safe to run again (does nothing then).
+# Usage: scripts/deps.sh [bench]   (bench: also the packages `make bench` needs)
+set -eu
+
+PKGS="build-essential pkg-config
+libnl-3-dev libnl-route-3-dev libpcap-dev libibverbs-dev libcmocka-dev
+libinih-dev libjansson-dev libsodium-dev
+iproute2 iputils-ping iperf3 python3 procps util-linux"
+[ "${1:-}" = bench ] && PKGS="$PKGS openvpn sockperf"
+
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing Debian packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,52 @@
+/* The peer protocol's frame: the unit every substrate carries.
+ *
+ *   0      1      2             4                           8
+ *   +------+------+-------------+---------------------------+----------------
+ *   | ver  | type |   flags     |   length of payload        | payload ...
+ *   +------+------+-------------+---------------------------+----------------
+ *
+ * All fields big-endian. length counts the payload only and is at most
+ * FRAME_MAX_PAYLOAD: a 64 KiB super-packet plus its virtio-net header fits. A frame with
+ * another version, an unknown type or a longer length is a protocol error: the link is
+ * closed with a logged reason. */
+#ifndef TUNNEL_FRAME_H
+#define TUNNEL_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_VERSION     1
+#define FRAME_HDR_LEN     8
+#define FRAME_MAX_PAYLOAD (65536 + 512)
+
+enum frame_type {
+	FRAME_HELLO = 1,  /* greeting: node name, listen address, challenge nonce */
+	FRAME_AUTH  = 2,  /* proof of the cluster key over both nonces */
+	FRAME_PEERS = 3,  /* members this node knows (full mesh learning) */
+	FRAME_ROUTES = 4, /* route announcements and withdrawals */
+	FRAME_DATA  = 5,  /* one IP packet (later: a super-packet with its vnet header) */
+	FRAME_PING  = 6,  /* keepalive; payload echoed in PONG */
+	FRAME_PONG  = 7,
+	FRAME_TYPE_MAX = FRAME_PONG,
+};
+
+/* FRAME_ROUTES flags */
+#define FRAME_F_FULL_TABLE 0x0001 /* this ROUTES frame is (part of) a full table dump */
+
+struct frame_hdr {
+	uint8_t  version;
+	uint8_t  type;
+	uint16_t flags;
+	uint32_t len;
+};
+
+void frame_hdr_encode(uint8_t out[FRAME_HDR_LEN], uint8_t type, uint16_t flags, uint32_t len);
+
+/* Decodes the header at buf. Returns 0; -EAGAIN when fewer than FRAME_HDR_LEN bytes;
+ * -EPROTONOSUPPORT for another version; -EBADMSG for an unknown type; -EMSGSIZE when
+ * len exceeds FRAME_MAX_PAYLOAD. h is filled in every case where 8 bytes were there. */
+int frame_hdr_decode(const uint8_t *buf, size_t len, struct frame_hdr *h);
+
+const char *frame_type_name(uint8_t type); /* "HELLO", ..., "?" */
+
+#endif

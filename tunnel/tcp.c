@@ -1,0 +1,474 @@
+/* The TCP substrate: frames back to back on a TCP stream.
+ *
+ * Writes are batched: send() appends the frame to the link's output buffer and the
+ * buffer is written once per loop turn (a before-sleep hook), or at once when it grows
+ * past FLUSH_AT. Reads take as much as the socket has, then hand every whole frame to
+ * the owner. A link is freed only outside its own callbacks (in_cb), so an owner may
+ * close it from within a frame callback. */
+#include "tunnel/tunnel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tunvnet/loop.h"
+
+#define IBUF_SIZE      (512 * 1024)
+#define OBUF_DATA_MAX  (2 * 1024 * 1024)  /* DATA frames beyond this are dropped */
+#define OBUF_HARD_MAX  (64 * 1024 * 1024) /* control frames beyond this: link is stuck */
+#define FLUSH_AT       (256 * 1024)
+#define READS_PER_WAKE 16
+#define USER_TIMEOUT_MS 10000
+
+struct tunnel_link {
+	struct loop *loop;
+	struct loop_io *io;
+	int fd;
+	bool connecting;
+	bool in_cb;      /* inside an owner callback: free later */
+	bool closed;     /* owner called close() */
+	bool failed;     /* closed() was reported */
+	bool dirty;      /* on the flush list */
+	bool want_out;   /* EPOLLOUT armed */
+	int werr;        /* a write failed inside send(): reported from the flush hook */
+	const struct tunnel_events *ev;
+	void *arg;
+	uint8_t *ibuf;
+	size_t ilen;
+	uint8_t *obuf;
+	size_t ohead, olen, ocap;
+	struct tunnel_link *next_dirty;
+};
+
+struct tunnel_listener {
+	struct loop *loop;
+	struct loop_io *io;
+	int fd;
+	void (*accepted)(struct tunnel_link *lk, const struct sockaddr_storage *from, void *arg);
+	void *arg;
+};
+
+static struct tunnel_link *dirty;
+static struct loop *hooked;
+
+static void link_free(struct tunnel_link *lk)
+{
+	loop_io_del(lk->io);
+	close(lk->fd);
+	free(lk->ibuf);
+	free(lk->obuf);
+	free(lk);
+}
+
+/* Reports a failure once; the owner will call close(). */
+static void fail(struct tunnel_link *lk, int err, const char *why)
+{
+	if (lk->failed || lk->closed)
+		return;
+	lk->failed = true;
+	loop_io_del(lk->io);
+	lk->io = NULL;
+	lk->in_cb = true;
+	if (lk->ev && lk->ev->closed)
+		lk->ev->closed(lk, err, why, lk->arg);
+	lk->in_cb = false;
+	if (lk->closed && !lk->dirty)
+		link_free(lk);
+}
+
+static void set_out(struct tunnel_link *lk, bool on)
+{
+	if (lk->want_out == on || !lk->io)
+		return;
+	lk->want_out = on;
+	loop_io_set(lk->io, EPOLLIN | (on ? EPOLLOUT : 0));
+}
+
+/* Writes what is queued. 0, or -errno when the link failed. */
+static int flush_link(struct tunnel_link *lk)
+{
+	while (lk->ohead < lk->olen) {
+		ssize_t n = write(lk->fd, lk->obuf + lk->ohead, lk->olen - lk->ohead);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		lk->ohead += (size_t)n;
+	}
+	if (lk->ohead == lk->olen) {
+		lk->ohead = lk->olen = 0;
+	} else if (lk->ohead > lk->ocap / 2) {
+		memmove(lk->obuf, lk->obuf + lk->ohead, lk->olen - lk->ohead);
+		lk->olen -= lk->ohead;
+		lk->ohead = 0;
+	}
+	set_out(lk, lk->olen > 0);
+	return 0;
+}
+
+static void flush_dirty(void *arg)
+{
+	while (dirty) {
+		struct tunnel_link *lk = dirty;
+		int err;
+
+		dirty = lk->next_dirty;
+		lk->dirty = false;
+		if (lk->closed) {
+			link_free(lk);
+			continue;
+		}
+		if (lk->failed || lk->connecting)
+			continue;
+		err = lk->werr ? lk->werr : flush_link(lk);
+		if (err < 0)
+			fail(lk, err, "write failed");
+	}
+}
+
+static void mark_dirty(struct tunnel_link *lk)
+{
+	if (lk->dirty)
+		return;
+	lk->dirty = true;
+	lk->next_dirty = dirty;
+	dirty = lk;
+}
+
+static int hook(struct loop *l)
+{
+	if (hooked == l)
+		return 0;
+	hooked = l;
+	return loop_before_sleep(l, flush_dirty, NULL);
+}
+
+/* Hands every whole frame in ibuf to the owner. false when the link is gone. */
+static bool deliver(struct tunnel_link *lk)
+{
+	size_t off = 0;
+	bool alive = true;
+
+	lk->in_cb = true;
+	while (!lk->closed && !lk->failed) {
+		struct frame_hdr h;
+		int err = frame_hdr_decode(lk->ibuf + off, lk->ilen - off, &h);
+		char why[96];
+
+		if (err == -EAGAIN)
+			break;
+		if (err < 0) {
+			if (err == -EPROTONOSUPPORT)
+				snprintf(why, sizeof(why), "frame version %u, expected %u",
+					 h.version, FRAME_VERSION);
+			else if (err == -EBADMSG)
+				snprintf(why, sizeof(why), "unknown frame type %u", h.type);
+			else
+				snprintf(why, sizeof(why), "frame length %u exceeds %u", h.len,
+					 FRAME_MAX_PAYLOAD);
+			lk->in_cb = false;
+			fail(lk, -EPROTO, why);
+			return false;
+		}
+		if (lk->ilen - off - FRAME_HDR_LEN < h.len)
+			break;
+		if (lk->ev && lk->ev->frame)
+			lk->ev->frame(lk, &h, lk->ibuf + off + FRAME_HDR_LEN, lk->arg);
+		off += FRAME_HDR_LEN + h.len;
+	}
+	lk->in_cb = false;
+	if (lk->closed) {
+		if (!lk->dirty)
+			link_free(lk);
+		return false;
+	}
+	if (lk->failed)
+		alive = false;
+	memmove(lk->ibuf, lk->ibuf + off, lk->ilen - off);
+	lk->ilen -= off;
+	return alive;
+}
+
+static void on_io(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct tunnel_link *lk = arg;
+
+	if (lk->connecting) {
+		int err = 0;
+		socklen_t sl = sizeof(err);
+
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		getsockopt(lk->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+		if (err) {
+			fail(lk, -err, "connect failed");
+			return;
+		}
+		lk->connecting = false;
+		lk->want_out = true; /* so set_out() below re-arms for input only */
+		lk->in_cb = true;
+		if (lk->ev && lk->ev->connected)
+			lk->ev->connected(lk, lk->arg);
+		lk->in_cb = false;
+		if (lk->closed) {
+			if (!lk->dirty)
+				link_free(lk);
+			return;
+		}
+		set_out(lk, lk->olen > 0);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		int err = flush_link(lk);
+
+		if (err < 0) {
+			fail(lk, err, "write failed");
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		for (int i = 0; i < READS_PER_WAKE; i++) {
+			ssize_t n = read(lk->fd, lk->ibuf + lk->ilen, IBUF_SIZE - lk->ilen);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					fail(lk, -errno, "read failed");
+				return;
+			}
+			if (n == 0) {
+				fail(lk, -ECONNRESET, "closed by peer");
+				return;
+			}
+			lk->ilen += (size_t)n;
+			if (!deliver(lk))
+				return;
+		}
+	}
+}
+
+static int sock_setup(int fd)
+{
+	int one = 1, tmo = USER_TIMEOUT_MS;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo)) < 0)
+		return -errno;
+	return 0;
+}
+
+static struct tunnel_link *link_new(struct loop *l, int fd, bool connecting)
+{
+	struct tunnel_link *lk = calloc(1, sizeof(*lk));
+
+	if (!lk)
+		return NULL;
+	lk->ibuf = malloc(IBUF_SIZE);
+	if (!lk->ibuf) {
+		free(lk);
+		return NULL;
+	}
+	lk->loop = l;
+	lk->fd = fd;
+	lk->connecting = connecting;
+	lk->io = loop_io_add(l, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, lk);
+	if (!lk->io) {
+		free(lk->ibuf);
+		free(lk);
+		return NULL;
+	}
+	return lk;
+}
+
+static int tcp_connect(struct loop *l, const struct sockaddr_storage *to, struct tunnel_link **out)
+{
+	socklen_t len = to->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						 : sizeof(struct sockaddr_in6);
+	int fd, err;
+
+	fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = sock_setup(fd);
+	if (err < 0)
+		goto fail;
+	if (connect(fd, (const struct sockaddr *)to, len) < 0 && errno != EINPROGRESS) {
+		err = -errno;
+		goto fail;
+	}
+	err = hook(l);
+	if (err < 0)
+		goto fail;
+	*out = link_new(l, fd, true);
+	if (!*out) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+static void on_accept(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct tunnel_listener *ls = arg;
+
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t sl = sizeof(from);
+		struct tunnel_link *lk;
+		int fd = accept4(ls->fd, (struct sockaddr *)&from, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return; /* EAGAIN, or a transient error: try again on the next event */
+		if (sock_setup(fd) < 0 || !(lk = link_new(ls->loop, fd, false))) {
+			close(fd);
+			continue;
+		}
+		ls->accepted(lk, &from, ls->arg);
+	}
+}
+
+static int tcp_listen(struct loop *l, const struct sockaddr_storage *addr,
+		      void (*accepted)(struct tunnel_link *lk, const struct sockaddr_storage *from,
+				       void *arg),
+		      void *arg, struct tunnel_listener **out)
+{
+	socklen_t len = addr->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						   : sizeof(struct sockaddr_in6);
+	struct tunnel_listener *ls;
+	int one = 1, err;
+
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	ls->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls->fd < 0) {
+		err = -errno;
+		free(ls);
+		return err;
+	}
+	if (setsockopt(ls->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(ls->fd, (const struct sockaddr *)addr, len) < 0 || listen(ls->fd, 128) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = hook(l);
+	if (err < 0)
+		goto fail;
+	ls->loop = l;
+	ls->accepted = accepted;
+	ls->arg = arg;
+	ls->io = loop_io_add(l, ls->fd, EPOLLIN, on_accept, ls);
+	if (!ls->io) {
+		err = -errno;
+		goto fail;
+	}
+	*out = ls;
+	return 0;
+fail:
+	close(ls->fd);
+	free(ls);
+	return err;
+}
+
+static void tcp_listener_close(struct tunnel_listener *ls)
+{
+	if (!ls)
+		return;
+	loop_io_del(ls->io);
+	close(ls->fd);
+	free(ls);
+}
+
+static void tcp_set_events(struct tunnel_link *lk, const struct tunnel_events *ev, void *arg)
+{
+	lk->ev = ev;
+	lk->arg = arg;
+}
+
+static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const void *payload,
+		    size_t len)
+{
+	size_t pending = lk->olen - lk->ohead, need = FRAME_HDR_LEN + len;
+
+	if (lk->closed || lk->failed || lk->werr)
+		return -ENOTCONN;
+	if (len > FRAME_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (pending + need > (type == FRAME_DATA ? OBUF_DATA_MAX : OBUF_HARD_MAX))
+		return -ENOBUFS;
+	if (lk->olen + need > lk->ocap) {
+		if (lk->ohead > 0) {
+			memmove(lk->obuf, lk->obuf + lk->ohead, pending);
+			lk->olen = pending;
+			lk->ohead = 0;
+		}
+		if (lk->olen + need > lk->ocap) {
+			size_t cap = lk->ocap ? lk->ocap : 64 * 1024;
+			uint8_t *b;
+
+			while (cap < lk->olen + need)
+				cap *= 2;
+			b = realloc(lk->obuf, cap);
+			if (!b)
+				return -ENOBUFS;
+			lk->obuf = b;
+			lk->ocap = cap;
+		}
+	}
+	frame_hdr_encode(lk->obuf + lk->olen, type, flags, (uint32_t)len);
+	if (len)
+		memcpy(lk->obuf + lk->olen + FRAME_HDR_LEN, payload, len);
+	lk->olen += need;
+	if (lk->connecting)
+		return 0;
+	/* Never report a failure from here: the caller is in the middle of its own work.
+	 * The flush hook reports it. */
+	if (lk->olen - lk->ohead >= FLUSH_AT && !lk->werr)
+		lk->werr = flush_link(lk);
+	if (lk->olen > lk->ohead || lk->werr)
+		mark_dirty(lk);
+	return 0;
+}
+
+static void tcp_close(struct tunnel_link *lk)
+{
+	if (!lk || lk->closed)
+		return;
+	lk->closed = true;
+	loop_io_del(lk->io);
+	lk->io = NULL;
+	/* Freed by whoever holds it last: the callback in progress, or the flush list. */
+	if (!lk->in_cb && !lk->dirty)
+		link_free(lk);
+}
+
+static size_t tcp_queued(const struct tunnel_link *lk)
+{
+	return lk->olen - lk->ohead;
+}
+
+const struct tunnel_ops tunnel_tcp_ops = {
+	.name = "tcp",
+	.listen = tcp_listen,
+	.listener_close = tcp_listener_close,
+	.connect = tcp_connect,
+	.set_events = tcp_set_events,
+	.send = tcp_send,
+	.close = tcp_close,
+	.queued = tcp_queued,
+};

@@ -1,0 +1,64 @@
+/* tunvnetd's configuration: an INI file read with libinih.
+ *
+ *   [node]
+ *   name = n1                          ; required, [A-Za-z0-9._-], at most 31 bytes
+ *   listen = 198.18.0.1:7000           ; required: underlay address (port default 7000)
+ *   key_file = /etc/tunvnet/cluster.key ; required: the cluster secret (>= 32 bytes)
+ *   state_dir = /var/lib/tunvnet       ; default /var/lib/tunvnet
+ *   control_socket = /run/tunvnet/tunvnetd.sock   ; default as shown
+ *   mtu = 1500                         ; TUN MTU, 1280..65535, default 1500
+ *
+ *   [pool]
+ *   ipv4 = 198.19.1.0/24               ; at least one of ipv4 / ipv6
+ *   ipv6 = fd00:19:1::/64
+ *
+ *   [peers]
+ *   seed = 198.18.0.2:7000             ; repeatable; none for the first node
+ *
+ * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
+ * A relative key_file is relative to the config file's directory; the key file must
+ * not be accessible by group or others. state_dir and control_socket are absolute.
+ *
+ * config_load() reports every error as "FILE:LINE: reason" (for a missing required
+ * key, LINE is the file's last line) and returns how many there were. */
+#ifndef TUNVNET_CONFIG_H
+#define TUNVNET_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "tunnel/auth.h"
+#include "tunvnet/msg.h"
+#include "tunvnet/vip.h"
+
+#define CONFIG_DEFAULT_PORT   7000
+#define CONFIG_DEFAULT_SOCKET "/run/tunvnet/tunvnetd.sock"
+#define CONFIG_DEFAULT_STATE  "/var/lib/tunvnet"
+#define CONFIG_MAX_SEEDS      64
+
+struct config {
+	char node[NODE_NAME_MAX + 1];
+	struct sockaddr_storage listen;
+	struct sockaddr_storage seeds[CONFIG_MAX_SEEDS];
+	int nseeds;
+	bool has_pool4, has_pool6;
+	struct vip_prefix pool4, pool6;
+	char key_file[PATH_MAX];
+	uint8_t key[AUTH_KEY_BYTES]; /* derived from the key file's contents */
+	char state_dir[PATH_MAX];
+	char ctl_socket[PATH_MAX];
+	int mtu;
+};
+
+/* Reads and checks path. Every error is printed to errs as "path:LINE: reason".
+ * Returns the number of errors (0: cfg is complete and valid), or -errno when the file
+ * cannot be opened (also printed). */
+int config_load(const char *path, struct config *cfg, FILE *errs);
+
+/* Writes cfg in the normalised form above (golden-file tests, `tunvnetd -n -v`). */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,98 @@
+/* The control protocol between vnetctl (or any client) and tunvnetd: one JSON object per
+ * line each way over a root-only Unix stream socket. Encoders and decoders of both sides
+ * live here, compiled into both programs.
+ *
+ * Request:  {"version": 1, "cmd": "attach", "netns": "job1", "vip": "198.19.1.10"}
+ *           optional members by command: "netns" (string), "vip" (string),
+ *           "family" (4 or 6: which pool an attach without "vip" draws from).
+ * Reply:    {"version": 1, "ok": true, "result": ...}
+ *           {"version": 1, "ok": false, "error": "VIP_IN_USE",
+ *            "message": "198.19.1.10 is already hosted by n1"}
+ *
+ * Results (the daemon's side; vnetctl prints them as tables or passes them through):
+ *   status: {"node","listen","uptime_s","peers_up","peers_known","jobs","routes","pool4","pool6","mtu"}
+ *   peers:  [{"node","address","state","substrate","since_s","rtt_ms","tx_frames","rx_frames","drops"}]
+ *   routes: [{"vip","node","epoch","local"}]
+ *   jobs:   [{"netns","ifname","vips":[...],"rx_packets","tx_packets","rx_bytes","tx_bytes"}]
+ *   attach: {"vip","netns","ifname","epoch"}
+ *   detach: {"vip","tun_removed"}
+ *   stats:  {"node","counters":{name: n},"drops":{reason: n}}
+ */
+#ifndef TUNVNET_CTLMSG_H
+#define TUNVNET_CTLMSG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "tunvnet/vip.h"
+
+#define CTL_VERSION  1
+#define CTL_LINE_MAX 65536 /* longest request line accepted, newline included */
+
+enum ctl_cmd {
+	CTL_CMD_STATUS,
+	CTL_CMD_PEERS,
+	CTL_CMD_ROUTES,
+	CTL_CMD_JOBS,
+	CTL_CMD_ATTACH,
+	CTL_CMD_DETACH,
+	CTL_CMD_STATS,
+	CTL_CMD_MAX
+};
+
+/* Result codes: one table, one strerror. The wire carries the name ("VIP_IN_USE"). */
+enum ctl_err {
+	CTL_OK = 0,
+	CTL_ERR_BAD_JSON,       /* the line is not a JSON object */
+	CTL_ERR_BAD_REQUEST,    /* a member is missing or has the wrong type */
+	CTL_ERR_VERSION,        /* unsupported protocol version */
+	CTL_ERR_UNKNOWN_CMD,
+	CTL_ERR_TOO_LONG,       /* request line longer than CTL_LINE_MAX */
+	CTL_ERR_BAD_VIP,        /* not an IPv4 / IPv6 host address */
+	CTL_ERR_NOT_IN_POOL,    /* outside this node's VIP pool */
+	CTL_ERR_VIP_IN_USE,     /* hosted already (the message names the node) */
+	CTL_ERR_NO_SUCH_VIP,    /* not hosted on this node */
+	CTL_ERR_NO_SUCH_NETNS,
+	CTL_ERR_POOL_EXHAUSTED,
+	CTL_ERR_SYSTEM,         /* a system call failed; the message says which */
+	CTL_ERR_MAX
+};
+
+struct ctl_request {
+	int version;
+	enum ctl_cmd cmd;
+	char netns[PATH_MAX]; /* "" when absent */
+	bool has_vip;
+	struct vip vip;
+	int family;           /* 0 (absent), 4 or 6 */
+};
+
+const char *ctlmsg_cmd_name(enum ctl_cmd c);          /* "attach" */
+int ctlmsg_cmd_lookup(const char *name);               /* enum ctl_cmd or -1 */
+const char *ctlmsg_err_name(enum ctl_err e);           /* "VIP_IN_USE" */
+enum ctl_err ctlmsg_err_lookup(const char *name);      /* unknown names: CTL_ERR_MAX */
+const char *ctlmsg_strerror(enum ctl_err e);           /* "VIP is already hosted" */
+
+/* Parses one request line (without or with its trailing newline). On error returns the
+ * code and writes a message naming the bad value into why. Checks, per command, that the
+ * members it needs are there (attach: netns; detach: vip) and of the right type. */
+enum ctl_err ctlmsg_request_parse(const char *line, size_t len, struct ctl_request *req,
+				  char *why, size_t whylen);
+/* The request as one line, '\n' included; malloc'd, NULL on ENOMEM. */
+char *ctlmsg_request_encode(const struct ctl_request *req);
+
+/* Reply lines, '\n' included, malloc'd. reply_ok steals result (may be NULL: null). */
+char *ctlmsg_reply_ok(json_t *result);
+char *ctlmsg_reply_err(enum ctl_err e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parses a reply line. On "ok": returns CTL_OK and *result (a new reference the caller
+ * must json_decref). Otherwise returns the error code and *message (malloc'd). A reply
+ * that is not valid returns CTL_ERR_BAD_JSON with a message saying so. */
+enum ctl_err ctlmsg_reply_parse(const char *line, size_t len, json_t **result,
+				char **message);
+
+#endif

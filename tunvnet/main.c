@@ -1,0 +1,166 @@
+/* tunvnetd: the per-node daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tunnel/auth.h"
+#include "tunnel/tunnel.h"
+#include "tunvnet/config.h"
+#include "tunvnet/control.h"
+#include "tunvnet/daemon.h"
+#include "tunvnet/job.h"
+#include "tunvnet/log.h"
+#include "tunvnet/loop.h"
+#include "tunvnet/peer.h"
+#include "tunvnet/routing.h"
+
+#define DEFAULT_CONFIG "/etc/tunvnet/tunvnetd.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: tunvnetd [-c FILE] [-n] [-d] [-v] [-h]\n"
+"\n"
+"The tunvnet node daemon: holds the TUN devices of the jobs on this node, forwards\n"
+"their packets to the nodes hosting the destination VIPs, and serves vnetctl.\n"
+"\n"
+"  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+"  -n        check the configuration, print every error as FILE:LINE: reason, exit\n"
+"  -d        detach from the terminal and log to syslog (default: foreground, stderr)\n"
+"  -v        more verbose logging (repeat for debug)\n"
+"  -h        this help\n"
+"\n"
+"Signals: SIGTERM, SIGINT stop cleanly (jobs' TUN devices stay, persistent);\n"
+"SIGHUP re-reads the configuration's seed peers.\n"
+"Exit status: 0 after a clean stop or a good check, 1 on a bad configuration or a\n"
+"start-up failure, 2 on a usage error. See tunvnetd(8).\n");
+}
+
+static void on_stop(int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: stopping", signo);
+	loop_stop(d->loop);
+}
+
+static void on_hup(int signo, void *arg)
+{
+	struct daemon *d = arg;
+	struct config *nc = calloc(1, sizeof(*nc));
+	int n;
+
+	if (!nc)
+		return;
+	n = config_load(d->cfg_path, nc, stderr);
+	if (n != 0) {
+		log_warnx("SIGHUP: %s has %d error(s); keeping the running configuration",
+			  d->cfg_path, n < 0 ? 1 : n);
+	} else {
+		log_info("SIGHUP: reloading seed peers from %s", d->cfg_path);
+		peer_reload_seeds(d, nc);
+	}
+	free(nc);
+}
+
+static int mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	const char *path = DEFAULT_CONFIG;
+	bool check = false, detach = false;
+	int verbose = LOG_LEVEL_INFO, c, n, err, rc = 1;
+
+	while ((c = getopt(argc, argv, "c:ndvh")) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'n': check = true; break;
+		case 'd': detach = true; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tunvnetd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init("tunvnetd", false, verbose);
+	if (auth_global_init() < 0)
+		fatalx("libsodium failed to initialise");
+	d.cfg_path = path;
+	n = config_load(path, &d.cfg, stderr);
+	if (n != 0) {
+		if (n > 0)
+			fprintf(stderr, "tunvnetd: %s: %d error(s)\n", path, n);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", path);
+		return 0;
+	}
+	if (detach) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init("tunvnetd", true, verbose);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)loop_clock_ms() ^ (unsigned)getpid());
+	err = mkdirs(d.cfg.state_dir);
+	if (err < 0) {
+		errno = -err;
+		log_warn("state directory %s", d.cfg.state_dir);
+		return 1;
+	}
+	d.substrate = tunnel_lookup("tcp");
+	if (loop_new(&d.loop) < 0)
+		fatal("event loop");
+	d.start_ms = loop_now(d.loop);
+	if (loop_signal_add(d.loop, SIGTERM, on_stop, &d) < 0 ||
+	    loop_signal_add(d.loop, SIGINT, on_stop, &d) < 0 ||
+	    loop_signal_add(d.loop, SIGHUP, on_hup, &d) < 0)
+		fatal("signals");
+	if (routing_init(&d) < 0)
+		fatalx("out of memory");
+	if (control_start(&d) < 0)
+		goto out_routing;
+	if (peer_start(&d) < 0)
+		goto out_control;
+	log_info("node %s up: control socket %s", d.cfg.node, d.cfg.ctl_socket);
+	if (loop_run(d.loop) < 0)
+		log_warn("event loop");
+	else
+		rc = 0;
+	peer_stop(&d);
+out_control:
+	control_stop(&d);
+	job_close_all(&d);
+out_routing:
+	routing_stop(&d);
+	loop_free(d.loop);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,275 @@
+/* Peer protocol control bodies: HELLO, PEERS, ROUTES. Every encoder has its decoder
+ * next to it; the layouts are in msg.h. */
+#include "tunvnet/msg.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "tunnel/wire.h"
+
+/* Family bytes on the wire: fixed numbers, not the host's AF_* values. */
+enum { WIRE_NONE = 0, WIRE_V4 = 4, WIRE_V6 = 6 };
+
+/* Smallest encodings, to refuse a count the rest of the body cannot hold before
+ * looking at any entry: name_len + 1-byte name + family 0 + port; family + 4-byte
+ * address + epoch + flags + node_len + 1-byte node. */
+#define MEMBER_MIN (1 + 1 + 1 + 2)
+#define ROUTE_MIN  (1 + 4 + 8 + 1 + 1 + 1)
+
+static bool name_ok(const char *s, size_t n, size_t max)
+{
+	size_t i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool msg_name_valid(const char *name)
+{
+	return name && name_ok(name, strnlen(name, NODE_NAME_MAX + 1), NODE_NAME_MAX);
+}
+
+/* Writes u8 len, bytes. -EINVAL for an invalid name, -EMSGSIZE when out of room. */
+static int put_name(uint8_t *b, size_t cap, size_t *off, const char *name, size_t max)
+{
+	size_t n = strnlen(name, max + 1);
+
+	if (!name_ok(name, n, max))
+		return -EINVAL;
+	if (!put_u8(b, cap, off, (uint8_t)n) || !put_bytes(b, cap, off, name, n))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static bool get_name(const uint8_t *b, size_t len, size_t *off, char *out, size_t max)
+{
+	uint8_t n;
+
+	if (!get_u8(b, len, off, &n) || n == 0 || n > max || !get_bytes(b, len, off, out, n))
+		return false;
+	out[n] = '\0';
+	return name_ok(out, n, max);
+}
+
+/* u8 family, address, u16 port; AF_UNSPEC is family 0 with port 0 and no address. */
+static int put_sockaddr(uint8_t *b, size_t cap, size_t *off, const struct sockaddr_storage *a)
+{
+	bool ok;
+
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)a;
+
+		ok = put_u8(b, cap, off, WIRE_V4) &&
+		     put_bytes(b, cap, off, &sin->sin_addr, 4) &&
+		     put_be16(b, cap, off, ntohs(sin->sin_port));
+	} else if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)a;
+
+		ok = put_u8(b, cap, off, WIRE_V6) &&
+		     put_bytes(b, cap, off, &sin6->sin6_addr, 16) &&
+		     put_be16(b, cap, off, ntohs(sin6->sin6_port));
+	} else if (a->ss_family == AF_UNSPEC) {
+		ok = put_u8(b, cap, off, WIRE_NONE) && put_be16(b, cap, off, 0);
+	} else {
+		return -EINVAL;
+	}
+	return ok ? 0 : -EMSGSIZE;
+}
+
+static bool get_sockaddr(const uint8_t *b, size_t len, size_t *off,
+			 struct sockaddr_storage *a)
+{
+	uint8_t fam;
+	uint16_t port;
+
+	memset(a, 0, sizeof(*a));
+	if (!get_u8(b, len, off, &fam))
+		return false;
+	if (fam == WIRE_V4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)a;
+
+		if (!get_bytes(b, len, off, &sin->sin_addr, 4) || !get_be16(b, len, off, &port))
+			return false;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else if (fam == WIRE_V6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)a;
+
+		if (!get_bytes(b, len, off, &sin6->sin6_addr, 16) ||
+		    !get_be16(b, len, off, &port))
+			return false;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+	} else if (fam == WIRE_NONE) {
+		/* A port without an address is meaningless: refuse it, so that one message
+		 * has one encoding. */
+		if (!get_be16(b, len, off, &port) || port != 0)
+			return false;
+		a->ss_family = AF_UNSPEC;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+int msg_hello_encode(const struct msg_hello *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+	int err;
+
+	err = put_name(buf, cap, &off, m->name, NODE_NAME_MAX);
+	if (err)
+		return err;
+	if (!put_bytes(buf, cap, &off, m->nonce, AUTH_NONCE_BYTES))
+		return -EMSGSIZE;
+	err = put_sockaddr(buf, cap, &off, &m->listen);
+	if (err)
+		return err;
+	return (int)off;
+}
+
+int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *m)
+{
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_name(buf, len, &off, m->name, NODE_NAME_MAX) ||
+	    !get_bytes(buf, len, &off, m->nonce, AUTH_NONCE_BYTES) ||
+	    !get_sockaddr(buf, len, &off, &m->listen) || off != len)
+		return -EBADMSG;
+	return 0;
+}
+
+int msg_peers_encode(const struct msg_member *v, size_t n, uint8_t *buf, size_t cap)
+{
+	size_t off = 0, i;
+	int err;
+
+	if (n > UINT16_MAX)
+		return -EMSGSIZE;
+	if (!put_be16(buf, cap, &off, (uint16_t)n))
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		err = put_name(buf, cap, &off, v[i].name, NODE_NAME_MAX);
+		if (!err)
+			err = put_sockaddr(buf, cap, &off, &v[i].addr);
+		if (err)
+			return err;
+	}
+	return (int)off;
+}
+
+int msg_peers_decode(const uint8_t *buf, size_t len, struct msg_member *v, size_t max,
+		     size_t *n)
+{
+	size_t off = 0, i;
+	uint16_t count;
+
+	if (!get_be16(buf, len, &off, &count) || (size_t)count * MEMBER_MIN > len - off)
+		return -EBADMSG;
+	if (count > max)
+		return -E2BIG;
+	for (i = 0; i < count; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		if (!get_name(buf, len, &off, v[i].name, NODE_NAME_MAX) ||
+		    !get_sockaddr(buf, len, &off, &v[i].addr))
+			return -EBADMSG;
+	}
+	if (off != len)
+		return -EBADMSG;
+	*n = count;
+	return 0;
+}
+
+size_t msg_route_size(const struct route_entry *e)
+{
+	return 1 + vip_len(&e->vip) + 8 + 1 + 1 + strnlen(e->node, ROUTE_NODE_MAX + 1);
+}
+
+static int put_route(uint8_t *b, size_t cap, size_t *off, const struct route_entry *e)
+{
+	uint8_t fam;
+
+	if (e->vip.family == AF_INET)
+		fam = WIRE_V4;
+	else if (e->vip.family == AF_INET6)
+		fam = WIRE_V6;
+	else
+		return -EINVAL;
+	if (!put_u8(b, cap, off, fam) || !put_bytes(b, cap, off, e->vip.a, vip_len(&e->vip)) ||
+	    !put_be64(b, cap, off, e->epoch) ||
+	    !put_u8(b, cap, off, e->withdrawn ? MSG_ROUTE_WITHDRAWN : 0))
+		return -EMSGSIZE;
+	return put_name(b, cap, off, e->node, ROUTE_NODE_MAX);
+}
+
+static bool get_route(const uint8_t *b, size_t len, size_t *off, struct route_entry *e)
+{
+	uint8_t fam, flags, bytes[16];
+	int family;
+
+	memset(e, 0, sizeof(*e));
+	if (!get_u8(b, len, off, &fam))
+		return false;
+	if (fam == WIRE_V4)
+		family = AF_INET;
+	else if (fam == WIRE_V6)
+		family = AF_INET6;
+	else
+		return false;
+	if (!get_bytes(b, len, off, bytes, fam == WIRE_V4 ? 4 : 16) ||
+	    !get_be64(b, len, off, &e->epoch) || !get_u8(b, len, off, &flags) ||
+	    (flags & ~MSG_ROUTE_WITHDRAWN) ||
+	    !get_name(b, len, off, e->node, ROUTE_NODE_MAX))
+		return false;
+	vip_from_bytes(&e->vip, family, bytes);
+	e->withdrawn = flags & MSG_ROUTE_WITHDRAWN;
+	/* changed_ms is local time, never sent: the receiver stamps it. */
+	e->changed_ms = 0;
+	return true;
+}
+
+int msg_routes_encode(const struct route_entry *v, size_t n, uint8_t *buf, size_t cap)
+{
+	size_t off = 0, i;
+	int err;
+
+	if (n > UINT16_MAX)
+		return -EMSGSIZE;
+	if (!put_be16(buf, cap, &off, (uint16_t)n))
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		err = put_route(buf, cap, &off, &v[i]);
+		if (err)
+			return err;
+	}
+	return (int)off;
+}
+
+int msg_routes_decode(const uint8_t *buf, size_t len, struct route_entry *v, size_t max,
+		      size_t *n)
+{
+	size_t off = 0, i;
+	uint16_t count;
+
+	if (!get_be16(buf, len, &off, &count) || (size_t)count * ROUTE_MIN > len - off)
+		return -EBADMSG;
+	if (count > max)
+		return -E2BIG;
+	for (i = 0; i < count; i++)
+		if (!get_route(buf, len, &off, &v[i]))
+			return -EBADMSG;
+	if (off != len)
+		return -EBADMSG;
+	*n = count;
+	return 0;
+}

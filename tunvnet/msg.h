@@ -1,0 +1,62 @@
+/* Bodies of the peer protocol's control frames: encoders and decoders in pairs.
+ * Layouts (all big-endian, names are length-prefixed, no NUL on the wire):
+ *
+ * HELLO:  u8 name_len, name, nonce[32], u8 family (4|6), addr (4|16), u16 port
+ *         (family 0, no addr and port 0: the sender does not accept connections)
+ * AUTH:   mac[32]
+ * PEERS:  u16 count, then count x { u8 name_len, name, u8 family, addr, u16 port }
+ *         (family and addr as in HELLO, family 0 included)
+ * ROUTES: u16 count, then count x { u8 family, addr (4|16), u64 epoch, u8 flags
+ *         (MSG_ROUTE_WITHDRAWN), u8 node_len, node }
+ * PING/PONG: u64 sender's monotonic milliseconds
+ *
+ * Decoders check every length and reject trailing bytes, names that are empty, too long
+ * or not printable, and unknown address families. */
+#ifndef TUNVNET_MSG_H
+#define TUNVNET_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tunnel/auth.h"
+#include "tunvnet/route.h"
+
+#define NODE_NAME_MAX 31 /* bytes, [A-Za-z0-9._-] */
+
+/* ROUTES flags; other bits are rejected (a new flag needs a new frame version). */
+#define MSG_ROUTE_WITHDRAWN 0x01
+
+struct msg_hello {
+	char name[NODE_NAME_MAX + 1];
+	uint8_t nonce[AUTH_NONCE_BYTES];
+	struct sockaddr_storage listen; /* ss_family AF_UNSPEC: none */
+};
+
+struct msg_member {
+	char name[NODE_NAME_MAX + 1];
+	struct sockaddr_storage addr;
+};
+
+/* Encoders write into buf (cap bytes) and return the length, or -EMSGSIZE (also for
+ * more than 65535 entries), or -EINVAL for what the decoder would reject (bad name,
+ * unknown family). */
+int msg_hello_encode(const struct msg_hello *m, uint8_t *buf, size_t cap);
+int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *m); /* 0 / -EBADMSG */
+
+int msg_peers_encode(const struct msg_member *v, size_t n, uint8_t *buf, size_t cap);
+/* Decodes up to max members into v; *n gets the count. 0 / -EBADMSG / -E2BIG. */
+int msg_peers_decode(const uint8_t *buf, size_t len, struct msg_member *v, size_t max,
+		     size_t *n);
+
+/* Route bodies: route_entry as declared in route.h. */
+int msg_routes_encode(const struct route_entry *v, size_t n, uint8_t *buf, size_t cap);
+int msg_routes_decode(const uint8_t *buf, size_t len, struct route_entry *v, size_t max,
+		      size_t *n);
+/* Bytes one route takes on the wire, to size batches. */
+size_t msg_route_size(const struct route_entry *e);
+
+bool msg_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,59 @@
+/* The route table: VIP -> (node, epoch).
+ *
+ * The node that hosts a VIP announces it with an epoch one higher than the highest it
+ * has seen for that VIP. Between two entries for one VIP the one with the higher epoch
+ * wins; at equal epochs the higher node name (strcmp) wins; for the same node and epoch
+ * a withdrawal beats an announcement. A withdrawal is kept as a tombstone (withdrawn =
+ * true) so that an older announcement relayed late (a full table from a peer that missed
+ * the withdrawal) cannot bring the route back; tombstones expire after a while.
+ * route_lookup() never returns a tombstone. Lookup is O(1) (open hash on the VIP). */
+#ifndef TUNVNET_ROUTE_H
+#define TUNVNET_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tunvnet/vip.h"
+
+#define ROUTE_NODE_MAX 31
+
+struct route_entry {
+	struct vip vip;
+	uint64_t epoch;
+	char node[ROUTE_NODE_MAX + 1];
+	bool withdrawn;
+	uint64_t changed_ms; /* local monotonic time of the last change; set by the caller */
+};
+
+struct route_table;
+
+int  route_table_new(struct route_table **out);  /* 0 or -ENOMEM */
+void route_table_free(struct route_table *t);
+
+/* true when a beats b by the rule above (same VIP assumed). */
+bool route_wins(const struct route_entry *a, const struct route_entry *b);
+
+/* Applies an announcement or a withdrawal. Returns 1 when the table changed, 0 when e
+ * lost to what the table holds, -ENOMEM, -EINVAL when e->vip.family is neither AF_INET
+ * nor AF_INET6. */
+int route_update(struct route_table *t, const struct route_entry *e);
+
+/* The live route for v, or NULL (none, or only a tombstone). The pointer is valid until
+ * the next update of the table. */
+const struct route_entry *route_lookup(const struct route_table *t, const struct vip *v);
+/* The entry for v, tombstone or not. */
+const struct route_entry *route_get(const struct route_table *t, const struct vip *v);
+/* Highest epoch seen for v, plus one (1 for a VIP never seen). */
+uint64_t route_next_epoch(const struct route_table *t, const struct vip *v);
+
+/* Visits every entry, tombstones included, in no particular order. The callback must
+ * not modify the table. */
+void route_foreach(const struct route_table *t,
+		   void (*cb)(const struct route_entry *e, void *arg), void *arg);
+size_t route_count(const struct route_table *t); /* live entries */
+
+/* Removes tombstones whose changed_ms is older than cutoff_ms. Returns how many. */
+size_t route_expire(struct route_table *t, uint64_t cutoff_ms);
+
+#endif

@@ -1,0 +1,40 @@
+/* Route distribution: this node's announcements and withdrawals, full tables for peers
+ * that come up, and what peers tell us. The table itself (epochs, ties, tombstones) is
+ * route.c; this file decides what to send and keeps this node authoritative about
+ * itself: an entry naming this node for a VIP it does not host is withdrawn, and a
+ * withdrawal of a VIP it does host is answered with a newer announcement. */
+#ifndef TUNVNET_ROUTING_H
+#define TUNVNET_ROUTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tunvnet/vip.h"
+
+#define ROUTING_TOMBSTONE_MS (10 * 60 * 1000)
+
+struct daemon;
+struct peer;
+
+int  routing_init(struct daemon *d);   /* 0 or -ENOMEM */
+void routing_stop(struct daemon *d);
+
+/* Installs v -> this node with the next epoch and tells every peer. *epoch gets it. */
+int routing_announce(struct daemon *d, const struct vip *v, uint64_t *epoch);
+/* Withdraws v (hosted here) and tells every peer. */
+int routing_withdraw(struct daemon *d, const struct vip *v);
+
+/* Sends p the whole table, tombstones included. */
+void routing_send_table(struct daemon *d, struct peer *p);
+/* Applies a ROUTES frame from p. 0, or -EBADMSG (the link is then closed). */
+int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,
+		    size_t len);
+
+/* The node a packet to v goes to: NULL for none, or the node name. */
+const char *routing_node_of(struct daemon *d, const struct vip *v);
+
+json_t *routing_list_json(struct daemon *d);
+
+#endif

@@ -1,0 +1,41 @@
+#include "tunvnet/stats.h"
+
+struct stats stats;
+
+static const char *const drop_names[DROP_REASON_MAX] = {
+	[DROP_SPOOFED_SOURCE] = "spoofed_source",
+	[DROP_NO_ROUTE] = "no_route",
+	[DROP_NO_LINK] = "no_link",
+	[DROP_QUEUE_FULL] = "queue_full",
+	[DROP_MALFORMED] = "malformed",
+	[DROP_NOT_LOCAL] = "not_local",
+	[DROP_NON_UNICAST] = "non_unicast",
+	[DROP_TUN_WRITE] = "tun_write",
+};
+
+static const char *const counter_names[STAT_COUNTER_MAX] = {
+	[STAT_TUN_RX_PACKETS] = "tun_rx_packets",
+	[STAT_TUN_RX_BYTES] = "tun_rx_bytes",
+	[STAT_TUN_TX_PACKETS] = "tun_tx_packets",
+	[STAT_TUN_TX_BYTES] = "tun_tx_bytes",
+	[STAT_PEER_TX_PACKETS] = "peer_tx_packets",
+	[STAT_PEER_TX_BYTES] = "peer_tx_bytes",
+	[STAT_PEER_RX_PACKETS] = "peer_rx_packets",
+	[STAT_PEER_RX_BYTES] = "peer_rx_bytes",
+	[STAT_LOCAL_SWITCHED] = "local_switched",
+	[STAT_ICMP_UNREACH_SENT] = "icmp_unreach_sent",
+	[STAT_HANDSHAKE_REFUSED] = "handshake_refused",
+	[STAT_PROTOCOL_ERRORS] = "protocol_errors",
+	[STAT_LINK_UPS] = "link_ups",
+	[STAT_LINK_DOWNS] = "link_downs",
+};
+
+const char *stats_drop_name(enum drop_reason r)
+{
+	return (unsigned)r < DROP_REASON_MAX ? drop_names[r] : "?";
+}
+
+const char *stats_counter_name(enum stat_counter c)
+{
+	return (unsigned)c < STAT_COUNTER_MAX ? counter_names[c] : "?";
+}
