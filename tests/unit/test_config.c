@@ -1,0 +1,764 @@
+/* Config parser: golden files (tests/unit/golden/config/NAME.conf -> NAME.out or
+ * NAME.err), then what golden files cannot hold: key files with their modes, generated
+ * files (65 seeds, long lines, NUL bytes, CRLF), missing files, agreement with inih.
+ *
+ * Every case runs in a fresh mkdtemp directory holding a good key file, cluster.key
+ * (mode 0600: git does not keep modes, so no key file lives in the tree). Error text is
+ * compared with that directory's "DIR/" cut out, so expected lines read "NAME.conf:4: ...".
+ * UPDATE_GOLDEN=1 rewrites the expected files from what the parser says (review them!). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <ini.h>
+
+#include "tunnel/auth.h"
+#include "tunvnet/addr.h"
+#include "tunvnet/config.h"
+
+static const char good_secret[] = "0123456789abcdef0123456789abcdef-golden\n";
+
+/* The smallest valid file: lines 1..6. */
+static const char base[] = "[node]\n"
+			   "name = n1\n"
+			   "listen = 198.18.0.1\n"
+			   "key_file = cluster.key\n"
+			   "[pool]\n"
+			   "ipv4 = 198.19.1.0/24\n";
+
+/* snprintf that fails the test instead of cutting a path short */
+static void __attribute__((format(printf, 3, 4)))
+fmt(char *out, size_t cap, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(out, cap, f, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < cap);
+}
+
+struct fixture {
+	char dir[64];
+};
+
+static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0); /* whatever the umask */
+	assert_int_equal(close(fd), 0);
+}
+
+static void write_str(const char *path, const char *s, mode_t mode)
+{
+	write_file(path, s, strlen(s), mode);
+}
+
+/* NULL when the file does not exist. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *m;
+	int ch;
+
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &cap);
+	assert_non_null(m);
+	while ((ch = fgetc(f)) != EOF)
+		fputc(ch, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+/* s with every "dir/" removed: test output must not depend on mkdtemp's name. */
+static char *strip_dir(const char *s, const char *dir)
+{
+	size_t dl = strlen(dir);
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	assert_non_null(out);
+	while (*s) {
+		if (strncmp(s, dir, dl) == 0 && s[dl] == '/') {
+			s += dl + 1;
+			continue;
+		}
+		*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Loads path; returns config_load's result, *errs gets the messages with "dir/" cut. */
+static int load(const char *dir, const char *path, struct config *cfg, char **errs)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *m = open_memstream(&buf, &cap);
+	int ret;
+
+	assert_non_null(m);
+	ret = config_load(path, cfg, m);
+	fclose(m);
+	*errs = strip_dir(buf, dir);
+	free(buf);
+	/* the count returned is the count printed */
+	if (ret >= 0)
+		assert_int_equal(count_lines(*errs), ret);
+	return ret;
+}
+
+/* Writes text to DIR/t.conf and loads it. */
+static int load_text(const struct fixture *fx, const char *text, struct config *cfg,
+		     char **errs)
+{
+	char path[128];
+
+	fmt(path, sizeof(path), "%s/t.conf", fx->dir);
+	write_str(path, text, 0644);
+	return load(fx->dir, path, cfg, errs);
+}
+
+/* Asserts text gives exactly the error lines `want` ("" for none). */
+static void expect(const struct fixture *fx, const char *text, const char *want)
+{
+	struct config cfg;
+	char *errs;
+	int ret = load_text(fx, text, &cfg, &errs);
+
+	if (strcmp(errs, want) != 0)
+		fail_msg("for:\n%s\nexpected:\n%sgot:\n%s", text, want, errs);
+	assert_int_equal(ret, count_lines(want));
+	free(errs);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static void make_dir(char dir[64])
+{
+	char key[128];
+
+	strcpy(dir, "/tmp/test_config.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	fmt(key, sizeof(key), "%s/cluster.key", dir);
+	write_str(key, good_secret, 0600);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	make_dir(fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	rm_rf(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* ---- golden files ---- */
+
+static const char *golden_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *slash = strrchr(__FILE__, '/');
+
+	/* next to this source file; relative to the top of the tree when built there */
+	if (slash)
+		fmt(dir, sizeof(dir), "%.*s/golden/config", (int)(slash - __FILE__),
+			 __FILE__);
+	else
+		fmt(dir, sizeof(dir), "golden/config");
+	return dir;
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+
+	return n > m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Runs one NAME.conf; returns false (after saying why) on a mismatch. */
+static bool golden_one(const char *gdir, const char *name, int *n_out, int *n_err)
+{
+	char dir[64], conf[PATH_MAX], want_out[PATH_MAX], want_err[PATH_MAX], rt[128];
+	char *text, *errs, *got = NULL, *got2 = NULL, *e_out, *e_err, *errs2, *printed;
+	size_t cap = 0, len;
+	struct config cfg, cfg2;
+	bool ok = true;
+	FILE *m;
+	int ret;
+
+	len = strlen(name) - strlen(".conf");
+	fmt(want_out, sizeof(want_out), "%s/%.*s.out", gdir, (int)len, name);
+	fmt(want_err, sizeof(want_err), "%s/%.*s.err", gdir, (int)len, name);
+	fmt(conf, sizeof(conf), "%s/%s", gdir, name);
+	text = slurp(conf);
+	assert_non_null(text);
+
+	make_dir(dir);
+	fmt(conf, sizeof(conf), "%s/%s", dir, name);
+	write_str(conf, text, 0644);
+	ret = load(dir, conf, &cfg, &errs);
+	assert_true(ret >= 0);
+	if (ret == 0) {
+		m = open_memstream(&got, &cap);
+		assert_non_null(m);
+		config_print(&cfg, m);
+		fclose(m);
+		got2 = strip_dir(got, dir);
+		free(got);
+		got = got2;
+		got2 = NULL;
+	}
+
+	if (getenv("UPDATE_GOLDEN")) {
+		unlink(ret == 0 ? want_err : want_out);
+		write_str(ret == 0 ? want_out : want_err, ret == 0 ? got : errs, 0644);
+	}
+	e_out = slurp(want_out);
+	e_err = slurp(want_err);
+	if (!!e_out == !!e_err) {
+		print_error("%s: needs exactly one of .out and .err\n", name);
+		ok = false;
+	} else if (ret == 0 && !e_out) {
+		print_error("%s: loads without error but expects:\n%s", name, e_err);
+		ok = false;
+	} else if (ret == 0 && strcmp(got, e_out) != 0) {
+		print_error("%s: expected:\n%sgot:\n%s", name, e_out, got);
+		ok = false;
+	} else if (ret > 0 && strcmp(errs, e_err ? e_err : "") != 0) {
+		print_error("%s: expected errors:\n%sgot:\n%s", name, e_err ? e_err : "", errs);
+		ok = false;
+	}
+	*n_out += ret == 0;
+	*n_err += ret > 0;
+
+	/* The normalised form is itself a valid config and a fixed point. */
+	if (ok && ret == 0) {
+		fmt(rt, sizeof(rt), "%s/rt.conf", dir);
+		m = fopen(rt, "we");
+		assert_non_null(m);
+		config_print(&cfg, m);
+		fclose(m);
+		ret = load(dir, rt, &cfg2, &errs2);
+		m = open_memstream(&printed, &cap);
+		assert_non_null(m);
+		config_print(&cfg2, m);
+		fclose(m);
+		got2 = strip_dir(printed, dir);
+		free(printed);
+		if (ret != 0 || strcmp(got2, got) != 0 ||
+		    memcmp(cfg.key, cfg2.key, sizeof(cfg.key)) != 0) {
+			print_error("%s: printed form does not load back the same:\n%s", name,
+				    errs2);
+			ok = false;
+		}
+		free(errs2);
+	}
+
+	rm_rf(dir);
+	free(text);
+	free(errs);
+	free(got);
+	free(got2);
+	free(e_out);
+	free(e_err);
+	return ok;
+}
+
+static void test_golden(void **state)
+{
+	const char *gdir = golden_dir();
+	struct dirent **ents;
+	int n, i, failed = 0, n_out = 0, n_err = 0;
+	char other[PATH_MAX + 512];
+
+	n = scandir(gdir, &ents, NULL, alphasort);
+	if (n < 0)
+		fail_msg("%s: %s", gdir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (has_suffix(name, ".conf")) {
+			if (!golden_one(gdir, name, &n_out, &n_err))
+				failed++;
+		} else if (has_suffix(name, ".out") || has_suffix(name, ".err")) {
+			/* an expected file whose input was renamed or deleted */
+			fmt(other, sizeof(other), "%s/%.*s.conf", gdir,
+				 (int)(strlen(name) - 4), name);
+			if (access(other, F_OK) != 0) {
+				print_error("%s: no matching .conf\n", name);
+				failed++;
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_int_equal(failed, 0);
+	/* an empty or misplaced directory must not pass */
+	assert_true(n_out >= 3);
+	assert_true(n_err >= 10);
+}
+
+/* ---- the file itself ---- */
+
+static void test_missing_file(void **state)
+{
+	const struct fixture *fx = *state;
+	struct config cfg;
+	char path[128], *errs;
+
+	fmt(path, sizeof(path), "%s/nosuch.conf", fx->dir);
+	assert_int_equal(load(fx->dir, path, &cfg, &errs), -ENOENT);
+	assert_string_equal(errs, "nosuch.conf: No such file or directory\n");
+	free(errs);
+
+	/* a directory opens but cannot be read */
+	assert_int_equal(load(fx->dir, fx->dir, &cfg, &errs), -EISDIR);
+	assert_true(strstr(errs, ": Is a directory\n") != NULL);
+	free(errs);
+}
+
+static void test_valid_and_defaults(void **state)
+{
+	const struct fixture *fx = *state;
+	struct sockaddr_storage a;
+	uint8_t key[AUTH_KEY_BYTES];
+	struct config cfg;
+	char *errs, want[128];
+
+	assert_int_equal(load_text(fx, base, &cfg, &errs), 0);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_string_equal(cfg.node, "n1");
+	assert_int_equal(addr_parse("198.18.0.1:7000", 0, &a), 0);
+	assert_true(addr_equal(&cfg.listen, &a));
+	assert_true(cfg.has_pool4);
+	assert_false(cfg.has_pool6);
+	assert_int_equal(cfg.pool4.len, 24);
+	assert_int_equal(cfg.nseeds, 0);
+	assert_string_equal(cfg.state_dir, CONFIG_DEFAULT_STATE);
+	assert_string_equal(cfg.ctl_socket, CONFIG_DEFAULT_SOCKET);
+	assert_int_equal(cfg.mtu, 1500);
+	fmt(want, sizeof(want), "%s/cluster.key", fx->dir);
+	assert_string_equal(cfg.key_file, want);
+	assert_int_equal(auth_key_from_secret((const uint8_t *)good_secret,
+					      strlen(good_secret), key), 0);
+	assert_memory_equal(cfg.key, key, sizeof(key));
+}
+
+/* ---- key files ---- */
+
+static void write_key(const struct fixture *fx, const char *name, const char *s, mode_t mode)
+{
+	char path[128];
+
+	fmt(path, sizeof(path), "%s/%s", fx->dir, name);
+	write_str(path, s, mode);
+}
+
+static void test_key_mode(void **state)
+{
+	const struct fixture *fx = *state;
+
+	write_key(fx, "cluster.key", good_secret, 0640);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0640: a cluster secret "
+			 "must not be open to group or others (chmod 600)\n");
+	write_key(fx, "cluster.key", good_secret, 0604);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0604: a cluster secret "
+			 "must not be open to group or others (chmod 600)\n");
+	write_key(fx, "cluster.key", good_secret, 0602);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0602: a cluster secret "
+			 "must not be open to group or others (chmod 600)\n");
+	write_key(fx, "cluster.key", good_secret, 0400);
+	expect(fx, base, "");
+	write_key(fx, "cluster.key", good_secret, 0700);
+	expect(fx, base, "");
+}
+
+static void test_key_short(void **state)
+{
+	const struct fixture *fx = *state;
+	char secret[40];
+
+	/* 31 bytes of secret, blanks around it do not count */
+	fmt(secret, sizeof(secret), "  %.31s\n\n", good_secret);
+	write_key(fx, "cluster.key", secret, 0600);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
+			 "of secret are required (leading and trailing blanks do not count)\n");
+	write_key(fx, "cluster.key", "", 0600);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
+			 "of secret are required (leading and trailing blanks do not count)\n");
+	/* exactly 32 is enough */
+	fmt(secret, sizeof(secret), "%.32s", good_secret);
+	write_key(fx, "cluster.key", secret, 0600);
+	expect(fx, base, "");
+	/* both problems of one file are reported */
+	write_key(fx, "cluster.key", "short", 0644);
+	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0644: a cluster secret "
+			 "must not be open to group or others (chmod 600)\n"
+			 "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
+			 "of secret are required (leading and trailing blanks do not count)\n");
+}
+
+static void test_key_unreadable(void **state)
+{
+	const struct fixture *fx = *state;
+	char path[128], *big;
+
+	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\n\nkey_file = nosuch.key\n"
+		   "[pool]\nipv6 = fd00:19:1::/64\n",
+	       "t.conf:5: key_file: \"nosuch.key\" can't be opened: No such file or directory\n");
+	fmt(path, sizeof(path), "%s/sub", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = sub\n"
+		   "[pool]\nipv6 = fd00:19:1::/64\n",
+	       "t.conf:4: key_file: \"sub\" is not a regular file\n");
+
+	big = malloc(5000);
+	assert_non_null(big);
+	memset(big, 'k', 5000);
+	fmt(path, sizeof(path), "%s/big.key", fx->dir);
+	write_file(path, big, 5000, 0600);
+	free(big);
+	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = big.key\n"
+		   "[pool]\nipv6 = fd00:19:1::/64\n",
+	       "t.conf:4: key_file: \"big.key\" is longer than 4096 bytes: not a key file\n");
+}
+
+/* A relative key_file is found next to the config, whatever the working directory. */
+static void test_key_relative(void **state)
+{
+	const struct fixture *fx = *state;
+	char sub[128], conf[160], keyp[160], want[160], *errs;
+	struct config cfg;
+	char text[256];
+	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(cwd >= 0);
+	fmt(sub, sizeof(sub), "%s/etc", fx->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	fmt(keyp, sizeof(keyp), "%s/k2", sub);
+	write_str(keyp, good_secret, 0600);
+	fmt(conf, sizeof(conf), "%s/node.conf", sub);
+	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=k2\n[pool]\n"
+			"ipv4=198.19.0.0/16\n", 0644);
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
+	free(errs);
+	fmt(want, sizeof(want), "%s/k2", sub);
+	assert_string_equal(cfg.key_file, want);
+
+	/* "../cluster.key" from etc/ */
+	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=../cluster.key\n[pool]\n"
+			"ipv4=198.19.0.0/16\n", 0644);
+	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
+	free(errs);
+	fmt(want, sizeof(want), "%s/../cluster.key", sub);
+	assert_string_equal(cfg.key_file, want);
+
+	/* an absolute path is taken as it is */
+	fmt(text, sizeof(text), "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=%s\n[pool]\n"
+		 "ipv4=198.19.0.0/16\n", keyp);
+	write_str(conf, text, 0644);
+	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
+	free(errs);
+	assert_string_equal(cfg.key_file, keyp);
+
+	/* a config named without a directory: relative to the working directory */
+	assert_int_equal(chdir(sub), 0);
+	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=k2\n[pool]\n"
+			"ipv4=198.19.0.0/16\n", 0644);
+	assert_int_equal(load(fx->dir, "node.conf", &cfg, &errs), 0);
+	free(errs);
+	assert_string_equal(cfg.key_file, "k2");
+	assert_int_equal(fchdir(cwd), 0);
+	close(cwd);
+}
+
+/* Any error leaves no key behind, even when the key file itself was fine. */
+static void test_key_wiped_on_error(void **state)
+{
+	const struct fixture *fx = *state;
+	static const uint8_t zero[AUTH_KEY_BYTES];
+	struct config cfg;
+	char *errs, text[512];
+
+	fmt(text, sizeof(text), "%smtu = 1\n", base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 1);
+	free(errs);
+	assert_memory_equal(cfg.key, zero, sizeof(zero));
+	assert_int_equal(load_text(fx, base, &cfg, &errs), 0);
+	free(errs);
+	assert_memory_not_equal(cfg.key, zero, sizeof(zero));
+}
+
+/* ---- generated files ---- */
+
+static void test_too_many_seeds(void **state)
+{
+	const struct fixture *fx = *state;
+	struct config cfg;
+	char *text, *errs, *p;
+	size_t cap = 0;
+	FILE *m = open_memstream(&text, &cap);
+	int i;
+
+	assert_non_null(m);
+	fprintf(m, "%s[peers]\n", base); /* lines 1..7 */
+	for (i = 0; i < CONFIG_MAX_SEEDS + 3; i++)
+		fprintf(m, "seed = 198.18.%d.%d\n", i / 200, 1 + i % 200);
+	fclose(m);
+	/* one report, at seed number 65 (line 7 + 65), not one per extra seed */
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 1);
+	assert_true(asprintf(&p, "t.conf:%d: [peers] seed: \"198.18.0.65\" is one seed too "
+			     "many (at most %d)\n", 7 + CONFIG_MAX_SEEDS + 1,
+			     CONFIG_MAX_SEEDS) > 0);
+	assert_string_equal(errs, p);
+	free(p);
+	free(errs);
+	assert_int_equal(cfg.nseeds, CONFIG_MAX_SEEDS);
+	free(text);
+
+	/* exactly CONFIG_MAX_SEEDS is fine */
+	m = open_memstream(&text, &cap);
+	assert_non_null(m);
+	fprintf(m, "%s[peers]\n", base);
+	for (i = 0; i < CONFIG_MAX_SEEDS; i++)
+		fprintf(m, "seed = [fd00::%x]:%d\n", i + 1, 7000 + i);
+	fclose(m);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	free(text);
+	assert_int_equal(cfg.nseeds, CONFIG_MAX_SEEDS);
+	assert_int_equal(cfg.seeds[63].ss_family, AF_INET6);
+}
+
+static void test_long_line(void **state)
+{
+	const struct fixture *fx = *state;
+	char text[1024], want[128];
+	int max = ini_max_line - 1;
+
+	/* the longest line inih takes whole is accepted, one byte more is reported (and
+	 * not split into two lines: the line numbers after it stay right) */
+	fmt(text, sizeof(text), "%s[peers]\n;%*s\nseed = %*s\nmtu = 1\n", base, max - 1, "",
+		 max - 7, "198.18.0.2");
+	expect(fx, text, "t.conf:10: unknown key \"mtu\" in [peers]\n");
+	fmt(text, sizeof(text), "%s[peers]\nseed = %*s\nmtu = 1\n", base, max + 1 - 7,
+		 "198.18.0.2");
+	fmt(want, sizeof(want), "t.conf:8: line is longer than %d bytes\n"
+		 "t.conf:9: unknown key \"mtu\" in [peers]\n", max);
+	expect(fx, text, want);
+}
+
+static void test_odd_bytes(void **state)
+{
+	const struct fixture *fx = *state;
+	static const char nul[] = "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = cluster.key\n"
+				  "mtu = 15\0000\n[pool]\nipv4 = 198.19.1.0/24\n";
+	struct config cfg;
+	char path[128], *errs;
+
+	/* UTF-8 byte order mark and CRLF line ends, as some editors write */
+	expect(fx, "\xef\xbb\xbf[node]\r\nname = n1\r\nlisten = 198.18.0.1\r\n"
+		   "key_file = cluster.key\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n",
+	       "t.conf:7: unknown key \"mtu\" in [pool]\n");
+	/* control bytes in a value are shown escaped */
+	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n",
+	       "t.conf:2: name: \"n\\x01\\x7f\\\"\\\\1\" is not a valid node name "
+	       "(1..31 of A-Z a-z 0-9 . _ -)\n"
+	       "t.conf:4: missing required key \"listen\" in [node]\n"
+	       "t.conf:4: missing required key \"key_file\" in [node]\n");
+
+	fmt(path, sizeof(path), "%s/t.conf", fx->dir);
+	write_file(path, nul, sizeof(nul) - 1, 0644);
+	assert_int_equal(load(fx->dir, path, &cfg, &errs), 1);
+	assert_string_equal(errs, "t.conf:5: line holds a NUL byte\n");
+	free(errs);
+}
+
+static void test_show_cuts_long_values(void **state)
+{
+	const struct fixture *fx = *state;
+	char text[512], want[512], v[101];
+
+	memset(v, 'x', 100);
+	v[100] = '\0';
+	/* the key is wrong, in [pool]: its name is quoted and cut at 64 bytes */
+	fmt(text, sizeof(text), "%s%s = 1\n", base, v);
+	fmt(want, sizeof(want), "t.conf:7: unknown key \"%.64s...\" in [pool]\n", v);
+	expect(fx, text, want);
+}
+
+/* ---- agreement with inih ---- */
+
+static int count_keys(void *user, const char *section, const char *name, const char *value)
+{
+	return 1;
+}
+
+/* Every line inih refuses we report as a syntax error, and the other way round, except
+ * for the few lines where we are deliberately stricter. */
+static void test_syntax_agrees_with_inih(void **state)
+{
+	static const char *const lines[] = {
+		"mtu = 1500", "mtu=1500", "mtu: 1500", "mtu : 1500", "mtu = 1500 ; comment",
+		"mtu = 1500;x", "mtu = 1500 # x", "mtu ;= 1500", "mtu ; x = 1", "mtu", "mtu x",
+		";", "; comment", "# comment", "", "[node", "[node ;]", "[node;]",
+		"[node] ; comment", "[node];c", "[ node ]", "[]", "]", "[", "a=b=c", "a:b=c",
+		"a=", "a:", "a = ;x", "\t[node]", "  mtu = 1500",
+	};
+	/* inih takes these as a section with junk after it, or a key with no name */
+	static const char *const stricter[] = { "[node] junk", "[no]de]", "[[node]]", "= 1",
+						": 1", "==" };
+	const struct fixture *fx = *state;
+	char text[256], want[64];
+	struct config cfg;
+	bool inih_bad, ours_bad;
+	char *errs;
+	size_t i;
+
+	fmt(want, sizeof(want), "t.conf:2: expected 'key = value' or '[section]'\n");
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		inih_bad = ini_parse_string(lines[i], count_keys, NULL) != 0;
+		fmt(text, sizeof(text), "[node]\n%s\n", lines[i]);
+		assert_true(load_text(fx, text, &cfg, &errs) > 0);
+		ours_bad = strstr(errs, want) != NULL;
+		if (inih_bad != ours_bad)
+			fail_msg("line \"%s\": inih %s, we %s:\n%s", lines[i],
+				 inih_bad ? "refuses" : "accepts", ours_bad ? "refuse" : "accept",
+				 errs);
+		free(errs);
+	}
+	for (i = 0; i < sizeof(stricter) / sizeof(stricter[0]); i++) {
+		assert_int_equal(ini_parse_string(stricter[i], count_keys, NULL), 0);
+		fmt(text, sizeof(text), "[node]\n%s\n", stricter[i]);
+		assert_true(load_text(fx, text, &cfg, &errs) > 0);
+		assert_non_null(strstr(errs, want));
+		free(errs);
+	}
+}
+
+/* Indented lines are keys of their own, not inih "continuations" of the previous value. */
+static void test_indented(void **state)
+{
+	const struct fixture *fx = *state;
+
+	expect(fx, "[node]\n  name = n1\n  listen = 198.18.0.1\n\tkey_file = cluster.key\n"
+		   "  [pool]\n    ipv4 = 198.19.1.0/24\n", "");
+	expect(fx, "[node]\nname = n1\n  n2\n", "t.conf:3: expected 'key = value' or '[section]'\n"
+	       "t.conf:3: missing required key \"listen\" in [node]\n"
+	       "t.conf:3: missing required key \"key_file\" in [node]\n"
+	       "t.conf:3: missing required key \"ipv4\" or \"ipv6\" in [pool]\n");
+}
+
+static void test_empty_file(void **state)
+{
+	const struct fixture *fx = *state;
+
+	expect(fx, "", "t.conf:0: missing required key \"name\" in [node]\n"
+		       "t.conf:0: missing required key \"listen\" in [node]\n"
+		       "t.conf:0: missing required key \"key_file\" in [node]\n"
+		       "t.conf:0: missing required key \"ipv4\" or \"ipv6\" in [pool]\n");
+}
+
+static void test_print(void **state)
+{
+	const struct fixture *fx = *state;
+	char *text = NULL, *errs, *got, want[1024];
+	size_t cap = 0;
+	struct config cfg;
+	FILE *m;
+
+	assert_int_equal(load_text(fx, "[peers]\nseed=198.18.0.9\nseed=[fd00::9]:99\n[node]\n"
+				   "mtu=9000\nkey_file=cluster.key\nname=a.b_c-D\n"
+				   "listen=[fd00::1]\n[pool]\nipv6=fd00:19::/48\n",
+				   &cfg, &errs), 0);
+	free(errs);
+	m = open_memstream(&text, &cap);
+	assert_non_null(m);
+	config_print(&cfg, m);
+	fclose(m);
+	got = strip_dir(text, fx->dir);
+	fmt(want, sizeof(want), "[node]\nname = a.b_c-D\nlisten = [fd00::1]:7000\n"
+		 "key_file = cluster.key\nstate_dir = %s\ncontrol_socket = %s\nmtu = 9000\n"
+		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
+		 "seed = [fd00::9]:99\n", CONFIG_DEFAULT_STATE, CONFIG_DEFAULT_SOCKET);
+	assert_string_equal(got, want);
+	/* the key is never printed */
+	assert_null(strstr(text, "golden"));
+	free(got);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_valid_and_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_relative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_wiped_on_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_seeds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_cuts_long_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_agrees_with_inih, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indented, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,608 @@
+/* tunvnetd's configuration file. libinih splits the lines into sections and
+ * key = value pairs; this file checks every value and reports every error of the file
+ * in one run, as "FILE:LINE: reason" (bgpd's parse.y does the same).
+ *
+ * Debian's inih is built without INI_HANDLER_LINENO and reports only the first
+ * syntax error, so inih reads through our own line reader (rd) which numbers the
+ * lines, recognises the malformed ones itself and hands inih a cleaned-up line. */
+#include "tunvnet/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tunvnet/addr.h"
+
+#define DEFAULT_MTU   1500
+#define MTU_MIN       1280 /* IPv6's minimum link MTU */
+#define MTU_MAX       65535
+/* A pool hands out host addresses to jobs: /30 and /126 are the smallest that still
+ * hold a couple of them. */
+#define POOL4_LEN_MAX 30
+#define POOL6_LEN_MAX 126
+#define SECRET_MIN    32   /* auth_key_from_secret's minimum */
+#define KEY_FILE_MAX  4096 /* a secret needs 32 bytes; anything this big is a wrong file */
+#define SHOW_MAX      64   /* bytes of a bad value quoted in a message */
+#define SHOW_BUF      (SHOW_MAX * 4 + 8)
+
+static const char syntax_msg[] = "expected 'key = value' or '[section]'";
+static const char addr_msg[] = "is not an address (A.B.C.D[:PORT] or [IPV6][:PORT])";
+
+struct ctx;
+
+/* One key of the file: where it lives and what checks and stores its value. */
+struct key {
+	const char *section;
+	const char *name;
+	void (*set)(struct ctx *c, const struct key *k, const char *v);
+	bool required;
+	bool repeatable;
+};
+
+static void set_name(struct ctx *c, const struct key *k, const char *v);
+static void set_listen(struct ctx *c, const struct key *k, const char *v);
+static void set_key_file(struct ctx *c, const struct key *k, const char *v);
+static void set_state_dir(struct ctx *c, const struct key *k, const char *v);
+static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v);
+static void set_mtu(struct ctx *c, const struct key *k, const char *v);
+static void set_pool(struct ctx *c, const struct key *k, const char *v);
+static void set_seed(struct ctx *c, const struct key *k, const char *v);
+
+static const struct key keys[] = {
+	{ "node", "name", set_name, true, false },
+	{ "node", "listen", set_listen, true, false },
+	{ "node", "key_file", set_key_file, true, false },
+	{ "node", "state_dir", set_state_dir, false, false },
+	{ "node", "control_socket", set_ctl_socket, false, false },
+	{ "node", "mtu", set_mtu, false, false },
+	{ "pool", "ipv4", set_pool, false, false },
+	{ "pool", "ipv6", set_pool, false, false },
+	{ "peers", "seed", set_seed, false, true },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct ctx {
+	const char *path;
+	FILE *f;
+	FILE *errs;
+	struct config *cfg;
+	char *line;   /* getline's buffer */
+	size_t cap;
+	int lineno;   /* of the line inih is working on */
+	int nerr;
+	int read_err; /* errno of a failed read of the config file */
+	/* The last section header was malformed or unknown (already reported): its keys
+	 * would only repeat that error. */
+	bool skip;
+	bool seeds_full; /* "too many seeds" was reported */
+	int seen[NKEYS]; /* line where keys[i] first appeared, 0 if never */
+	char shown[SHOW_BUF];
+};
+
+static const char *const sections[] = { "node", "pool", "peers" };
+
+/* Text from the file, made safe for a terminal: non-printable bytes, quotes and
+ * backslashes escaped, long values cut. Returns c->shown (one use per message). */
+static const char *show(struct ctx *c, const char *s, bool quote)
+{
+	size_t n = 0, i;
+
+	if (quote)
+		c->shown[n++] = '"';
+	for (i = 0; s[i] && i < SHOW_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch >= 0x7f)
+			n += (size_t)snprintf(c->shown + n, 5, "\\x%02x", ch);
+		else if (ch == '"' || ch == '\\')
+			n += (size_t)snprintf(c->shown + n, 3, "\\%c", ch);
+		else
+			c->shown[n++] = (char)ch;
+	}
+	if (s[i]) {
+		memcpy(c->shown + n, "...", 3);
+		n += 3;
+	}
+	if (quote)
+		c->shown[n++] = '"';
+	c->shown[n] = '\0';
+	return c->shown;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+report(struct ctx *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(c->errs, "%s:%d: ", c->path, line);
+	va_start(ap, fmt);
+	vfprintf(c->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->errs);
+	c->nerr++;
+}
+
+/* `mtu: "90000" is not in 1280..65535`. Keys outside [node] carry their section
+ * (`[pool] ipv4: ...`) since a bare "ipv4" or "seed" says less. */
+static void __attribute__((format(printf, 4, 5)))
+bad(struct ctx *c, const struct key *k, const char *v, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (strcmp(k->section, "node") == 0)
+		report(c, c->lineno, "%s: %s %s", k->name, show(c, v, true), why);
+	else
+		report(c, c->lineno, "[%s] %s: %s %s", k->section, k->name, show(c, v, true),
+		       why);
+}
+
+static void set_name(struct ctx *c, const struct key *k, const char *v)
+{
+	if (!msg_name_valid(v)) {
+		bad(c, k, v, "is not a valid node name (1..%d of A-Z a-z 0-9 . _ -)",
+		    NODE_NAME_MAX);
+		return;
+	}
+	snprintf(c->cfg->node, sizeof(c->cfg->node), "%s", v);
+}
+
+static void set_listen(struct ctx *c, const struct key *k, const char *v)
+{
+	if (addr_parse(v, CONFIG_DEFAULT_PORT, &c->cfg->listen) != 0)
+		bad(c, k, v, "%s", addr_msg);
+}
+
+static void set_seed(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	struct sockaddr_storage a;
+
+	if (addr_parse(v, CONFIG_DEFAULT_PORT, &a) != 0) {
+		bad(c, k, v, "%s", addr_msg);
+		return;
+	}
+	if (cfg->nseeds == CONFIG_MAX_SEEDS) {
+		/* Once is enough: every later seed would say the same. */
+		if (!c->seeds_full)
+			bad(c, k, v, "is one seed too many (at most %d)", CONFIG_MAX_SEEDS);
+		c->seeds_full = true;
+		return;
+	}
+	cfg->seeds[cfg->nseeds++] = a;
+}
+
+static void set_mtu(struct ctx *c, const struct key *k, const char *v)
+{
+	long mtu = 0;
+	size_t i;
+
+	for (i = 0; v[i]; i++) {
+		if (v[i] < '0' || v[i] > '9') {
+			bad(c, k, v, "is not a number");
+			return;
+		}
+		if (mtu <= MTU_MAX) /* stop growing long before overflow */
+			mtu = mtu * 10 + (v[i] - '0');
+	}
+	if (i == 0) {
+		bad(c, k, v, "is not a number");
+		return;
+	}
+	if (mtu < MTU_MIN || mtu > MTU_MAX) {
+		bad(c, k, v, "is not in %d..%d", MTU_MIN, MTU_MAX);
+		return;
+	}
+	c->cfg->mtu = (int)mtu;
+}
+
+/* vip_prefix_parse says only yes or no; a user deserves to know which part is wrong,
+ * so a refused prefix is taken apart again here. */
+static const char *prefix_problem(const char *v, int family)
+{
+	char addr[VIP_STRLEN + 1];
+	const char *slash = strchr(v, '/');
+	size_t n = slash ? (size_t)(slash - v) : 0;
+	unsigned len = 0, max;
+	struct vip a;
+	size_t i;
+
+	if (!slash || n == 0 || n >= sizeof(addr))
+		return family == AF_INET ? "is not an IPv4 prefix (A.B.C.D/LEN)"
+					 : "is not an IPv6 prefix (IPV6/LEN)";
+	memcpy(addr, v, n);
+	addr[n] = '\0';
+	if (vip_parse(addr, &a) != 0 || a.family != family)
+		return family == AF_INET ? "is not an IPv4 prefix (A.B.C.D/LEN)"
+					 : "is not an IPv6 prefix (IPV6/LEN)";
+	max = family == AF_INET ? 32 : 128;
+	for (i = 0; slash[1 + i]; i++) {
+		if (slash[1 + i] < '0' || slash[1 + i] > '9' || i >= 3)
+			return "has a bad prefix length";
+		len = len * 10 + (unsigned)(slash[1 + i] - '0');
+	}
+	if (i == 0 || len > max)
+		return "has a bad prefix length";
+	return "is not a prefix (host bits set)";
+}
+
+static void set_pool(struct ctx *c, const struct key *k, const char *v)
+{
+	bool v4 = strcmp(k->name, "ipv4") == 0;
+	int family = v4 ? AF_INET : AF_INET6;
+	int max = v4 ? POOL4_LEN_MAX : POOL6_LEN_MAX;
+	struct vip_prefix p;
+
+	if (vip_prefix_parse(v, &p) != 0 || p.addr.family != family) {
+		bad(c, k, v, "%s", prefix_problem(v, family));
+		return;
+	}
+	if (p.len > max) {
+		bad(c, k, v, "is too small to hold jobs (at most /%d)", max);
+		return;
+	}
+	if (v4) {
+		c->cfg->pool4 = p;
+		c->cfg->has_pool4 = true;
+	} else {
+		c->cfg->pool6 = p;
+		c->cfg->has_pool6 = true;
+	}
+}
+
+static void set_abs_path(struct ctx *c, const struct key *k, const char *v, char *dst,
+			 size_t max)
+{
+	if (v[0] != '/') {
+		bad(c, k, v, "is not an absolute path");
+		return;
+	}
+	if (strlen(v) >= max) {
+		bad(c, k, v, "is longer than %zu bytes", max - 1);
+		return;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+}
+
+static void set_state_dir(struct ctx *c, const struct key *k, const char *v)
+{
+	set_abs_path(c, k, v, c->cfg->state_dir, sizeof(c->cfg->state_dir));
+}
+
+static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v)
+{
+	/* bind() takes no longer path than sun_path holds: say so now, not at start-up. */
+	set_abs_path(c, k, v, c->cfg->ctl_socket, sizeof(((struct sockaddr_un *)0)->sun_path));
+}
+
+/* Reads the secret and derives cfg->key from it. The buffer is wiped on the way out:
+ * this is the one place the cluster secret passes through. */
+static void load_key(struct ctx *c, const struct key *k, const char *path)
+{
+	uint8_t buf[KEY_FILE_MAX + 1];
+	struct stat st;
+	size_t n = 0;
+	ssize_t r;
+	int fd, err;
+
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the daemon in open(). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		bad(c, k, path, "can't be opened: %s", strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0) {
+		bad(c, k, path, "can't be read: %s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		bad(c, k, path, "is not a regular file");
+		goto out;
+	}
+	/* The secret is the whole cluster's: anyone who can read it can join the cluster
+	 * and inject packets into every job's network. */
+	if (st.st_mode & 077)
+		bad(c, k, path, "has mode %04o: a cluster secret must not be open to group or "
+			"others (chmod 600)", (unsigned)(st.st_mode & 07777));
+	while (n < sizeof(buf)) {
+		r = read(fd, buf + n, sizeof(buf) - n);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			bad(c, k, path, "can't be read: %s", strerror(errno));
+			goto out;
+		}
+		n += (size_t)r;
+	}
+	if (n > KEY_FILE_MAX) {
+		bad(c, k, path, "is longer than %d bytes: not a key file", KEY_FILE_MAX);
+		goto out;
+	}
+	err = auth_global_init();
+	if (!err)
+		err = auth_key_from_secret(buf, n, c->cfg->key);
+	if (err == -EINVAL)
+		bad(c, k, path, "is too short: at least %d bytes of secret are required "
+			"(leading and trailing blanks do not count)", SECRET_MIN);
+	else if (err)
+		bad(c, k, path, "can't be used: %s", strerror(-err));
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+}
+
+/* A relative key_file is relative to the directory of the config file, so that a
+ * config and its key can move together whatever the daemon's working directory. */
+static void set_key_file(struct ctx *c, const struct key *k, const char *v)
+{
+	char *dst = c->cfg->key_file;
+	const char *slash = strrchr(c->path, '/');
+	int n;
+
+	if (!v[0]) {
+		bad(c, k, v, "is not a file name");
+		return;
+	}
+	if (v[0] == '/' || !slash)
+		n = snprintf(dst, PATH_MAX, "%s", v);
+	else
+		n = snprintf(dst, PATH_MAX, "%.*s/%s", (int)(slash - c->path), c->path, v);
+	if (n < 0 || n >= PATH_MAX) {
+		dst[0] = '\0';
+		bad(c, k, v, "is longer than %d bytes", PATH_MAX - 1);
+		return;
+	}
+	load_key(c, k, dst);
+}
+
+/* keys[] index of section.name, NKEYS if there is no such key */
+static size_t key_index(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			break;
+	return i;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct ctx *c = user;
+	const struct key *k;
+	size_t i;
+
+	if (c->skip)
+		return 1;
+	if (!section[0]) {
+		report(c, c->lineno, "key %s is outside any section", show(c, name, true));
+		return 1;
+	}
+	i = key_index(section, name);
+	if (i == NKEYS) {
+		/* section is one of ours: rd lets only known headers through to inih. */
+		report(c, c->lineno, "unknown key %s in [%s]", show(c, name, true), section);
+		return 1;
+	}
+	k = &keys[i];
+	if (c->seen[i] && !k->repeatable) {
+		report(c, c->lineno, "duplicate key \"%s\" in [%s] (first on line %d)", k->name,
+		       k->section, c->seen[i]);
+		return 1;
+	}
+	if (!c->seen[i])
+		c->seen[i] = c->lineno;
+	k->set(c, k, value);
+	/* Every error is ours to report: a 0 would only make inih remember the line. */
+	return 1;
+}
+
+static bool known_section(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(sections[i], s) == 0)
+			return true;
+	return false;
+}
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+static char *trim(char *s)
+{
+	size_t n;
+
+	while (is_blank(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_blank(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* inih's own scan (find_chars_or_comment in ini.c, with its default inline comments):
+ * the first of `chars`, or a ';' that follows a blank, which starts a comment. Using the
+ * same rule is what makes our syntax check agree with inih on every line. */
+static char *scan(char *s, const char *chars)
+{
+	bool was_blank = false;
+
+	while (*s && !strchr(chars, *s) && !(was_blank && *s == ';')) {
+		was_blank = is_blank(*s);
+		s++;
+	}
+	return s;
+}
+
+/* Classifies one line (leading and trailing blanks already gone). Returns what inih
+ * should see: the line itself for key = value, a normalised "[name]" for a known
+ * section header and "" for everything else, reported here if it is wrong. */
+static const char *check_line(struct ctx *c, char *s)
+{
+	char *end, *rest, *name;
+
+	if (!s[0] || s[0] == ';' || s[0] == '#')
+		return "";
+	if (s[0] == '[') {
+		end = scan(s + 1, "]");
+		if (*end != ']') {
+			report(c, c->lineno, "%s", syntax_msg);
+			c->skip = true;
+			return "";
+		}
+		*end = '\0';
+		name = trim(s + 1);
+		/* inih ignores whatever follows the ']'; a comment may, nothing else. */
+		rest = trim(end + 1);
+		if (rest[0] && rest[0] != ';' && rest[0] != '#')
+			report(c, c->lineno, "%s", syntax_msg);
+		if (!known_section(name)) {
+			report(c, c->lineno, "unknown section [%s]", show(c, name, false));
+			c->skip = true;
+			return "";
+		}
+		c->skip = false;
+		/* known names are short: this fits in the line we were given */
+		memmove(s + 1, name, strlen(name));
+		s[1 + strlen(name)] = ']';
+		s[2 + strlen(name)] = '\0';
+		return s;
+	}
+	/* "key = value" or, as inih also accepts (Python's configparser does), "key: value" */
+	end = scan(s, "=:");
+	if (*end != '=' && *end != ':') {
+		report(c, c->lineno, "%s", syntax_msg);
+		return "";
+	}
+	if (end == s) { /* inih would pass an empty key name */
+		report(c, c->lineno, "%s", syntax_msg);
+		return "";
+	}
+	return s;
+}
+
+/* inih's line source: one line of the file per call, so c->lineno is the number of the
+ * line whose keys the handler sees. Leading blanks are stripped before inih sees the
+ * line: an indented line is then never an inih "continuation" of the previous value
+ * (no key here takes a multi-line value, and indented sections are common). */
+static char *rd(char *str, int num, void *stream)
+{
+	struct ctx *c = stream;
+	const char *out;
+	ssize_t n;
+	char *s;
+
+	errno = 0;
+	n = getline(&c->line, &c->cap, c->f);
+	if (n < 0) {
+		if (ferror(c->f))
+			c->read_err = errno ? errno : EIO;
+		return NULL;
+	}
+	c->lineno++;
+	s = c->line;
+	if (memchr(s, '\0', (size_t)n)) {
+		report(c, c->lineno, "line holds a NUL byte");
+		out = "";
+	} else {
+		/* a UTF-8 byte order mark, as inih would skip it */
+		if (c->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
+		out = check_line(c, trim(s));
+	}
+	if (strlen(out) >= (size_t)num) {
+		report(c, c->lineno, "line is longer than %d bytes", num - 1);
+		out = "";
+	}
+	memcpy(str, out, strlen(out) + 1);
+	return str;
+}
+
+static void check_missing(struct ctx *c)
+{
+	size_t i;
+
+	/* No line is at fault: point at the end of the file, where the key would go. */
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].required && !c->seen[i])
+			report(c, c->lineno, "missing required key \"%s\" in [%s]", keys[i].name,
+			       keys[i].section);
+	if (!c->seen[key_index("pool", "ipv4")] && !c->seen[key_index("pool", "ipv6")])
+		report(c, c->lineno, "missing required key \"ipv4\" or \"ipv6\" in [pool]");
+}
+
+int config_load(const char *path, struct config *cfg, FILE *errs)
+{
+	struct ctx c = { .path = path, .errs = errs ? errs : stderr, .cfg = cfg };
+	int ret, err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", CONFIG_DEFAULT_STATE);
+	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_DEFAULT_SOCKET);
+	cfg->mtu = DEFAULT_MTU;
+
+	c.f = fopen(path, "re");
+	if (!c.f) {
+		err = -errno;
+		fprintf(c.errs, "%s: %s\n", path, strerror(-err));
+		return err;
+	}
+	ret = ini_parse_stream(rd, &c, on_key, &c);
+	if (c.read_err) {
+		/* e.g. a directory: nothing was read, as if it could not be opened */
+		err = -c.read_err;
+		fprintf(c.errs, "%s: %s\n", path, strerror(c.read_err));
+	} else if (ret == -2) {
+		err = -ENOMEM;
+		fprintf(c.errs, "%s: %s\n", path, strerror(ENOMEM));
+	} else {
+		/* rd hands inih only lines it accepts, so inih should find nothing; should a
+		 * later inih be stricter, its verdict still counts. */
+		if (ret > 0)
+			report(&c, ret, "%s", syntax_msg);
+		check_missing(&c);
+		err = c.nerr;
+	}
+	free(c.line);
+	fclose(c.f);
+	if (err != 0)
+		explicit_bzero(cfg->key, sizeof(cfg->key));
+	return err;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	char a[ADDR_STRLEN], p[VIP_STRLEN + 4];
+	int i;
+
+	fprintf(out, "[node]\n");
+	fprintf(out, "name = %s\n", cfg->node);
+	fprintf(out, "listen = %s\n", addr_fmt(&cfg->listen, a));
+	fprintf(out, "key_file = %s\n", cfg->key_file);
+	fprintf(out, "state_dir = %s\n", cfg->state_dir);
+	fprintf(out, "control_socket = %s\n", cfg->ctl_socket);
+	fprintf(out, "mtu = %d\n", cfg->mtu);
+	fprintf(out, "\n[pool]\n");
+	if (cfg->has_pool4)
+		fprintf(out, "ipv4 = %s\n", vip_prefix_fmt(&cfg->pool4, p));
+	if (cfg->has_pool6)
+		fprintf(out, "ipv6 = %s\n", vip_prefix_fmt(&cfg->pool6, p));
+	fprintf(out, "\n[peers]\n");
+	for (i = 0; i < cfg->nseeds; i++)
+		fprintf(out, "seed = %s\n", addr_fmt(&cfg->seeds[i], a));
+}
