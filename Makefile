@@ -33,13 +33,19 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 PROGS   := tunvnetd vnetctl
 
-.PHONY: all deps check unit integration demo bench install clean accept
+# Objects depend on the flags they were built with: `make SANITIZE=1` after a plain
+# build (or the reverse) rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
+	echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
+
+.PHONY: all deps check tests unit integration demo bench install clean accept
 all: $(PROGS) $(LIB)
 
 deps:
 	$(Q)scripts/deps.sh
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -50,11 +56,11 @@ $(LIB): $(LIB_OBJ)
 
 tunvnetd: $(BUILD)/tunvnet/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 vnetctl: $(BUILD)/ctl/vnetctl.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
