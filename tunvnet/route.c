@@ -1,0 +1,288 @@
+/* The route table: an open-addressing hash on the VIP with linear probing.
+ *
+ * Entries live inline in one power-of-two array of slots (no per-entry allocation, one
+ * cache-line-ish probe per step); a slot is free when its vip.family is 0, which no valid
+ * VIP has. The table holds at most one entry per VIP: the winner of every update seen for
+ * it (route_wins), live or tombstone. Deletion (only tombstone expiry deletes) uses
+ * backward shift, so the array never holds deletion markers and a probe always stops at
+ * the first free slot. The array doubles when it would pass LOAD_NUM/LOAD_DEN occupied
+ * slots and halves after expiry leaves it under a quarter of that, so the two never
+ * chase each other.
+ *
+ * The hash is our own (a 64-bit finaliser over the address words) rather than vip_hash():
+ * it is inlined in the probe loop and needs no seed, because VIPs come from authenticated
+ * peers and a peer able to pick colliding VIPs could do worse by announcing garbage. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tunvnet/route.h"
+
+#define MIN_SLOTS 16
+#define LOAD_NUM  7
+#define LOAD_DEN  10
+
+struct route_table {
+	struct route_entry *slot;
+	size_t mask; /* number of slots - 1 */
+	size_t used; /* occupied slots, tombstones included */
+	size_t live; /* occupied slots that are not tombstones */
+};
+
+static bool valid(const struct vip *v)
+{
+	return v->family == AF_INET || v->family == AF_INET6;
+}
+
+static uint64_t fmix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* An IPv4 VIP is hashed and compared on its 4 address bytes only, so that stray bytes in
+ * a[4..15] cannot make two copies of one address into two routes. */
+static uint64_t hash(const struct vip *v)
+{
+	uint64_t lo = 0, hi = 0;
+
+	if (v->family == AF_INET) {
+		uint32_t w;
+
+		memcpy(&w, v->a, 4);
+		return fmix(w ^ ((uint64_t)AF_INET << 32));
+	}
+	memcpy(&lo, v->a, 8);
+	memcpy(&hi, v->a + 8, 8);
+	return fmix(lo ^ fmix(hi ^ v->family));
+}
+
+static bool same(const struct vip *a, const struct vip *b)
+{
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool is_free(const struct route_entry *s)
+{
+	return s->vip.family == 0;
+}
+
+/* Index of v's slot when *found, else of the free slot where v would go. The table always
+ * has a free slot (load < 1), so the probe ends. */
+static size_t find(const struct route_table *t, const struct vip *v, bool *found)
+{
+	size_t i = (size_t)hash(v) & t->mask;
+
+	for (;; i = (i + 1) & t->mask) {
+		const struct route_entry *s = &t->slot[i];
+
+		if (is_free(s)) {
+			*found = false;
+			return i;
+		}
+		if (same(&s->vip, v)) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
+static int resize(struct route_table *t, size_t nslots)
+{
+	struct route_entry *old = t->slot;
+	size_t oldn = t->mask + 1, i;
+
+	t->slot = calloc(nslots, sizeof(*t->slot));
+	if (!t->slot) {
+		t->slot = old;
+		return -ENOMEM;
+	}
+	t->mask = nslots - 1;
+	for (i = 0; i < oldn; i++) {
+		bool found;
+
+		if (!is_free(&old[i]))
+			t->slot[find(t, &old[i].vip, &found)] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Empties slot i, which holds a tombstone (nothing else is ever deleted, so live stays),
+ * and pulls later members of its probe run back so that every entry stays reachable from
+ * its home slot without crossing a free slot. */
+static void del(struct route_table *t, size_t i)
+{
+	size_t j = i;
+
+	t->used--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & t->mask;
+		if (is_free(&t->slot[j]))
+			break;
+		home = (size_t)hash(&t->slot[j].vip) & t->mask;
+		/* The entry at j may fill the hole at i only if its home is not in (i, j]
+		 * cyclically, i.e. its distance from home is at least the distance i..j. */
+		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+			t->slot[i] = t->slot[j];
+			i = j;
+		}
+	}
+	memset(&t->slot[i], 0, sizeof(t->slot[i]));
+}
+
+int route_table_new(struct route_table **out)
+{
+	struct route_table *t = calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	t->slot = calloc(MIN_SLOTS, sizeof(*t->slot));
+	if (!t->slot) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->mask = MIN_SLOTS - 1;
+	*out = t;
+	return 0;
+}
+
+void route_table_free(struct route_table *t)
+{
+	if (!t)
+		return;
+	free(t->slot);
+	free(t);
+}
+
+bool route_wins(const struct route_entry *a, const struct route_entry *b)
+{
+	int c;
+
+	if (a->epoch != b->epoch)
+		return a->epoch > b->epoch;
+	/* Bounded so an unterminated name cannot read past the field; equal to strcmp for
+	 * the terminated names route_update stores. */
+	c = strncmp(a->node, b->node, sizeof(a->node));
+	if (c != 0)
+		return c > 0;
+	return a->withdrawn && !b->withdrawn;
+}
+
+int route_update(struct route_table *t, const struct route_entry *e)
+{
+	struct route_entry *s;
+	bool found;
+	size_t i;
+
+	if (!valid(&e->vip))
+		return -EINVAL;
+	i = find(t, &e->vip, &found);
+	if (found) {
+		s = &t->slot[i];
+		if (!route_wins(e, s))
+			return 0;
+		t->live += (size_t)!e->withdrawn - (size_t)!s->withdrawn;
+	} else {
+		/* Grow before inserting so the probe run, and the found index, stay valid. */
+		if ((t->used + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM) {
+			size_t n = (t->mask + 1) * 2;
+			int r;
+
+			if (n > SIZE_MAX / sizeof(*t->slot))
+				return -ENOMEM;
+			r = resize(t, n);
+			if (r < 0)
+				return r;
+			i = find(t, &e->vip, &found);
+		}
+		s = &t->slot[i];
+		t->used++;
+		if (!e->withdrawn)
+			t->live++;
+	}
+	*s = *e;
+	s->node[ROUTE_NODE_MAX] = '\0';
+	return 1;
+}
+
+const struct route_entry *route_get(const struct route_table *t, const struct vip *v)
+{
+	bool found;
+	size_t i;
+
+	if (!valid(v))
+		return NULL;
+	i = find(t, v, &found);
+	return found ? &t->slot[i] : NULL;
+}
+
+const struct route_entry *route_lookup(const struct route_table *t, const struct vip *v)
+{
+	const struct route_entry *e = route_get(t, v);
+
+	return e && !e->withdrawn ? e : NULL;
+}
+
+uint64_t route_next_epoch(const struct route_table *t, const struct vip *v)
+{
+	const struct route_entry *e = route_get(t, v);
+
+	/* The stored entry carries the highest epoch seen: a higher epoch always wins. */
+	if (!e)
+		return 1;
+	return e->epoch == UINT64_MAX ? UINT64_MAX : e->epoch + 1;
+}
+
+void route_foreach(const struct route_table *t,
+		   void (*cb)(const struct route_entry *e, void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i <= t->mask; i++)
+		if (!is_free(&t->slot[i]))
+			cb(&t->slot[i], arg);
+}
+
+size_t route_count(const struct route_table *t)
+{
+	return t->live;
+}
+
+size_t route_expire(struct route_table *t, uint64_t cutoff_ms)
+{
+	size_t start, n, i, removed = 0;
+	size_t nslots = t->mask + 1;
+
+	/* Start the sweep just after a free slot: no probe run then wraps past the end of
+	 * the sweep, so del() only ever moves not-yet-visited entries into the current slot,
+	 * which is why the slot is tested again after each deletion. */
+	for (start = 0; !is_free(&t->slot[start]); start++)
+		;
+	for (n = 1; n <= t->mask; n++) {
+		struct route_entry *s;
+
+		i = (start + n) & t->mask;
+		s = &t->slot[i];
+		while (!is_free(s) && s->withdrawn && s->changed_ms < cutoff_ms) {
+			del(t, i);
+			removed++;
+		}
+	}
+	/* Give memory back after a mass expiry; on failure the larger array stays valid. */
+	while (nslots > MIN_SLOTS && t->used * LOAD_DEN * 4 < nslots * LOAD_NUM)
+		nslots /= 2;
+	if (nslots != t->mask + 1)
+		resize(t, nslots);
+	return removed;
+}
