@@ -24,16 +24,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: tunvnetd [-c FILE] [-n] [-d] [-v] [-h]\n"
+"usage: tunvnetd [-c FILE] [-n] [-d] [-v]... [-h]\n"
 "\n"
 "The tunvnet node daemon: holds the TUN devices of the jobs on this node, forwards\n"
 "their packets to the nodes hosting the destination VIPs, and serves vnetctl.\n"
 "\n"
-"  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-"  -n        check the configuration, print every error as FILE:LINE: reason, exit\n"
-"  -d        detach from the terminal and log to syslog (default: foreground, stderr)\n"
-"  -v        more verbose logging (repeat for debug)\n"
-"  -h        this help\n"
+"  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+"  -n, --check        check the configuration, print every error as\n"
+"                     FILE:LINE: reason, and exit\n"
+"  -d, --detach       detach from the terminal and log to syslog\n"
+"                     (default: foreground, logging to stderr)\n"
+"  -v, --verbose      more verbose logging (twice for debug)\n"
+"  -h, --help         this help\n"
 "\n"
 "Signals: SIGTERM, SIGINT stop cleanly (jobs' TUN devices stay, persistent);\n"
 "SIGHUP re-reads the configuration's seed peers.\n"
@@ -93,7 +95,16 @@ int main(int argc, char **argv)
 	bool check = false, detach = false;
 	int verbose = LOG_LEVEL_INFO, c, n, err, rc = 1;
 
-	while ((c = getopt(argc, argv, "c:ndvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "c:ndvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'n': check = true; break;

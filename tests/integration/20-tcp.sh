@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# 1 GiB over TCP from a job on n1 to a job on n3, hashed on both ends; the throughput and
+# a short iperf3 run (when installed) are printed for information only.
+# timeout: 300
+. "$(dirname "$0")/lib.sh"
+need python3
+MIB=${TV_TCP_MIB:-1024}   # size of the transfer
+PORT=5001
+
+cluster_up 3
+job tv-j1 1 0
+job tv-j3 3 0
+check "n1 and n3 route both jobs" wait_jobs_routed 10
+
+spawn jx tv-j3 timeout 240 python3 -c '
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+c, _ = s.accept()
+h, n = hashlib.sha256(), 0
+buf = bytearray(1 << 20)
+while True:
+    k = c.recv_into(buf)
+    if not k:
+        break
+    h.update(memoryview(buf)[:k])
+    n += k
+print(n, h.hexdigest())' "${VIP4[tv-j3]}" $PORT >"$T/recv"
+srv=$!
+
+jx tv-j1 timeout 240 python3 -c '
+import hashlib, os, socket, struct, sys, time
+dst, port, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+end = time.time() + 5
+while True:
+    try:
+        s = socket.create_connection((dst, port), timeout=2)
+        break
+    except OSError:
+        if time.time() > end:
+            raise
+        time.sleep(0.1)
+s.settimeout(60)
+block = os.urandom(1 << 20)
+h, t0 = hashlib.sha256(), time.time()
+for i in range(mib):
+    chunk = struct.pack("<Q", i) + block[8:]   # every MiB differs
+    h.update(chunk)
+    s.sendall(chunk)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)   # the receiver closes when it has read everything
+dt = time.time() - t0
+print(mib << 20, h.hexdigest(), "%.2f" % dt)' "${VIP4[tv-j3]}" $PORT "$MIB" >"$T/send" 2>"$T/send.err"
+src=$?
+wait "$srv"
+read -r sbytes shash secs <"$T/send" 2>/dev/null
+read -r rbytes rhash <"$T/recv" 2>/dev/null
+if [ "$src" = 0 ] && [ -n "${shash:-}" ] && [ "${shash:-}" = "${rhash:-}" ] && [ "$sbytes" = "$rbytes" ]; then
+	ok "$MIB MiB over TCP tv-j1 (n1) -> tv-j3 (n3): same sha256 on both ends"
+	info "$(awk -v b="$sbytes" -v s="$secs" 'BEGIN { printf "TCP throughput %.2f Gbit/s (%d MiB in %.1f s)", b * 8 / s / 1e9, b / 1048576, s }')"
+else
+	sed 's/^/    /' "$T/send.err"
+	bad "TCP transfer: sender exit $src, sent ${sbytes:-?} B ${shash:-?}, received ${rbytes:-?} B ${rhash:-?}"
+fi
+
+if command -v iperf3 >/dev/null; then
+	spawn jx tv-j3 timeout 20 iperf3 -s -1 -B "${VIP4[tv-j3]}" -p 5201 >/dev/null 2>&1
+	sleep 0.5
+	if jx tv-j1 timeout 20 iperf3 -c "${VIP4[tv-j3]}" -p 5201 -t 3 -J >"$T/iperf.json" 2>&1; then
+		info "iperf3 n1 -> n3 (3 s): $(jget '"%.2f Gbit/s" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)' <"$T/iperf.json")"
+	else
+		info "iperf3 run failed: $(head -c 300 "$T/iperf.json")"
+	fi
+else
+	info "iperf3 not installed, skipped"
+fi
+
+finish

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A job sends raw IPv4 packets whose source is not its VIP: its node drops every one of
+# them (drops.spoofed_source grows by exactly the number sent) and the destination job
+# receives none, while a datagram with the right source does arrive.
+. "$(dirname "$0")/lib.sh"
+need python3
+PORT=5005
+
+cluster_up 2
+job tv-j1 1 0
+job tv-j2 2 0
+check "both nodes route both jobs" wait_jobs_routed 10
+
+# receiver in tv-j2: every datagram to port 5005 for 4 s, as "source payload" lines
+spawn jx tv-j2 timeout 20 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+end = time.time() + 4
+while time.time() < end:
+    s.settimeout(max(0.01, end - time.time()))
+    try:
+        d, a = s.recvfrom(2048)
+    except socket.timeout:
+        break
+    print(a[0], d.decode(errors="replace"), flush=True)' $PORT >"$T/recv"
+rcv=$!
+wait_until 5 grep -q ready "$T/recv" || bad "receiver did not start"
+
+d0=$(stat 1 drops.spoofed_source)
+[[ $d0 =~ ^[0-9]+$ ]] || abort "stats --json on n1 lacks drops.spoofed_source"
+
+# two packets each from: an unused address of n1's pool, the destination's own VIP, and
+# an address outside the cluster
+SOURCES="198.19.1.99 ${VIP4[tv-j2]} 10.66.0.1"
+SENT=6
+if jx tv-j1 python3 -c '
+import socket, struct, sys
+dst, port, srcs = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)   # IP_HDRINCL implied
+s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+n = 0
+for src in srcs:
+    for i in range(2):
+        payload = b"spoofed %d" % n
+        udp = struct.pack("!HHHH", 40000 + n, port, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0x1000 + n, 0, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+        s.sendto(ip + udp, (dst, 0))   # the kernel fills in the header checksum
+        n += 1
+' "${VIP4[tv-j2]}" $PORT "$SOURCES"; then
+	ok "sent $SENT raw packets with foreign sources ($SOURCES)"
+else
+	bad "raw socket send failed"
+fi
+sleep 0.5
+jx tv-j1 python3 -c '
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"legit", (sys.argv[1], int(sys.argv[2])))' \
+	"${VIP4[tv-j2]}" $PORT
+wait "$rcv"
+
+d1=$(stat 1 drops.spoofed_source)
+if [ "$((d1 - d0))" = "$SENT" ]; then
+	ok "n1 drops.spoofed_source grew by exactly $SENT"
+else
+	bad "n1 drops.spoofed_source grew by $((d1 - d0)), sent $SENT"
+fi
+if grep -q spoofed "$T/recv"; then
+	bad "tv-j2 received spoofed packets: $(grep spoofed "$T/recv" | tr '\n' '|')"
+else
+	ok "tv-j2 received none of the spoofed packets"
+fi
+if grep -qx "${VIP4[tv-j1]} legit" "$T/recv"; then
+	ok "tv-j2 received the datagram with tv-j1's real source"
+else
+	bad "tv-j2 did not receive the legitimate datagram (got: $(tr '\n' '|' <"$T/recv"))"
+fi
+
+finish

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# vnet-up: passes the command's exit status (also 128+N for a signal, forwarded to it),
+# its stdin and stdout; the job reaches another node's job; nothing is left afterwards;
+# a namespace given with --netns (name or /proc path) is used and left in place; errors
+# are clear, non-zero and leave nothing behind.
+. "$(dirname "$0")/lib.sh"
+need python3 ping unshare
+S2=$(sock 2)
+
+vnups() { ip netns list | grep -c '^vnup-'; }
+# nothing_left VIP...: no vnup-* namespace, no job on n2, no route to VIP on any node
+nothing_left() {
+	local v k
+	[ "$(vnups)" = 0 ] || return 1
+	[ "$(ctl 2 --json jobs | jget 'len(d)')" = 0 ] || return 1
+	for v in "$@"; do
+		for k in 1 2; do
+			ctl "$k" --json routes | grep -q "\"${v}[/\"]" && return 1
+		done
+	done
+	return 0
+}
+in_pool2() { [[ $1 =~ ^198\.19\.2\.[0-9]+$ ]]; }
+
+out=$("$VNETUP" --help)
+rc=$?
+[ $rc = 0 ] && grep -q SYNOPSIS <<<"$out" && ok "vnet-up --help: exit 0, a synopsis" ||
+	bad "vnet-up --help: exit $rc"
+
+cluster_up 2
+job tv-j1 1 0
+check "the cluster routes tv-j1" wait_jobs_routed 10
+
+"$VNETUP" -s "$S2" -- true
+rc=$?; [ $rc = 0 ] && ok "status 0 passed through" || bad "true: vnet-up exit $rc"
+"$VNETUP" -s "$S2" -- sh -c 'exit 7'
+rc=$?; [ $rc = 7 ] && ok "status 7 passed through" || bad "exit 7: vnet-up exit $rc"
+"$VNETUP" -s "$S2" -- sh -c 'kill -KILL $$'
+rc=$?; [ $rc = 137 ] && ok "killed by SIGKILL: status 137" || bad "SIGKILL: vnet-up exit $rc"
+"$VNETUP" -s "$S2" -- no-such-command-tv 2>/dev/null
+rc=$?; [ $rc = 127 ] && ok "missing command: status 127" || bad "missing command: vnet-up exit $rc"
+
+out=$(printf 'abc\n' | "$VNETUP" -s "$S2" -- sh -c 'read x; echo "got $x"')
+[ "$out" = "got abc" ] && ok "stdin and stdout pass through" || bad "stdin/stdout: got '$out'"
+
+out=$("$VNETUP" -s "$S2" -- sh -c "ping -q -c 2 -i 0.2 -W 2 ${VIP4[tv-j1]} >/dev/null &&
+	ip -o addr | grep -q \"inet \$TUNVNET_VIP/\" && echo \"\$TUNVNET_VIP\"")
+rc=$?
+if [ $rc = 0 ] && in_pool2 "$out"; then
+	ok "pool VIP $out from n2 on the job's TUN; the job reaches tv-j1 on n1"
+else
+	bad "pool VIP job: exit $rc, output '$out'"
+fi
+check "after a run: no namespace, job or route left" wait_until 3 nothing_left "$out"
+
+out=$("$VNETUP" -s "$S2" --vip 198.19.2.50 --vip fd00:19:2::50 -- sh -c \
+	"ping -6 -q -c 2 -i 0.2 -W 2 ${VIP6[tv-j1]} >/dev/null && echo \"\$TUNVNET_VIPS\"")
+[ "$out" = "198.19.2.50 fd00:19:2::50" ] && ok "--vip twice: both attached, IPv6 reaches tv-j1" ||
+	bad "--vip twice: output '$out'"
+check "after --vip twice: nothing left" wait_until 3 nothing_left 198.19.2.50 fd00:19:2::50
+
+# SIGTERM is forwarded; the command's death by it is the status
+"$VNETUP" -s "$S2" --vip 198.19.2.52 -- sh -c "echo started >$T/started; exec sleep 30" &
+up=$!
+if wait_until 10 test -s "$T/started"; then
+	kill -TERM "$up"
+	wait "$up"
+	rc=$?
+	[ $rc = 143 ] && ok "SIGTERM forwarded: status 143" || bad "SIGTERM: vnet-up exit $rc"
+else
+	kill -KILL "$up"; wait "$up"
+	bad "vnet-up did not start its command within 10 s"
+fi
+check "after SIGTERM: nothing left" wait_until 3 nothing_left 198.19.2.52
+
+# --netns NAME: used, and left in place
+ip netns add tv-j9 && JOBS+=(tv-j9)
+out=$("$VNETUP" -s "$S2" --netns tv-j9 --vip 198.19.2.51 -- ip -o -4 addr)
+grep -q '198\.19\.2\.51/' <<<"$out" && ok "--netns tv-j9: the command runs there with the VIP" ||
+	bad "--netns tv-j9: no VIP in '$out'"
+check "--netns tv-j9: namespace left in place" test -e /run/netns/tv-j9
+check "--netns tv-j9: VIP detached and withdrawn" wait_until 3 nothing_left 198.19.2.51
+ip -n tv-j9 -o addr | grep -q '198\.19\.2\.51/' && bad "--netns tv-j9: address left in the namespace" ||
+	ok "--netns tv-j9: no address left in the namespace"
+
+# --netns PATH of another process's namespace
+spawn unshare -n sleep 60
+holder=$!
+sleep 0.2
+out=$("$VNETUP" -s "$S2" --netns "/proc/$holder/ns/net" -- sh -c 'ip -o -4 addr; echo "vip=$TUNVNET_VIP"')
+v=$(sed -n 's/^vip=//p' <<<"$out")
+in_pool2 "$v" && grep -q "inet $v/" <<<"$out" && ok "--netns /proc/PID/ns/net: the command runs there with $v" ||
+	bad "--netns /proc/PID/ns/net: '$out'"
+check "--netns /proc/PID/ns/net: the process and its namespace remain" kill -0 "$holder"
+check "--netns /proc/PID/ns/net: VIP withdrawn" wait_until 3 nothing_left "$v"
+
+# errors
+out=$("$VNETUP" -s /run/tunvnet/no-such.sock -- true 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q 'no-such.sock' <<<"$out" && ok "daemon unreachable: exit $rc, names the socket" ||
+	bad "daemon unreachable: exit $rc: $out"
+check "daemon unreachable: no namespace left" test "$(vnups)" = 0
+out=$("$VNETUP" -s "$S2" --vip 10.1.2.3 -- true 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q '10\.1\.2\.3' <<<"$out" && ok "VIP outside the pool: exit $rc, names it" ||
+	bad "VIP outside the pool: exit $rc: $out"
+out=$("$VNETUP" -s "$S2" --vip 198.19.2.60 --vip 198.19.2.999 -- true 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q '198\.19\.2\.999' <<<"$out" && ok "malformed VIP: exit $rc, names it" ||
+	bad "malformed VIP: exit $rc: $out"
+check "after the errors: nothing left (the first VIP detached again)" \
+	wait_until 3 nothing_left 198.19.2.60 10.1.2.3
+out=$("$VNETUP" -s "$S2" 2>&1)
+rc=$?
+[ $rc = 2 ] && ok "no command: usage error, exit 2" || bad "no command: exit $rc: $out"
+
+finish
