@@ -169,12 +169,12 @@ static bool deliver(struct tunnel_link *lk)
 			break;
 		if (err < 0) {
 			if (err == -EPROTONOSUPPORT)
-				snprintf(why, sizeof(why), "frame version %u, expected %u",
+				snprintf(why, sizeof(why), "frame version %u, expected %d",
 					 h.version, FRAME_VERSION);
 			else if (err == -EBADMSG)
 				snprintf(why, sizeof(why), "unknown frame type %u", h.type);
 			else
-				snprintf(why, sizeof(why), "frame length %u exceeds %u", h.len,
+				snprintf(why, sizeof(why), "frame length %u exceeds %d", h.len,
 					 FRAME_MAX_PAYLOAD);
 			lk->in_cb = false;
 			fail(lk, -EPROTO, why);

@@ -201,7 +201,7 @@ char *command_run(struct daemon *d, const char *line, size_t len)
 		return detach(d, &rq);
 	case CTL_CMD_STATS:
 		return ctlmsg_reply_ok(stats_json(d));
-	case CTL_CMD_MAX:
+	default:
 		break;
 	}
 	return ctlmsg_reply_err(CTL_ERR_UNKNOWN_CMD, "unknown command");

@@ -95,7 +95,7 @@ static const char *show(struct ctx *c, const char *s, bool quote)
 
 	if (quote)
 		c->shown[n++] = '"';
-	for (i = 0; s[i] && i < SHOW_MAX; i++) {
+	for (i = 0; i < SHOW_MAX && s[i]; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
 		if (ch < 0x20 || ch >= 0x7f)

@@ -26,6 +26,12 @@ static const char *const cmd_names[CTL_CMD_MAX] = {
 	[CTL_CMD_ATTACH] = "attach",
 	[CTL_CMD_DETACH] = "detach",
 	[CTL_CMD_STATS] = "stats",
+	[CTL_CMD_SUSPEND] = "suspend",
+	[CTL_CMD_RESUME] = "resume",
+	[CTL_CMD_ACTIVATE] = "activate",
+	[CTL_CMD_MIGRATE] = "migrate",
+	[CTL_CMD_CAPTURE] = "capture",
+	[CTL_CMD_EVENTS] = "events",
 };
 
 static const struct {
@@ -45,6 +51,11 @@ static const struct {
 	[CTL_ERR_NO_SUCH_NETNS] = { "NO_SUCH_NETNS", "no such network namespace" },
 	[CTL_ERR_POOL_EXHAUSTED] = { "POOL_EXHAUSTED", "VIP pool exhausted" },
 	[CTL_ERR_SYSTEM] = { "SYSTEM", "system error" },
+	[CTL_ERR_BAD_STATE] = { "BAD_STATE", "not possible in the job's current state" },
+	[CTL_ERR_NO_SUCH_PEER] = { "NO_SUCH_PEER", "no such peer, or its link is down" },
+	[CTL_ERR_CONFLICT] = { "CONFLICT", "another node won the VIP" },
+	[CTL_ERR_TIMEOUT] = { "TIMEOUT", "the operation did not complete in time" },
+	[CTL_ERR_BAD_FILTER] = { "BAD_FILTER", "bad capture filter expression" },
 };
 
 /* Optional request members, as a bit per member; each command says which it takes

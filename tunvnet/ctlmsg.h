@@ -4,7 +4,12 @@
  *
  * Request:  {"version": 1, "cmd": "attach", "netns": "job1", "vip": "198.19.1.10"}
  *           optional members by command: "netns" (string), "vip" (string),
- *           "family" (4 or 6: which pool an attach without "vip" draws from).
+ *           "family" (4 or 6: which pool an attach without "vip" draws from),
+ *           "standby" (bool, attach only), "to" (node name, migrate only),
+ *           capture: "scope" ("vip"|"peer"|"all"), "vip" or "peer" (node name),
+ *           "cluster" (bool), "filter" (string, tcpdump syntax), "count" (integer >= 0,
+ *           0: unlimited), "duration_ms" (integer >= 0, 0: unlimited), "snaplen" (int);
+ *           events: "follow" (bool).
  * Reply:    {"version": 1, "ok": true, "result": ...}
  *           {"version": 1, "ok": false, "error": "VIP_IN_USE",
  *            "message": "198.19.1.10 is already hosted by n1"}
@@ -17,6 +22,14 @@
  *   attach: {"vip","netns","ifname","epoch"}
  *   detach: {"vip","tun_removed"}
  *   stats:  {"node","counters":{name: n},"drops":{reason: n}}
+ *   attach --standby: {"vip","netns","ifname","epoch": 0,"standby": true}
+ *   suspend: {"vip","netns"}            resume: {"vip","released": n packets written}
+ *   activate: {"vip","epoch","previous_node","converged_ms"} (after every peer up has
+ *           confirmed the route; an error if another node won the VIP)
+ *   migrate: {"vip","from","to","epoch","ms"}
+ *   jobs entries also carry "state": "active" | "suspended" | "standby"
+ * Streaming commands (capture, events with follow) answer with one reply line and then
+ * keep the connection for their stream, as capture.h / events.h describe.
  */
 #ifndef TUNVNET_CTLMSG_H
 #define TUNVNET_CTLMSG_H
@@ -40,6 +53,12 @@ enum ctl_cmd {
 	CTL_CMD_ATTACH,
 	CTL_CMD_DETACH,
 	CTL_CMD_STATS,
+	CTL_CMD_SUSPEND,   /* vip */
+	CTL_CMD_RESUME,    /* vip */
+	CTL_CMD_ACTIVATE,  /* vip */
+	CTL_CMD_MIGRATE,   /* vip, to */
+	CTL_CMD_CAPTURE,   /* scope, vip | peer, cluster, filter, count, duration_ms, snaplen */
+	CTL_CMD_EVENTS,    /* follow */
 	CTL_CMD_MAX
 };
 
@@ -58,6 +77,11 @@ enum ctl_err {
 	CTL_ERR_NO_SUCH_NETNS,
 	CTL_ERR_POOL_EXHAUSTED,
 	CTL_ERR_SYSTEM,         /* a system call failed; the message says which */
+	CTL_ERR_BAD_STATE,      /* e.g. resume of a job that is not suspended */
+	CTL_ERR_NO_SUCH_PEER,   /* migrate --to / capture --peer of an unknown or down node */
+	CTL_ERR_CONFLICT,       /* another node won the VIP (simultaneous activation) */
+	CTL_ERR_TIMEOUT,        /* the operation did not complete in time */
+	CTL_ERR_BAD_FILTER,     /* libpcap refused the filter expression (its message) */
 	CTL_ERR_MAX
 };
 
@@ -68,6 +92,18 @@ struct ctl_request {
 	bool has_vip;
 	struct vip vip;
 	int family;           /* 0 (absent), 4 or 6 */
+	bool standby;         /* attach --standby */
+	char to[32];          /* migrate: target node name */
+	/* capture */
+	enum { CTL_SCOPE_ALL, CTL_SCOPE_VIP, CTL_SCOPE_PEER } scope;
+	char peer[32];        /* capture scope peer: node name */
+	bool cluster;         /* capture across the cluster, following the VIP */
+	char filter[1024];    /* tcpdump expression, "" for all */
+	long count;           /* packets, 0: unlimited */
+	long duration_ms;     /* 0: unlimited */
+	int snaplen;          /* 0: default (65535 + room for a super-packet) */
+	/* events */
+	bool follow;
 };
 
 const char *ctlmsg_cmd_name(enum ctl_cmd c);          /* "attach" */

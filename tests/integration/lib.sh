@@ -76,7 +76,11 @@ spawn() {
 	BGPIDS+=($!)
 }
 
-sock() { echo "/run/tunvnet/tv-n$1.sock"; }
+# VNET_CLUSTER_NAME (default tv) names the cluster (see scripts/vnet-cluster): tests that
+# must run beside another cluster use it, and name their job namespaces $P-j*.
+P=${VNET_CLUSTER_NAME:-tv}
+export VNET_CLUSTER_NAME=$P
+sock() { echo "/run/tunvnet/$P-n$1.sock"; }
 
 # ctl K ARGS...: vnetctl against node K.
 ctl() {
@@ -135,7 +139,7 @@ vip6() { echo "fd00:19:$1::$((10 + $2))"; }
 # fd00:19:K::(10+I), remembered in VIP4[NS], VIP6[NS], NODE_OF[NS].
 job() {
 	local ns=$1 k=$2 i=$3 out
-	[[ $ns == tv-j* ]] || abort "job namespace $ns must be named tv-j*"
+	[[ $ns == "$P"-j* ]] || abort "job namespace $ns must be named $P-j*"
 	ip netns add "$ns" || abort "ip netns add $ns"
 	JOBS+=("$ns")
 	ip -n "$ns" link set lo up
