@@ -177,12 +177,14 @@ static char *detach(struct daemon *d, const struct ctl_request *rq)
 	return ctlmsg_reply_ok(json_pack("{s:s, s:b}", "vip", vb, "tun_removed", gone));
 }
 
-char *command_run(struct daemon *d, const char *line, size_t len)
+char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t len,
+		  bool *deferred)
 {
 	struct ctl_request rq;
 	char why[512];
 	enum ctl_err e;
 
+	*deferred = false;
 	e = ctlmsg_request_parse(line, len, &rq, why, sizeof(why));
 	if (e != CTL_OK)
 		return ctlmsg_reply_err(e, "%s", why);

@@ -21,6 +21,8 @@
 struct client {
 	struct client *next;
 	struct control *ctl;
+	uint64_t id;     /* for deferred replies: never reused */
+	bool waiting;    /* a deferred reply is pending: read no further request */
 	int fd;
 	struct loop_io *io;
 	bool discarding; /* the current line went past CTL_LINE_MAX: skip to its end */
@@ -33,6 +35,7 @@ struct client {
 
 struct control {
 	struct daemon *d;
+	uint64_t next_id;
 	int fd;
 	struct loop_io *io;
 	struct client *clients;
@@ -79,6 +82,8 @@ static void queue(struct client *c, char *line)
 }
 
 /* Writes what it can; false when the client is gone. */
+static void handle_lines(struct client *c);
+
 static bool flush(struct client *c)
 {
 	while (c->ohead < c->olen) {
@@ -96,31 +101,48 @@ static bool flush(struct client *c)
 	}
 	if (c->ohead == c->olen) {
 		c->ohead = c->olen = 0;
-		if (c->eof) {
+		if (c->eof && !c->waiting) {
 			client_free(c);
 			return false;
 		}
 	}
-	loop_io_set(c->io, c->olen ? EPOLLOUT : EPOLLIN);
+	loop_io_set(c->io, c->olen ? EPOLLOUT : c->waiting ? 0 : EPOLLIN);
 	return true;
+}
+
+void control_reply(struct daemon *d, uint64_t client_id, char *line)
+{
+	struct client *c;
+
+	for (c = d->ctl ? d->ctl->clients : NULL; c && c->id != client_id; c = c->next)
+		;
+	if (!c) {
+		free(line);
+		return;
+	}
+	c->waiting = false;
+	queue(c, line);
+	handle_lines(c); /* requests that arrived meanwhile */
+	flush(c);
 }
 
 static void handle_lines(struct client *c)
 {
 	size_t start = 0;
 
-	for (size_t i = 0; i < c->ilen; i++) {
+	for (size_t i = 0; i < c->ilen && !c->waiting; i++) {
 		if (c->ibuf[i] != '\n')
 			continue;
 		if (c->discarding)
 			c->discarding = false;
 		else
-			queue(c, command_run(c->ctl->d, c->ibuf + start, i - start));
+			queue(c, command_run(c->ctl->d, c->id, c->ibuf + start, i - start,
+					     &c->waiting));
 		start = i + 1;
 	}
 	memmove(c->ibuf, c->ibuf + start, c->ilen - start);
 	c->ilen -= start;
-	if (c->ilen == sizeof(c->ibuf)) {
+	if (c->ilen == sizeof(c->ibuf) && !c->waiting) {
 		/* No newline within CTL_LINE_MAX bytes: answer once, drop the rest of it. */
 		if (!c->discarding)
 			queue(c, ctlmsg_reply_err(CTL_ERR_TOO_LONG,
@@ -134,6 +156,10 @@ static void on_client(struct loop_io *io, uint32_t events, void *arg)
 {
 	struct client *c = arg;
 
+	if (c->waiting && (events & (EPOLLHUP | EPOLLERR))) {
+		client_free(c); /* gone before its deferred reply: nobody to tell */
+		return;
+	}
 	if (events & EPOLLOUT) {
 		if (!flush(c))
 			return;
@@ -173,6 +199,7 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 			continue;
 		}
 		c->ctl = ctl;
+		c->id = ++ctl->next_id;
 		c->fd = fd;
 		c->io = loop_io_add(ctl->d->loop, fd, EPOLLIN, on_client, c);
 		if (!c->io) {
