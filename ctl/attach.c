@@ -9,12 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_NETNS = 256, OPT_VIP, OPT_FAMILY };
+enum { OPT_NETNS = 256, OPT_VIP, OPT_FAMILY, OPT_STANDBY };
 
 static const struct option attach_opts[] = {
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "vip", required_argument, NULL, OPT_VIP },
 	{ "family", required_argument, NULL, OPT_FAMILY },
+	{ "standby", no_argument, NULL, OPT_STANDBY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -25,7 +26,7 @@ static const struct option detach_opts[] = {
 
 static const struct client_doc attach_doc = {
 	.name = "attach",
-	.synopsis = "attach --netns NAME|PATH [--vip IP | --family 4|6]",
+	.synopsis = "attach --netns NAME|PATH [--vip IP | --family 4|6] [--standby]",
 	.summary =
 		"Attaches a job's network namespace to this node's tunvnetd with a VIP. The\n"
 		"daemon creates a TUN device in the namespace (or reuses the one it made for\n"
@@ -38,6 +39,12 @@ static const struct client_doc attach_doc = {
 		"--vip must lie in this node's pool and must not be hosted anywhere else in\n"
 		"the cluster: moving a VIP from another node is a migration, not an attach.\n"
 		"\n"
+		"With --standby, the namespace is prepared for a job about to be restored\n"
+		"from a checkpoint: TUN device, address and routes are in place, but nothing\n"
+		"is announced and no packet is written into the TUN until 'vnetctl activate\n"
+		"--vip IP' after the restore. A VIP given with --vip may be hosted by another\n"
+		"node meanwhile: that is the point (the job's old node, until activate).\n"
+		"\n"
 		"Prints the VIP, the namespace, the TUN device and the route's epoch.",
 	.options =
 		"--netns NAME|PATH     the job's network namespace: a name under /run/netns\n"
@@ -45,13 +52,17 @@ static const struct client_doc attach_doc = {
 		"                      file such as /proc/PID/ns/net; a relative path is made\n"
 		"                      absolute first\n"
 		"--vip IP              the VIP to attach, an IPv4 or IPv6 address\n"
-		"--family 4|6          take the VIP from the IPv4 or the IPv6 pool\n",
+		"--family 4|6          take the VIP from the IPv4 or the IPv6 pool\n"
+		"--standby             prepare the VIP for a restore, announce nothing\n",
 	.exit_ok = "the VIP is attached and announced",
 	.example = "$ ip netns add job1\n"
 		   "$ vnetctl attach --netns job1 --vip 198.19.1.10\n"
 		   "attached 198.19.1.10 to job1 (tv0), epoch 1\n"
 		   "$ vnetctl attach --netns job1 --family 6\n"
-		   "attached fd00:19:1::2 to job1 (tv0), epoch 1",
+		   "attached fd00:19:1::2 to job1 (tv0), epoch 1\n"
+		   "$ vnetctl attach --netns restore1 --vip 198.19.1.10 --standby\n"
+		   "prepared 198.19.1.10 in restore1 (tv0) on standby: nothing announced; run\n"
+		   "'vnetctl activate --vip 198.19.1.10' after the restore",
 };
 
 static const struct client_doc detach_doc = {
@@ -73,6 +84,7 @@ static const struct client_doc detach_doc = {
 struct args {
 	const struct client_doc *doc;
 	const char *netns, *vip, *family;
+	bool standby;
 };
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -81,6 +93,9 @@ static int on_opt(int c, const char *arg, void *ctx)
 	const char **slot;
 
 	switch (c) {
+	case OPT_STANDBY:
+		a->standby = true;
+		return -1;
 	case OPT_NETNS:
 		slot = &a->netns;
 		break;
@@ -144,6 +159,7 @@ static int check_attach(const struct args *a, struct ctl_request *req)
 		return client_usage(a->doc, "attach needs --netns NAME|PATH");
 	if (a->vip && a->family)
 		return client_usage(a->doc, "--vip and --family exclude each other");
+	req->standby = a->standby;
 	r = check_netns(a, req);
 	if (r >= 0)
 		return r;
@@ -169,6 +185,14 @@ static int print_attach(const json_t *res)
 	if (!json_is_string(vip) || !json_is_string(netns) || !json_is_string(ifname) ||
 	    !json_is_integer(epoch))
 		return client_bad_result("attach result lacks vip, netns, ifname or epoch");
+	if (json_is_true(json_object_get(res, "standby"))) {
+		table_safe(json_string_value(vip), b1, sizeof(b1));
+		printf("prepared %s in %s (%s) on standby: nothing announced; run 'vnetctl "
+		       "activate --vip %s' after the restore\n", b1,
+		       table_safe(json_string_value(netns), b2, sizeof(b2)),
+		       table_safe(json_string_value(ifname), b3, sizeof(b3)), b1);
+		return 0;
+	}
 	printf("attached %s to %s (%s), epoch %" JSON_INTEGER_FORMAT "\n",
 	       table_safe(json_string_value(vip), b1, sizeof(b1)),
 	       table_safe(json_string_value(netns), b2, sizeof(b2)),

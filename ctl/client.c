@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 
 #include "tunvnet/config.h"
 
-#define MAX_EXTRA 8 /* own options of one command */
+#define MAX_EXTRA 16 /* own options of one command */
 
 static const struct option common_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -58,9 +59,12 @@ int client_help(const struct client_doc *d, FILE *out)
 	indent(common_help, out);
 	fputs("\nExit status:\n", out);
 	fprintf(out, "  0  %s\n", d->exit_ok);
-	fputs("  1  tunvnetd answered with an error (its message is printed), or could not\n"
-	      "     be reached, or did not answer within 10 seconds\n"
-	      "  2  usage error: an unknown option, a missing or malformed argument\n", out);
+	if (d->exit_err)
+		fprintf(out, "  1  %s\n", d->exit_err);
+	else
+		fputs("  1  tunvnetd answered with an error (its message is printed), or could not\n"
+		      "     be reached, or did not answer within 10 seconds\n", out);
+	fputs("  2  usage error: an unknown option, a missing or malformed argument\n", out);
 	fputs("\nExample:\n", out);
 	indent(d->example, out);
 	return 0;
@@ -84,8 +88,8 @@ int client_args(int argc, char **argv, struct ctl_opts *o, const struct client_d
 		void *ctx)
 {
 	struct option all[MAX_EXTRA + 4];
-	char shorts[3 * MAX_EXTRA + 16] = ":";
-	size_t n = 0, k = 1, i;
+	char shorts[3 * MAX_EXTRA + 16] = "-:";
+	size_t n = 0, k = 2, i;
 	struct sockaddr_un sa;
 	const char *bad;
 	int c, r;
@@ -105,6 +109,11 @@ int client_args(int argc, char **argv, struct ctl_opts *o, const struct client_d
 	memset(&all[n], 0, sizeof(all[n]));
 	strcpy(&shorts[k], "s:jh");
 
+	/* Without positional arguments, a plain ':' start: getopt permutes and we refuse
+	 * what is left. With them, '-' hands each one to on_opt (as c == 1) in order. */
+	if (!d->positional) {
+		memmove(shorts, shorts + 1, strlen(shorts));
+	}
 	/* optind 0 makes glibc start over: main() has already run getopt on another argv */
 	optind = 0;
 	opterr = 0;
@@ -130,6 +139,12 @@ int client_args(int argc, char **argv, struct ctl_opts *o, const struct client_d
 			if (r >= 0)
 				return r;
 		}
+	}
+	/* what follows "--" */
+	for (; d->positional && optind < argc; optind++) {
+		r = on_opt ? on_opt(1, argv[optind], ctx) : -1;
+		if (r >= 0)
+			return r;
 	}
 	if (optind < argc)
 		return client_usage(d, "unexpected argument '%s'", argv[optind]);
@@ -192,7 +207,7 @@ static const char *connect_hint(int err, const char *path)
 	}
 }
 
-static int connect_to(const char *path)
+static int connect_to(const char *path, bool quiet)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_MS / 1000 };
@@ -210,8 +225,9 @@ static int connect_to(const char *path)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = errno;
-		fprintf(stderr, "vnetctl: cannot connect to %s: %s%s\n", path, strerror(err),
-			connect_hint(err, path));
+		if (!quiet)
+			fprintf(stderr, "vnetctl: cannot connect to %s: %s%s\n", path, strerror(err),
+				connect_hint(err, path));
 		close(fd);
 		return -1;
 	}
@@ -256,8 +272,11 @@ static int send_all(int fd, const char *buf, size_t len, uint64_t deadline, cons
 	return 0;
 }
 
-/* Reads up to and including the first '\n' into *out (malloc'd, NUL-terminated). */
-static int read_line(int fd, char **out, size_t *outlen, uint64_t deadline, const char *path)
+/* Reads up to and including the first '\n' into *out (malloc'd): *outlen is the line's
+ * length, *total what was read, the line and whatever came after it in the same reads
+ * (the start of a stream), followed by a NUL. */
+static int read_line(int fd, char **out, size_t *outlen, size_t *total, uint64_t deadline,
+		     const char *path)
 {
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap), *nl, *bigger;
@@ -285,7 +304,8 @@ static int read_line(int fd, char **out, size_t *outlen, uint64_t deadline, cons
 			len += (size_t)n;
 			if (nl) {
 				*outlen = (size_t)(nl - buf) + 1;
-				buf[*outlen] = '\0';
+				*total = len;
+				buf[len] = '\0';
 				*out = buf;
 				return 0;
 			}
@@ -327,7 +347,7 @@ int client_call(const struct ctl_opts *o, const struct ctl_request *req, json_t 
 	char *line, *reply = NULL, *msg = NULL;
 	int fd = -1, r = VNETCTL_EXIT_ERROR;
 	enum ctl_err e;
-	size_t len;
+	size_t len, total;
 
 	*result = NULL;
 	line = ctlmsg_request_encode(req);
@@ -335,12 +355,12 @@ int client_call(const struct ctl_opts *o, const struct ctl_request *req, json_t 
 		fprintf(stderr, "vnetctl: cannot encode the request: %s\n", strerror(errno));
 		return VNETCTL_EXIT_ERROR;
 	}
-	fd = connect_to(o->socket);
+	fd = connect_to(o->socket, false);
 	if (fd < 0)
 		goto out;
 	if (send_all(fd, line, strlen(line), deadline, o->socket) < 0)
 		goto out;
-	if (read_line(fd, &reply, &len, deadline, o->socket) < 0)
+	if (read_line(fd, &reply, &len, &total, deadline, o->socket) < 0)
 		goto out;
 	e = ctlmsg_reply_parse(reply, len, result, &msg);
 	if (e != CTL_OK) {
@@ -359,7 +379,9 @@ out:
 
 int client_print_json(const json_t *result)
 {
-	if (json_dumpf(result, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 ||
+	/* 16 digits: a timestamp keeps its microseconds, and 2.1 does not read 2.1000000000000001 */
+	if (json_dumpf(result, stdout,
+		       JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16)) < 0 ||
 	    fputc('\n', stdout) == EOF) {
 		fprintf(stderr, "vnetctl: cannot write the JSON result\n");
 		return VNETCTL_EXIT_ERROR;
@@ -396,4 +418,180 @@ int client_run(int argc, char **argv, const struct ctl_opts *global,
 	r = o.json ? client_print_json(res) : print(res);
 	json_decref(res);
 	return r;
+}
+
+/* ---- streaming commands ---- */
+
+int client_stream_open(const char *path, const struct ctl_request *req, const char *label,
+		       unsigned flags, json_t **result, struct client_stream *s)
+{
+	uint64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	char *line, *reply = NULL, *msg = NULL;
+	int fd = -1, r = VNETCTL_EXIT_ERROR;
+	size_t len, total;
+	enum ctl_err e;
+
+	*result = NULL;
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->path = path;
+	line = ctlmsg_request_encode(req);
+	if (!line) {
+		fprintf(stderr, "vnetctl: cannot encode the request: %s\n", strerror(errno));
+		return VNETCTL_EXIT_ERROR;
+	}
+	fd = connect_to(path, flags & CLIENT_QUIET_CONNECT);
+	if (fd < 0)
+		goto out;
+	if (send_all(fd, line, strlen(line), deadline, path) < 0)
+		goto out;
+	if (read_line(fd, &reply, &len, &total, deadline, path) < 0)
+		goto out;
+	e = ctlmsg_reply_parse(reply, len, result, &msg);
+	if (e != CTL_OK) {
+		fprintf(stderr, "vnetctl: %s%s%s\n", label ? label : "", label ? ": " : "",
+			msg && *msg ? msg : ctlmsg_strerror(e));
+		goto out;
+	}
+	/* the reply's buffer becomes the stream's: what came after the line is kept */
+	s->fd = fd;
+	s->buf = (uint8_t *)reply;
+	s->off = len;
+	s->len = total;
+	s->cap = total + 1;
+	fd = -1;
+	reply = NULL;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	free(reply);
+	free(msg);
+	return r;
+}
+
+int client_stream_read(struct client_stream *s, size_t max)
+{
+	size_t cap;
+	uint8_t *bigger;
+	ssize_t n;
+
+	if (s->eof || s->fd < 0)
+		return 0;
+	/* consumed bytes go first, so the buffer only grows for what is still pending */
+	if (s->off) {
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
+	if (s->cap - s->len < 4096) {
+		if (s->len >= max)
+			return -ENOBUFS;
+		cap = s->cap < 65536 ? 65536 : s->cap * 2;
+		bigger = realloc(s->buf, cap);
+		if (!bigger)
+			return -ENOMEM;
+		s->buf = bigger;
+		s->cap = cap;
+	}
+	for (;;) {
+		n = recv(s->fd, s->buf + s->len, s->cap - s->len, 0);
+		if (n > 0) {
+			s->len += (size_t)n;
+			return (int)n;
+		}
+		if (n == 0) {
+			s->eof = true;
+			return 0;
+		}
+		if (errno != EINTR)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+void client_stream_consume(struct client_stream *s, size_t n)
+{
+	s->off += n <= s->len - s->off ? n : s->len - s->off;
+}
+
+void client_stream_close(struct client_stream *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+/* Counted by the handler, read between polls: the handler runs only inside ppoll (the
+ * signals are blocked everywhere else), so a signal can never slip in between the
+ * check and the wait. A count, not a flag: a capture stops gracefully on the first
+ * Ctrl-C and at once on the second. */
+static volatile sig_atomic_t stop_signals;
+static sig_atomic_t stop_seen;
+static sigset_t poll_mask;
+
+static void on_stop(int sig)
+{
+	stop_signals++;
+}
+
+int client_signals_catch(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigset_t block;
+
+	/* no SA_RESTART: ppoll must return */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, &poll_mask) < 0)
+		return -errno;
+	sigdelset(&poll_mask, SIGINT);
+	sigdelset(&poll_mask, SIGTERM);
+	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+		return -errno;
+	/* a reader that goes away (head, tcpdump -c) is an end, not a crash: EPIPE */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+bool client_stopped(void)
+{
+	return stop_signals != 0;
+}
+
+int client_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	struct timespec ts, *tp = NULL;
+	int r;
+
+	if (stop_signals != stop_seen) {
+		stop_seen = stop_signals;
+		return -EINTR;
+	}
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tp = &ts;
+	}
+	r = ppoll(fds, n, tp, &poll_mask);
+	if (r >= 0)
+		return r;
+	if (errno != EINTR)
+		return -errno;
+	if (stop_signals != stop_seen) {
+		stop_seen = stop_signals;
+		return -EINTR;
+	}
+	return 0;
+}
+
+uint64_t client_now_ms(void)
+{
+	return now_ms();
 }

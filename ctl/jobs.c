@@ -12,23 +12,27 @@ static const struct client_doc doc = {
 		"         or a path)\n"
 		"IFNAME   the TUN device inside it\n"
 		"VIPS     the VIPs on that device, comma-separated\n"
+		"STATE    active; suspended (incoming packets are held, see 'vnetctl\n"
+		"         suspend'); or standby (prepared for a restore, not announced, see\n"
+		"         'vnetctl attach --standby')\n"
 		"RX_PKTS  packets the daemon read from the job's TUN (sent by the job)\n"
 		"TX_PKTS  packets the daemon wrote into it (received by the job)\n"
 		"\n"
 		"With --json, prints the daemon's result as it is: an array of objects with\n"
-		"members netns, ifname, vips (an array), rx_packets, tx_packets, rx_bytes\n"
-		"and tx_bytes.",
+		"members netns, ifname, vips (an array), state, rx_packets, tx_packets,\n"
+		"rx_bytes and tx_bytes.",
 	.exit_ok = "the list was printed (it may be empty)",
 	.example = "$ vnetctl jobs\n"
-		   "NETNS              IFNAME  VIPS                      RX_PKTS  TX_PKTS\n"
-		   "job1               tv0     198.19.1.10,fd00:19:1::a     1204     1187\n"
-		   "/proc/4242/ns/net  tv0     198.19.1.11                    12        9",
+		   "NETNS              IFNAME  VIPS                      STATE    RX_PKTS  TX_PKTS\n"
+		   "job1               tv0     198.19.1.10,fd00:19:1::a  active      1204     1187\n"
+		   "/proc/4242/ns/net  tv0     198.19.1.11               standby        0        0",
 };
 
 static const struct table_col cols[] = {
 	{ "NETNS", "netns", TABLE_JSON, false },
 	{ "IFNAME", "ifname", TABLE_JSON, false },
 	{ "VIPS", "vips", TABLE_LIST, false },
+	{ "STATE", "state", TABLE_JSON, false },
 	{ "RX_PKTS", "rx_packets", TABLE_JSON, true },
 	{ "TX_PKTS", "tx_packets", TABLE_JSON, true },
 };

@@ -1,9 +1,23 @@
-/* vnetctl stats: the daemon's counters, then its drops by reason. */
+/* vnetctl stats: the daemon's counters, then its drops by reason; or all of it in the
+ * Prometheus text format (tunvnet/prom.c, shared with the daemon). */
 #include "ctl/vnetctl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunvnet/prom.h"
+
+enum { OPT_PROMETHEUS = 256 };
+
+static const struct option opts[] = {
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ NULL, 0, NULL, 0 },
+};
 
 static const struct client_doc doc = {
 	.name = "stats",
-	.synopsis = "stats",
+	.synopsis = "stats [--prometheus]",
 	.summary =
 		"Prints the packet counters of this node's tunvnetd since it started, one\n"
 		"per line, then the packets it dropped, by reason. Counters include packets\n"
@@ -15,9 +29,24 @@ static const struct client_doc doc = {
 		"VIP), no_route, no_link, queue_full and malformed.\n"
 		"\n"
 		"With --json, prints the daemon's result as it is: an object with members\n"
-		"node, counters (an object, name: count) and drops (reason: count).",
+		"node, counters (an object, name: count) and drops (reason: count), and, when\n"
+		"the daemon keeps them, jobs, peers and substrates (objects keyed by name,\n"
+		"each with its own counters).\n"
+		"\n"
+		"With --prometheus, prints the same in the Prometheus text exposition format,\n"
+		"for a node exporter's textfile collector or a scrape through a pipe: each\n"
+		"counter as tunvnet_<name>_total{node=\"...\"}, drops as\n"
+		"tunvnet_drops_total{node=\"...\",reason=\"...\"}, and per job, peer and\n"
+		"substrate as tunvnet_job_<name>_total{node=\"...\",job=\"...\"} (peer=,\n"
+		"substrate=), with HELP and TYPE lines.",
+	.options = "--prometheus          print the Prometheus text exposition format\n",
 	.exit_ok = "the counters were printed",
-	.example = "$ vnetctl stats\n"
+	.example = "$ vnetctl stats --prometheus | head -3\n"
+		   "# HELP tunvnet_tun_rx_packets_total Packets read from the jobs' TUN devices "
+		   "(sent by the jobs).\n"
+		   "# TYPE tunvnet_tun_rx_packets_total counter\n"
+		   "tunvnet_tun_rx_packets_total{node=\"n1\"} 120433\n"
+		   "$ vnetctl stats\n"
 		   "counters of n1:\n"
 		   "  tun_rx_packets        120433\n"
 		   "  tun_rx_bytes       163289016\n"
@@ -66,7 +95,52 @@ bad:
 	return VNETCTL_EXIT_ERROR;
 }
 
-int cmd_stats(int argc, char **argv, const struct ctl_opts *o)
+static int print_prometheus(const json_t *res)
 {
-	return client_run(argc, argv, o, &doc, CTL_CMD_STATS, print_stats);
+	char *text = prom_format(res);
+
+	if (!text) {
+		if (errno == ENOMEM) {
+			fprintf(stderr, "vnetctl: out of memory\n");
+			return VNETCTL_EXIT_ERROR;
+		}
+		return client_bad_result("stats are not an object with \"counters\"");
+	}
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	bool *prom = ctx;
+
+	if (c != OPT_PROMETHEUS)
+		return client_usage(&doc, "unexpected option");
+	*prom = true;
+	return -1;
+}
+
+int cmd_stats(int argc, char **argv, const struct ctl_opts *global)
+{
+	struct ctl_request req = { .version = CTL_VERSION, .cmd = CTL_CMD_STATS };
+	struct ctl_opts o = *global;
+	bool prom = false;
+	json_t *res;
+	int r;
+
+	r = client_args(argc, argv, &o, &doc, opts, on_opt, &prom);
+	if (r >= 0)
+		return r;
+	if (prom && o.json)
+		return client_usage(&doc, "--prometheus and --json exclude each other");
+	r = client_call(&o, &req, &res);
+	if (r)
+		return r;
+	if (prom)
+		r = print_prometheus(res);
+	else
+		r = o.json ? client_print_json(res) : print_stats(res);
+	json_decref(res);
+	return r;
 }

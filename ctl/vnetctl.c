@@ -19,7 +19,13 @@ static const struct {
 	{ "jobs", cmd_jobs, "List the jobs attached to this node, their TUNs and VIPs" },
 	{ "attach", cmd_attach, "Give a job's network namespace a TUN device and a VIP" },
 	{ "detach", cmd_detach, "Take a VIP away from the job on this node that holds it" },
+	{ "suspend", cmd_suspend, "Hold a VIP's incoming packets: the first step of a move" },
+	{ "resume", cmd_resume, "Deliver a suspended VIP's held packets and go on" },
+	{ "activate", cmd_activate, "Announce a standby VIP here after a restore" },
+	{ "migrate", cmd_migrate, "Move a VIP from this node to another in one step" },
 	{ "stats", cmd_stats, "Show the packet counters and the drops by reason" },
+	{ "events", cmd_events, "Show recent peer, route and job events, or follow them" },
+	{ "capture", cmd_capture, "Capture packets to a pcap file or as text" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

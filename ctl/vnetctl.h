@@ -1,14 +1,17 @@
 /* vnetctl, the command-line client of tunvnetd's control socket.
  *
  * ctl/vnetctl.c holds main() and the dispatch table; each command lives in its own file
- * (status.c, peers.c, routes.c, jobs.c, attach.c with detach, stats.c) and follows the
- * same steps: parse its arguments with client_args(), check them, send one request with
- * client_call(), then print the result as a table (table.c) or as JSON. Everything here
+ * (status.c, peers.c, routes.c, jobs.c, attach.c with detach, move.c with suspend, resume,
+ * activate and migrate, stats.c, events.c, capture.c) and follows the same steps: parse
+ * its arguments with client_args(), check them, send one request with client_call(), then
+ * print the result as a table (table.c) or as JSON. The streaming commands (events -f,
+ * capture) keep the connection after the reply with client_stream_open(). Everything here
  * except main() is in libtunvnet.a. */
 #ifndef CTL_VNETCTL_H
 #define CTL_VNETCTL_H
 
 #include <getopt.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +39,12 @@ int cmd_jobs(int argc, char **argv, const struct ctl_opts *o);
 int cmd_attach(int argc, char **argv, const struct ctl_opts *o);
 int cmd_detach(int argc, char **argv, const struct ctl_opts *o);
 int cmd_stats(int argc, char **argv, const struct ctl_opts *o);
+int cmd_suspend(int argc, char **argv, const struct ctl_opts *o);
+int cmd_resume(int argc, char **argv, const struct ctl_opts *o);
+int cmd_activate(int argc, char **argv, const struct ctl_opts *o);
+int cmd_migrate(int argc, char **argv, const struct ctl_opts *o);
+int cmd_events(int argc, char **argv, const struct ctl_opts *o);
+int cmd_capture(int argc, char **argv, const struct ctl_opts *o);
 
 /* ---- ctl/client.c: arguments, help, the request and its reply ---- */
 
@@ -51,13 +60,16 @@ struct client_doc {
 	const char *options;  /* the command's own options, "--vip IP  ..." lines; or NULL */
 	const char *exit_ok;  /* what exit status 0 means for it */
 	const char *example;  /* a command line and its output */
+	const char *exit_err; /* what exit status 1 means, when it is not the usual; or NULL */
+	bool positional;      /* takes positional arguments (see client_args) */
 };
 
 /* Parses a command's arguments: its own options (extra, terminated by a zeroed entry;
  * `val` is the short option letter, or 256 and up for a long-only option) handed to
  * on_opt, and the common -s/--socket, -j/--json and -h/--help, updating o. on_opt
- * returns -1 to go on or an exit status to stop with. Positional arguments are refused.
- * Returns -1 when the command should run, otherwise the exit status (0 after --help, 2
+ * returns -1 to go on or an exit status to stop with. Positional arguments are refused,
+ * unless d->positional: then on_opt gets each of them, in order, as c == 1 (options and
+ * positional arguments may mix; those after "--" are all positional). Returns -1 when the command should run, otherwise the exit status (0 after --help, 2
  * after a usage error, which is printed with the synopsis). */
 int client_args(int argc, char **argv, struct ctl_opts *o, const struct client_doc *d,
 		const struct option *extra, int (*on_opt)(int c, const char *arg, void *ctx),
@@ -85,6 +97,66 @@ int client_print_json(const json_t *result);
 
 /* "vnetctl: unexpected reply from tunvnetd: <what>" on stderr; returns 1. */
 int client_bad_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- ctl/client.c: streaming commands (events -f, capture) ---- */
+
+/* The connection of a streaming command, kept after the daemon's reply line. No
+ * timeout applies to it: a capture or a follower may wait for hours. */
+struct client_stream {
+	int fd;           /* non-blocking; -1 when closed */
+	const char *path; /* the socket, for messages */
+	uint8_t *buf;     /* received, not consumed yet: buf[off .. len) */
+	size_t off, len, cap;
+	bool eof;         /* the daemon closed its side */
+};
+
+#define CLIENT_QUIET_CONNECT 1u /* say nothing when no daemon listens on the socket */
+
+/* Sends req to the daemon at path and reads its reply line as client_call does (with its
+ * timeout); on an ok reply keeps the connection in s (bytes that came after the line
+ * included) and returns 0 with *result (the caller must json_decref it). Otherwise
+ * prints why ("vnetctl: LABEL: message" when label is not NULL) and returns 1. */
+int client_stream_open(const char *path, const struct ctl_request *req, const char *label,
+		       unsigned flags, json_t **result, struct client_stream *s);
+/* Reads what the socket holds now into s's buffer, growing it up to max pending bytes:
+ * returns the bytes added, 0 at the end of the stream (s->eof is set), -EAGAIN when
+ * nothing is there, -ENOBUFS when max bytes are pending, or -errno. */
+int client_stream_read(struct client_stream *s, size_t max);
+/* Drops n bytes from the front of the pending ones. */
+void client_stream_consume(struct client_stream *s, size_t n);
+void client_stream_close(struct client_stream *s);
+
+/* SIGINT and SIGTERM end a stream, not vnetctl: after client_signals_catch() they are
+ * blocked except inside client_poll(), which returns -EINTR once for each that came
+ * (client_stopped() then says so for good). SIGPIPE is ignored, so a reader that goes
+ * away is EPIPE. */
+int client_signals_catch(void);
+/* poll() with timeout_ms (-1: none); 0 also when another signal interrupted it. */
+int client_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
+bool client_stopped(void);
+uint64_t client_now_ms(void); /* CLOCK_MONOTONIC */
+
+/* ---- ctl/pcapfile.c: capture files, as tcpdump and wireshark read them ---- */
+
+/* A classic pcap file (microsecond timestamps, host byte order, as libpcap writes it)
+ * or a pcapng file with one interface. */
+struct pcapfile {
+	FILE *f;
+	bool ng;
+	uint32_t snaplen;  /* longer packets are cut to this, their real length kept */
+	uint64_t packets;  /* written so far */
+};
+
+/* Writes the file header(s) to f and flushes them, so a live reader can start. linktype:
+ * a LINKTYPE_ value (101: raw IP). Returns 0 or -errno (-EIO when the write failed).
+ * Packets are written through f's buffer: flush f to hand them to a live reader. */
+int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint16_t linktype);
+/* One packet: data holds its first caplen bytes, orig_len is its real length. comment
+ * (pcapng only; NULL for none) is stored with it. 0 or -errno. */
+int pcapfile_write(struct pcapfile *p, uint64_t ts_usec, const uint8_t *data, size_t caplen,
+		   uint32_t orig_len, const char *comment);
+/* Flushes; 0 or -errno. Does not close f. */
+int pcapfile_finish(struct pcapfile *p);
 
 /* ---- ctl/table.c: aligned text for humans ---- */
 

@@ -43,6 +43,8 @@ const char *frame_type_name(uint8_t type)
 		[FRAME_HELLO] = "HELLO", [FRAME_AUTH] = "AUTH", [FRAME_PEERS] = "PEERS",
 		[FRAME_ROUTES] = "ROUTES", [FRAME_DATA] = "DATA", [FRAME_PING] = "PING",
 		[FRAME_PONG] = "PONG",
+		[FRAME_MIGRATE] = "MIGRATE",
+		[FRAME_MIGRATE_DONE] = "MIGRATE_DONE",
 	};
 
 	if (type == 0 || type > FRAME_TYPE_MAX)

@@ -27,11 +27,18 @@ enum frame_type {
 	FRAME_DATA  = 5,  /* one IP packet (later: a super-packet with its vnet header) */
 	FRAME_PING  = 6,  /* keepalive; payload echoed in PONG */
 	FRAME_PONG  = 7,
-	FRAME_TYPE_MAX = FRAME_PONG,
+	FRAME_MIGRATE = 8,      /* take over a job on this machine (vnetctl migrate) */
+	FRAME_MIGRATE_DONE = 9, /* the answer to a MIGRATE */
+	FRAME_TYPE_MAX = FRAME_MIGRATE_DONE,
 };
 
 /* FRAME_ROUTES flags */
 #define FRAME_F_FULL_TABLE 0x0001 /* this ROUTES frame is (part of) a full table dump */
+#define FRAME_F_ACK_REQ    0x0002 /* answer with the entries you now hold (FRAME_F_ACK) */
+#define FRAME_F_ACK        0x0004 /* the answer to FRAME_F_ACK_REQ */
+/* FRAME_DATA flags */
+#define FRAME_F_FORWARDED  0x0010 /* sent on by a forwarding pointer or a hold hand-over:
+				   * never forwarded again (no loops) */
 
 struct frame_hdr {
 	uint8_t  version;

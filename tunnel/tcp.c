@@ -445,6 +445,15 @@ static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const 
 	return 0;
 }
 
+static void tcp_flush(struct tunnel_link *lk)
+{
+	if (lk->closed || lk->failed || lk->connecting || lk->werr)
+		return;
+	lk->werr = flush_link(lk);
+	if (lk->werr)
+		mark_dirty(lk);
+}
+
 static void tcp_close(struct tunnel_link *lk)
 {
 	if (!lk || lk->closed)
@@ -469,6 +478,7 @@ const struct tunnel_ops tunnel_tcp_ops = {
 	.connect = tcp_connect,
 	.set_events = tcp_set_events,
 	.send = tcp_send,
+	.flush = tcp_flush,
 	.close = tcp_close,
 	.queued = tcp_queued,
 };

@@ -49,6 +49,9 @@ struct tunnel_ops {
 	 * 0, -ENOBUFS (queue full: DATA dropped, or control past the hard limit), -ENOTCONN. */
 	int (*send)(struct tunnel_link *lk, uint8_t type, uint16_t flags, const void *payload,
 		    size_t len);
+	/* Writes what is queued now instead of at the end of the loop turn (a reply
+	 * someone is waiting for). A failure is reported later through closed(). */
+	void (*flush)(struct tunnel_link *lk);
 	/* Frees the link and closes its socket; no callback after this. */
 	void (*close)(struct tunnel_link *lk);
 	/* Bytes queued and not yet handed to the kernel. */

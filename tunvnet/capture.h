@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tunvnet/msg.h"
+#include "tunvnet/vip.h"
+
 struct daemon;
 struct job;
 struct peer;
@@ -22,6 +25,33 @@ enum capture_dir {
 	CAPTURE_FROM_PEER, /* received from a peer */
 	CAPTURE_HELD,      /* held for a suspended / standby job */
 };
+
+/* The stream a capture writes to its client after the reply line
+ * {"capturing": true, "linktype": 101, "snaplen": N, "node": NAME}: records of
+ *   u32 type (BE), u32 length (BE) of the payload, payload:
+ *   CAPTURE_REC_PACKET: u64 ts_usec (BE, realtime), u32 orig_len (BE), u8 dir
+ *       (enum capture_dir), u8 node_len, node name, the captured bytes (length - 14 -
+ *       node_len of them, at most snaplen);
+ *   CAPTURE_REC_END: JSON {"packets": n, "dropped": n, "reason": "count" | "duration" |
+ *       "client" | "moved" | "shutdown"}, the last record before the daemon closes;
+ *   CAPTURE_REC_NOTE: JSON, a control-plane event about what is captured (events.h),
+ *       or {"vip", "moved_to", "node"} when the captured VIP left this node.
+ * (tunvnet/capmsg.c is the client's decoder of the same records.)
+ * Each packet is recorded once per node: where it enters the daemon (read from a job's
+ * TUN, or received from a peer); with scope peer, as it goes to or comes from that
+ * peer; with scope vip and "cluster", only on the node hosting the VIP (read from its
+ * TUN or written into it), so that the streams of all nodes merged by time show every
+ * packet of the VIP once, across a move. */
+enum capture_rec {
+	CAPTURE_REC_PACKET = 1,
+	CAPTURE_REC_END = 2,
+	CAPTURE_REC_NOTE = 3,
+};
+
+#define CAPTURE_LINKTYPE_RAW  101       /* pcap LINKTYPE_RAW: the packet is IPv4 or IPv6 */
+#define CAPTURE_PACKET_HDR    14        /* PACKET payload bytes before the node name */
+#define CAPTURE_BUFFER        (8u << 20) /* a session's output ring */
+#define CAPTURE_MAX_SESSIONS  16
 
 /* Non-zero while at least one capture runs. Written only by capture.c. */
 extern unsigned capture_active;
@@ -38,5 +68,41 @@ static inline void capture_packet(enum capture_dir dir, const struct job *j,
 	if (__builtin_expect(capture_active != 0, 0))
 		capture_packet_slow(dir, j, p, pkt, len, wire_len);
 }
+
+struct bpf_program;
+struct ctl_request;
+
+/* The capture command (control client client_id): the reply line; on success the
+ * client's connection carries the capture's records from then on. */
+char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_request *rq);
+/* An event (events.c) as a NOTE to the captures it concerns: those of the VIP vip, of
+ * the peer node, and those of scope all. vip, node: "" when none. */
+void capture_note(const char *vip, const char *node, const char *json);
+/* A route changed (events.c): when the VIP of a capture left this node, its client is
+ * told with a NOTE {"vip", "moved_to"}; a capture that does not follow the VIP across
+ * the cluster then ends (END reason "moved"), one that does goes on (the VIP may come
+ * back; the new node's stream has the packets meanwhile). */
+void capture_route(const char *vip, const char *old_node, const char *new_node,
+		   bool withdrawn);
+
+/* Pieces exposed for the unit tests. */
+struct capture_scope {
+	int scope;                /* CTL_SCOPE_* */
+	bool cluster;
+	struct vip vip;
+	char peer[NODE_NAME_MAX + 1];
+};
+/* Whether a packet seen at dir belongs to the scope (the once-per-node rule above). */
+bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
+			 const struct job *j, const struct peer *p, const uint8_t *pkt,
+			 size_t len);
+/* Writes the record header and PACKET fields up to the captured bytes into buf (at
+ * least 8 + CAPTURE_PACKET_HDR + 255 bytes); returns their length. */
+size_t capture_packet_header(uint8_t *buf, uint64_t ts_usec, uint32_t orig_len,
+			     enum capture_dir dir, const char *node, size_t caplen);
+/* Compiles expr for DLT_RAW into prog (to be pcap_freecode'd): 0, or -EINVAL with
+ * libpcap's message in err. */
+int capture_filter_compile(const char *expr, int snaplen, struct bpf_program *prog,
+			   char *err, size_t errlen);
 
 #endif

@@ -6,9 +6,12 @@
 
 #include "tunnel/tunnel.h"
 #include "tunvnet/addr.h"
+#include "tunvnet/capture.h"
+#include "tunvnet/events.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/job.h"
+#include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
 #include "tunvnet/routing.h"
@@ -76,14 +79,58 @@ static json_t *status_json(struct daemon *d)
 
 static json_t *stats_json(struct daemon *d)
 {
-	json_t *c = json_object(), *dr = json_object();
+	return stats_result_json(d); /* shared with the /metrics endpoint */
+}
 
-	for (int i = 0; i < STAT_COUNTER_MAX; i++)
-		json_object_set_new(c, stats_counter_name(i), json_integer((json_int_t)stats.c[i]));
-	for (int i = 0; i < DROP_REASON_MAX; i++)
-		json_object_set_new(dr, stats_drop_name(i),
-				    json_integer((json_int_t)stats.drops[i]));
-	return json_pack("{s:s, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops", dr);
+static char *netns_error(const struct ctl_request *rq, int err)
+{
+	if (err == -ENOENT)
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS, "no network namespace \"%s\"%s",
+					rq->netns, strchr(rq->netns, '/') ? ""
+					: " (looked in /run/netns)");
+	if (err == -EINVAL)
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS,
+					"\"%s\" is not a network namespace", rq->netns);
+	return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot set up TUN in %s: %s",
+				rq->netns, strerror(-err));
+}
+
+/* Prepares a restore: TUN, address and routes in the namespace, nothing announced. The
+ * VIP may be hosted anywhere else, from any node's pool; never here already. */
+static char *attach_standby(struct daemon *d, const struct ctl_request *rq,
+			    const struct vip *v)
+{
+	struct job *j, *owner = job_by_vip(d, v);
+	char vb[VIP_STRLEN];
+	int err;
+
+	vip_fmt(v, vb);
+	err = job_open(d, rq->netns, &j);
+	if (err < 0)
+		return netns_error(rq, err);
+	if (owner && owner != j)
+		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is already hosted by %s (netns %s)",
+					vb, d->cfg.node, owner->netns);
+	if (owner == j && j->state != JOB_STANDBY)
+		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is already %s on %s", vb,
+					job_state_name(j->state), d->cfg.node);
+	if (j->nvips == 0)
+		j->state = JOB_STANDBY;
+	if (j->state != JOB_STANDBY)
+		return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "netns %s holds %s VIPs here; a "
+					"standby attach needs a namespace of its own", rq->netns,
+					job_state_name(j->state));
+	err = job_add_vip(j, v);
+	if (err < 0) {
+		job_drop_if_empty(j);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot add %s to %s: %s", vb, rq->netns,
+					err == -E2BIG ? "too many VIPs on one job"
+					: strerror(-err));
+	}
+	events_job(EVENT_JOB_STANDBY, vb, j->netns);
+	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:i, s:b}", "vip", vb, "netns",
+					 j->netns, "ifname", TUN_IFNAME, "epoch", 0,
+					 "standby", 1));
 }
 
 static char *attach(struct daemon *d, const struct ctl_request *rq)
@@ -108,6 +155,8 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 		}
 	}
 	vip_fmt(&v, vb);
+	if (rq->standby)
+		return attach_standby(d, rq, &v);
 	if (!pool_of(d, v.family))
 		return ctlmsg_reply_err(CTL_ERR_NOT_IN_POOL, "%s: this node has no IPv%d pool",
 					vb, v.family == AF_INET ? 4 : 6);
@@ -119,21 +168,18 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is already hosted by %s", vb,
 					cur->node);
 	err = job_open(d, rq->netns, &j);
-	if (err == -ENOENT)
-		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS, "no network namespace \"%s\"%s",
-					rq->netns, strchr(rq->netns, '/') ? ""
-					: " (looked in /run/netns)");
-	if (err == -EINVAL)
-		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS,
-					"\"%s\" is not a network namespace", rq->netns);
 	if (err < 0)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot set up TUN in %s: %s",
-					rq->netns, strerror(-err));
+		return netns_error(rq, err);
 	owner = job_by_vip(d, &v);
 	if (owner && owner != j)
 		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE,
 					"%s is already hosted by %s (netns %s)", vb,
 					d->cfg.node, owner->netns);
+	if (j->state == JOB_STANDBY) {
+		job_drop_if_empty(j);
+		return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "netns %s is on standby here: "
+					"activate it first, or attach with --standby", rq->netns);
+	}
 	if (owner == j && cur)
 		return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I}", "vip", vb,
 					"netns", j->netns, "ifname", TUN_IFNAME,
@@ -145,10 +191,11 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 					rq->netns, err == -E2BIG ? "too many VIPs on one job"
 					: strerror(-err));
 	}
-	err = routing_announce(d, &v, &epoch);
+	err = routing_announce(d, &v, 1, &epoch, false);
 	if (err < 0)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: %s", vb,
 					strerror(-err));
+	events_job(EVENT_JOB_ATTACH, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I}", "vip", vb, "netns", j->netns,
 					 "ifname", TUN_IFNAME, "epoch", (json_int_t)epoch));
 }
@@ -171,6 +218,7 @@ static char *detach(struct daemon *d, const struct ctl_request *rq)
 					d->cfg.node);
 	}
 	routing_withdraw(d, &rq->vip);
+	events_job(EVENT_JOB_DETACH, vb, j->netns);
 	err = job_del_vip(j, &rq->vip, &gone);
 	if (err < 0)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "removing %s: %s", vb, strerror(-err));
@@ -203,6 +251,18 @@ char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t
 		return detach(d, &rq);
 	case CTL_CMD_STATS:
 		return ctlmsg_reply_ok(stats_json(d));
+	case CTL_CMD_SUSPEND:
+		return move_suspend(d, &rq);
+	case CTL_CMD_RESUME:
+		return move_resume(d, &rq);
+	case CTL_CMD_ACTIVATE:
+		return move_activate(d, client_id, &rq, deferred);
+	case CTL_CMD_MIGRATE:
+		return move_migrate(d, client_id, &rq, deferred);
+	case CTL_CMD_CAPTURE:
+		return capture_command(d, client_id, &rq);
+	case CTL_CMD_EVENTS:
+		return events_command(d, client_id, &rq);
 	default:
 		break;
 	}

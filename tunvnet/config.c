@@ -51,6 +51,9 @@ static void set_key_file(struct ctx *c, const struct key *k, const char *v);
 static void set_state_dir(struct ctx *c, const struct key *k, const char *v);
 static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v);
 static void set_mtu(struct ctx *c, const struct key *k, const char *v);
+static void set_forward_grace(struct ctx *c, const struct key *k, const char *v);
+static void set_offload(struct ctx *c, const struct key *k, const char *v);
+static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
 
@@ -61,6 +64,9 @@ static const struct key keys[] = {
 	{ "node", "state_dir", set_state_dir, false, false },
 	{ "node", "control_socket", set_ctl_socket, false, false },
 	{ "node", "mtu", set_mtu, false, false },
+	{ "node", "forward_grace", set_forward_grace, false, false },
+	{ "node", "offload", set_offload, false, false },
+	{ "node", "metrics_listen", set_metrics, false, false },
 	{ "pool", "ipv4", set_pool, false, false },
 	{ "pool", "ipv6", set_pool, false, false },
 	{ "peers", "seed", set_seed, false, true },
@@ -162,6 +168,17 @@ static void set_listen(struct ctx *c, const struct key *k, const char *v)
 		bad(c, k, v, "%s", addr_msg);
 }
 
+static void set_metrics(struct ctx *c, const struct key *k, const char *v)
+{
+	if (addr_parse(v, 0, &c->cfg->metrics_listen) != 0)
+		bad(c, k, v, "%s", addr_msg);
+	/* sin_port and sin6_port share their place: one test serves both families */
+	else if (((struct sockaddr_in *)&c->cfg->metrics_listen)->sin_port == 0)
+		bad(c, k, v, "has no port (ADDR:PORT)");
+	else
+		c->cfg->has_metrics = true;
+}
+
 static void set_seed(struct ctx *c, const struct key *k, const char *v)
 {
 	struct config *cfg = c->cfg;
@@ -181,28 +198,51 @@ static void set_seed(struct ctx *c, const struct key *k, const char *v)
 	cfg->seeds[cfg->nseeds++] = a;
 }
 
-static void set_mtu(struct ctx *c, const struct key *k, const char *v)
+/* A decimal integer in min..max, or an error naming the value. */
+static bool parse_int(struct ctx *c, const struct key *k, const char *v, long min, long max,
+		      int *out)
 {
-	long mtu = 0;
+	long n = 0;
 	size_t i;
 
 	for (i = 0; v[i]; i++) {
 		if (v[i] < '0' || v[i] > '9') {
 			bad(c, k, v, "is not a number");
-			return;
+			return false;
 		}
-		if (mtu <= MTU_MAX) /* stop growing long before overflow */
-			mtu = mtu * 10 + (v[i] - '0');
+		if (n <= max) /* stop growing long before overflow */
+			n = n * 10 + (v[i] - '0');
 	}
 	if (i == 0) {
 		bad(c, k, v, "is not a number");
-		return;
+		return false;
 	}
-	if (mtu < MTU_MIN || mtu > MTU_MAX) {
-		bad(c, k, v, "is not in %d..%d", MTU_MIN, MTU_MAX);
-		return;
+	if (n < min || n > max) {
+		bad(c, k, v, "is not in %ld..%ld", min, max);
+		return false;
 	}
-	c->cfg->mtu = (int)mtu;
+	*out = (int)n;
+	return true;
+}
+
+static void set_mtu(struct ctx *c, const struct key *k, const char *v)
+{
+	parse_int(c, k, v, MTU_MIN, MTU_MAX, &c->cfg->mtu);
+}
+
+static void set_forward_grace(struct ctx *c, const struct key *k, const char *v)
+{
+	parse_int(c, k, v, 0, 600000, &c->cfg->forward_grace_ms);
+}
+
+static void set_offload(struct ctx *c, const struct key *k, const char *v)
+{
+	if (strcmp(v, "on") == 0)
+		c->cfg->offload = true;
+	else if (strcmp(v, "off") == 0)
+		c->cfg->offload = false;
+	else
+		bad(c, k, v, "is neither on nor off");
 }
 
 /* vip_prefix_parse says only yes or no; a user deserves to know which part is wrong,
@@ -555,6 +595,8 @@ int config_load(const char *path, struct config *cfg, FILE *errs)
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", CONFIG_DEFAULT_STATE);
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_DEFAULT_SOCKET);
 	cfg->mtu = DEFAULT_MTU;
+	cfg->forward_grace_ms = CONFIG_DEFAULT_FORWARD_GRACE_MS;
+	cfg->offload = true;
 
 	c.f = fopen(path, "re");
 	if (!c.f) {
@@ -597,6 +639,10 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "state_dir = %s\n", cfg->state_dir);
 	fprintf(out, "control_socket = %s\n", cfg->ctl_socket);
 	fprintf(out, "mtu = %d\n", cfg->mtu);
+	fprintf(out, "forward_grace = %d\n", cfg->forward_grace_ms);
+	fprintf(out, "offload = %s\n", cfg->offload ? "on" : "off");
+	if (cfg->has_metrics)
+		fprintf(out, "metrics_listen = %s\n", addr_fmt(&cfg->metrics_listen, a));
 	fprintf(out, "\n[pool]\n");
 	if (cfg->has_pool4)
 		fprintf(out, "ipv4 = %s\n", vip_prefix_fmt(&cfg->pool4, p));

@@ -7,6 +7,10 @@
  *   state_dir = /var/lib/tunvnet       ; default /var/lib/tunvnet
  *   control_socket = /run/tunvnet/tunvnetd.sock   ; default as shown
  *   mtu = 1500                         ; TUN MTU, 1280..65535, default 1500
+ *   forward_grace = 5000               ; ms a moved VIP's stragglers are sent on (0..600000)
+ *   offload = on                       ; on: 64 KiB super-packets on the TUN (virtio-net
+ *                                      ; header, TSO/USO); off: plain packets only
+ *   metrics_listen = 198.18.0.1:9100   ; optional: serve GET /metrics (Prometheus) here
  *
  *   [pool]
  *   ipv4 = 198.19.1.0/24               ; at least one of ipv4 / ipv6
@@ -38,6 +42,7 @@
 #define CONFIG_DEFAULT_SOCKET "/run/tunvnet/tunvnetd.sock"
 #define CONFIG_DEFAULT_STATE  "/var/lib/tunvnet"
 #define CONFIG_MAX_SEEDS      64
+#define CONFIG_DEFAULT_FORWARD_GRACE_MS 5000
 
 struct config {
 	char node[NODE_NAME_MAX + 1];
@@ -51,6 +56,10 @@ struct config {
 	char state_dir[PATH_MAX];
 	char ctl_socket[PATH_MAX];
 	int mtu;
+	int forward_grace_ms; /* after a VIP moved away, stragglers are sent on this long */
+	bool offload;         /* TUN with IFF_VNET_HDR and offloads (tunvnet/vnet.h) */
+	bool has_metrics;
+	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

@@ -6,14 +6,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "tunvnet/command.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/metrics.h"
 
 #define MAX_CLIENTS 64
 #define OBUF_MAX    (64 * 1024 * 1024)
@@ -31,6 +34,7 @@ struct client {
 	char ibuf[CTL_LINE_MAX];
 	char *obuf;
 	size_t ohead, olen;
+	struct control_stream *stream; /* set once a streaming command owns the connection */
 };
 
 struct control {
@@ -40,7 +44,37 @@ struct control {
 	struct loop_io *io;
 	struct client *clients;
 	int nclients;
+	int nstreams;
 };
+
+/* A stream's bytes wait in a ring of fixed size, so a slow reader costs at most that
+ * much memory and a write that does not fit is refused at once. */
+struct control_stream {
+	struct client *c;
+	control_stream_cb cb; /* NULL once the owner let go */
+	void *arg;
+	uint8_t *ring;
+	size_t cap, head, len;
+	uint32_t ev;          /* the events the io is set to */
+	bool dirty;           /* written since the last flush */
+	bool blocked;         /* the socket is full: wait for EPOLLOUT */
+	bool ending;          /* the owner let go: close once the ring is empty */
+	bool rd_eof;          /* the client shut its side: read no more */
+};
+
+static void stream_free(struct client *c)
+{
+	struct control_stream *s = c->stream;
+	control_stream_cb cb = s->cb;
+
+	s->cb = NULL;
+	if (cb)
+		cb(s, CONTROL_STREAM_CLOSING, s->arg);
+	c->ctl->nstreams--;
+	c->stream = NULL;
+	free(s->ring);
+	free(s);
+}
 
 static void client_free(struct client *c)
 {
@@ -51,6 +85,8 @@ static void client_free(struct client *c)
 	if (*pp)
 		*pp = c->next;
 	c->ctl->nclients--;
+	if (c->stream)
+		stream_free(c);
 	loop_io_del(c->io);
 	close(c->fd);
 	free(c->obuf);
@@ -81,6 +117,49 @@ static void queue(struct client *c, char *line)
 	free(line);
 }
 
+/* Writes the ring out as far as the socket takes it: 0 (empty), -EAGAIN, or -errno. */
+static int ring_out(struct control_stream *s)
+{
+	while (s->len) {
+		size_t first = s->cap - s->head < s->len ? s->cap - s->head : s->len;
+		struct iovec iov[2] = {
+			{ .iov_base = s->ring + s->head, .iov_len = first },
+			{ .iov_base = s->ring, .iov_len = s->len - first },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = first < s->len ? 2 : 1 };
+		ssize_t n = sendmsg(s->c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? -EAGAIN : -errno;
+		}
+		s->head = (s->head + (size_t)n) % s->cap;
+		s->len -= (size_t)n;
+	}
+	s->head = 0;
+	return 0;
+}
+
+/* The part of flush() for a stream: the reply line first, then the ring. */
+static bool stream_flush(struct client *c)
+{
+	struct control_stream *s = c->stream;
+	int err = c->ohead < c->olen ? -EAGAIN : ring_out(s);
+	uint32_t ev;
+
+	s->dirty = false;
+	if ((err < 0 && err != -EAGAIN) || (err == 0 && s->ending)) {
+		client_free(c);
+		return false;
+	}
+	s->blocked = err == -EAGAIN;
+	ev = (s->blocked ? EPOLLOUT : 0) | (s->rd_eof ? 0 : EPOLLIN);
+	if (ev != s->ev && loop_io_set(c->io, ev) == 0)
+		s->ev = ev;
+	return true;
+}
+
 /* Writes what it can; false when the client is gone. */
 static void handle_lines(struct client *c);
 
@@ -99,6 +178,8 @@ static bool flush(struct client *c)
 		}
 		c->ohead += (size_t)n;
 	}
+	if (c->stream)
+		return stream_flush(c);
 	if (c->ohead == c->olen) {
 		c->ohead = c->olen = 0;
 		if (c->eof && !c->waiting) {
@@ -130,7 +211,7 @@ static void handle_lines(struct client *c)
 {
 	size_t start = 0;
 
-	for (size_t i = 0; i < c->ilen && !c->waiting; i++) {
+	for (size_t i = 0; i < c->ilen && !c->waiting && !c->stream; i++) {
 		if (c->ibuf[i] != '\n')
 			continue;
 		if (c->discarding)
@@ -139,6 +220,10 @@ static void handle_lines(struct client *c)
 			queue(c, command_run(c->ctl->d, c->id, c->ibuf + start, i - start,
 					     &c->waiting));
 		start = i + 1;
+	}
+	if (c->stream) {
+		c->ilen = 0; /* the connection carries the stream now */
+		return;
 	}
 	memmove(c->ibuf, c->ibuf + start, c->ilen - start);
 	c->ilen -= start;
@@ -152,10 +237,47 @@ static void handle_lines(struct client *c)
 	}
 }
 
+/* A stream client: its input is only watched for the end of it. */
+static void on_stream(struct client *c, uint32_t events)
+{
+	struct control_stream *s = c->stream;
+	char junk[4096];
+
+	if (events & EPOLLERR) {
+		client_free(c);
+		return;
+	}
+	if (events & EPOLLOUT)
+		s->blocked = false;
+	if ((events & (EPOLLIN | EPOLLHUP)) && !s->rd_eof) {
+		for (int i = 0; i < 16; i++) {
+			ssize_t n = read(c->fd, junk, sizeof(junk));
+
+			if (n > 0 || (n < 0 && errno == EINTR))
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			s->rd_eof = true;
+			break;
+		}
+		if (s->rd_eof && s->cb)
+			s->cb(s, CONTROL_STREAM_EOF, s->arg);
+	}
+	if (events & EPOLLHUP) {
+		client_free(c); /* both directions are shut: nothing more can reach it */
+		return;
+	}
+	flush(c);
+}
+
 static void on_client(struct loop_io *io, uint32_t events, void *arg)
 {
 	struct client *c = arg;
 
+	if (c->stream) {
+		on_stream(c, events);
+		return;
+	}
 	if (c->waiting && (events & (EPOLLHUP | EPOLLERR))) {
 		client_free(c); /* gone before its deferred reply: nobody to tell */
 		return;
@@ -210,6 +332,96 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 		c->next = ctl->clients;
 		ctl->clients = c;
 		ctl->nclients++;
+	}
+}
+
+struct control_stream *control_stream_take(struct daemon *d, uint64_t client_id,
+					   size_t limit, control_stream_cb cb, void *arg)
+{
+	struct control_stream *s;
+	struct client *c;
+
+	for (c = d->ctl ? d->ctl->clients : NULL; c && c->id != client_id; c = c->next)
+		;
+	if (!c || c->stream || limit == 0) {
+		errno = c ? EBUSY : ENOENT;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->ring = malloc(limit))) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->c = c;
+	s->cb = cb;
+	s->arg = arg;
+	s->cap = limit;
+	s->ev = EPOLLIN;
+	c->stream = s;
+	c->ctl->nstreams++;
+	return s;
+}
+
+int control_stream_writev(struct control_stream *s, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0, tail;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > s->cap - s->len)
+		return -ENOBUFS;
+	tail = (s->head + s->len) % s->cap;
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t n = iov[i].iov_len;
+
+		while (n) {
+			size_t k = s->cap - tail < n ? s->cap - tail : n;
+
+			memcpy(s->ring + tail, p, k);
+			tail = (tail + k) % s->cap;
+			p += k;
+			n -= k;
+		}
+	}
+	s->len += total;
+	s->dirty = true;
+	return 0;
+}
+
+size_t control_stream_room(const struct control_stream *s)
+{
+	return s->cap - s->len;
+}
+
+void control_stream_end(struct control_stream *s)
+{
+	s->cb = NULL;
+	s->ending = true;
+	s->dirty = true; /* the next before-sleep flush closes it once the ring is out */
+}
+
+void control_stream_abort(struct control_stream *s)
+{
+	s->len = 0;
+	s->head = 0;
+	control_stream_end(s);
+}
+
+/* Streams are flushed once per loop turn, not per write: a capture appends many packets
+ * in one turn and they go out in a few system calls. */
+static void before_sleep(void *arg)
+{
+	struct daemon *d = arg;
+	struct client *c, *next;
+
+	if (!d->ctl || !d->ctl->nstreams)
+		return;
+	for (c = d->ctl->clients; c; c = next) {
+		next = c->next;
+		if (c->stream && c->stream->dirty && !c->stream->blocked)
+			flush(c);
 	}
 }
 
@@ -277,13 +489,23 @@ int control_start(struct daemon *d)
 		err = -errno;
 	if (err == 0 && !(ctl->io = loop_io_add(d->loop, ctl->fd, EPOLLIN, on_accept, ctl)))
 		err = -errno;
+	if (err == 0)
+		err = loop_before_sleep(d->loop, before_sleep, d);
 	if (err < 0) {
 		errno = -err;
 		log_warn("control socket %s", sun.sun_path);
+		loop_io_del(ctl->io);
 		close(ctl->fd);
 		goto fail;
 	}
 	d->ctl = ctl;
+	events_start(d);
+	/* The other local management interface: off unless metrics_listen is set. */
+	err = metrics_start(d);
+	if (err < 0) {
+		control_stop(d);
+		return err;
+	}
 	return 0;
 fail:
 	free(ctl);
@@ -296,8 +518,24 @@ void control_stop(struct daemon *d)
 
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_free(ctl->clients);
+	while (ctl->clients) {
+		struct client *c = ctl->clients;
+		struct control_stream *s = c->stream;
+
+		if (s && s->cb) {
+			/* The owner's last words (a capture's END) go out if the socket takes
+			 * them now; the daemon does not wait. */
+			control_stream_cb cb = s->cb;
+
+			s->cb = NULL;
+			cb(s, CONTROL_STREAM_CLOSING, s->arg);
+			if (c->ohead == c->olen)
+				ring_out(s);
+		}
+		client_free(c);
+	}
+	metrics_stop(d);
+	events_stop(d);
 	loop_io_del(ctl->io);
 	close(ctl->fd);
 	unlink(d->cfg.ctl_socket);

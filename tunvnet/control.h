@@ -7,7 +7,9 @@
 
 struct daemon;
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* Binds the socket (refusing to steal one a live daemon is using). 0 or -errno. */
 int  control_start(struct daemon *d);
@@ -17,5 +19,40 @@ void control_stop(struct daemon *d);
  * to the client with this id, and resumes reading that client's requests. Takes line
  * (malloc'd); a client that is gone by then is no error. */
 void control_reply(struct daemon *d, uint64_t client_id, char *line);
+
+/* Streams (capture, events -f): a command handler takes its client's connection over.
+ * The reply line the handler returns goes out first; then the connection carries what
+ * the owner writes, through a ring of `limit` bytes flushed without blocking from the
+ * event loop (before each sleep, then on EPOLLOUT). A write that does not fit fails
+ * whole: the owner counts it (capture) or gives up (events); the daemon never waits for
+ * a slow client. Input after the request is read and thrown away. */
+struct control_stream;
+
+enum control_stream_event {
+	/* The client shut its sending side (or closed): the owner writes its last words
+	 * and calls control_stream_end(), now or later. */
+	CONTROL_STREAM_EOF,
+	/* The stream is freed when the callback returns: the connection died, or the
+	 * daemon stops (then what the callback writes is still flushed, as far as that goes
+	 * without blocking). The owner must forget the stream. */
+	CONTROL_STREAM_CLOSING,
+};
+
+typedef void (*control_stream_cb)(struct control_stream *s, enum control_stream_event ev,
+				  void *arg);
+
+/* Called by the handler of client_id's request, before it returns its reply. NULL with
+ * errno set: no such client, or no memory for the ring. */
+struct control_stream *control_stream_take(struct daemon *d, uint64_t client_id,
+					   size_t limit, control_stream_cb cb, void *arg);
+/* Appends all of iov or nothing: 0, or -ENOBUFS when it does not fit. */
+int control_stream_writev(struct control_stream *s, const struct iovec *iov, int iovcnt);
+/* Free bytes in the ring. */
+size_t control_stream_room(const struct control_stream *s);
+/* The owner lets go: what is buffered is still written, then the connection closes.
+ * No callback follows; s must not be used again. */
+void control_stream_end(struct control_stream *s);
+/* As end, but what is still buffered is thrown away (a follower that fell behind). */
+void control_stream_abort(struct control_stream *s);
 
 #endif

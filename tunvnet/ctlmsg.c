@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tunvnet/msg.h"
+
 /* Longest quoted value in a message; longer ones are cut and end in "...". */
 #define QUOTE_MAX 64
 
@@ -64,13 +66,53 @@ enum {
 	M_NETNS = 1 << 0,
 	M_VIP = 1 << 1,
 	M_FAMILY = 1 << 2,
+	M_STANDBY = 1 << 3,
+	M_TO = 1 << 4,
+	M_SCOPE = 1 << 5,
+	M_PEER = 1 << 6,
+	M_CLUSTER = 1 << 7,
+	M_FILTER = 1 << 8,
+	M_COUNT = 1 << 9,
+	M_DURATION = 1 << 10,
+	M_SNAPLEN = 1 << 11,
+	M_FOLLOW = 1 << 12,
 };
+
+#define M_CAPTURE (M_SCOPE | M_VIP | M_PEER | M_CLUSTER | M_FILTER | M_COUNT | M_DURATION | \
+		   M_SNAPLEN)
 
 static const struct {
 	unsigned allowed, required;
 } cmd_members[CTL_CMD_MAX] = {
-	[CTL_CMD_ATTACH] = { M_NETNS | M_VIP | M_FAMILY, M_NETNS },
+	[CTL_CMD_ATTACH] = { M_NETNS | M_VIP | M_FAMILY | M_STANDBY, M_NETNS },
 	[CTL_CMD_DETACH] = { M_VIP, M_VIP },
+	[CTL_CMD_SUSPEND] = { M_VIP, M_VIP },
+	[CTL_CMD_RESUME] = { M_VIP, M_VIP },
+	[CTL_CMD_ACTIVATE] = { M_VIP, M_VIP },
+	[CTL_CMD_MIGRATE] = { M_VIP | M_TO, M_VIP | M_TO },
+	/* what the scope needs is checked once all members are known */
+	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
+	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
+};
+
+/* Member names by bit, for the messages and the loop over required members. */
+static const struct {
+	unsigned bit;
+	const char *name;
+} members[] = {
+	{ M_NETNS, "netns" },	  { M_VIP, "vip" },	      { M_FAMILY, "family" },
+	{ M_STANDBY, "standby" }, { M_TO, "to" },	      { M_SCOPE, "scope" },
+	{ M_PEER, "peer" },	  { M_CLUSTER, "cluster" },   { M_FILTER, "filter" },
+	{ M_COUNT, "count" },	  { M_DURATION, "duration_ms" }, { M_SNAPLEN, "snaplen" },
+	{ M_FOLLOW, "follow" },
+};
+
+#define NMEMBERS (sizeof(members) / sizeof(members[0]))
+
+static const char *const scope_names[] = {
+	[CTL_SCOPE_ALL] = "all",
+	[CTL_SCOPE_VIP] = "vip",
+	[CTL_SCOPE_PEER] = "peer",
 };
 
 const char *ctlmsg_cmd_name(enum ctl_cmd c)
@@ -185,6 +227,71 @@ static enum ctl_err duplicate(const json_error_t *jerr, char *why, size_t whylen
 	return fail(CTL_ERR_BAD_REQUEST, why, whylen, "%s", jerr->text);
 }
 
+static enum ctl_err get_bool(const char *key, const json_t *v, bool *out, char *why,
+			     size_t whylen)
+{
+	if (!json_is_boolean(v))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" must be a boolean", key);
+	*out = json_is_true(v);
+	return CTL_OK;
+}
+
+/* A node name (migrate's target, a capture's peer): what the peer protocol accepts. */
+static enum ctl_err get_node(const char *key, const json_t *v, char *out, size_t size,
+			     char *why, size_t whylen)
+{
+	char q[QUOTE_MAX + 8];
+
+	if (!json_is_string(v))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" must be a string", key);
+	if (json_string_length(v) >= size || strlen(json_string_value(v)) != json_string_length(v) ||
+	    !msg_name_valid(json_string_value(v)))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+			    "\"%s\": %s is not a node name (1 to %d of A-Z a-z 0-9 . _ -)", key,
+			    quote(v, q, sizeof(q)), NODE_NAME_MAX);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return CTL_OK;
+}
+
+/* An integer in [min, max], or 0 when zero_ok (zero means "none" or "the default"). */
+static enum ctl_err get_int(const char *key, const json_t *v, long min, long max, bool zero_ok,
+			    long *out, char *why, size_t whylen)
+{
+	char q[QUOTE_MAX + 8];
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" must be an integer", key);
+	n = json_integer_value(v);
+	if ((n < min || n > max) && !(zero_ok && n == 0)) {
+		if (zero_ok && min > 1)
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"%s\": %s is not 0 nor between %ld and %ld", key,
+				    quote(v, q, sizeof(q)), min, max);
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\": %s is not between %ld and %ld",
+			    key, quote(v, q, sizeof(q)), min, max);
+	}
+	*out = (long)n;
+	return CTL_OK;
+}
+
+static enum ctl_err get_scope(const json_t *v, struct ctl_request *req, char *why,
+			      size_t whylen)
+{
+	char q[QUOTE_MAX + 8];
+	size_t i;
+
+	if (!json_is_string(v))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"scope\" must be a string");
+	for (i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++)
+		if (strcmp(json_string_value(v), scope_names[i]) == 0) {
+			req->scope = i;
+			return CTL_OK;
+		}
+	return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+		    "\"scope\": %s is not \"all\", \"vip\" or \"peer\"", quote(v, q, sizeof(q)));
+}
+
 /* Parses one member of a request that is neither "version" nor "cmd". Whether the
  * command takes the member at all is checked before its value: "status takes no vip"
  * says more than what is wrong with the VIP. */
@@ -193,16 +300,16 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 {
 	char q[QUOTE_MAX + 8];
 	json_int_t fam;
-	unsigned bit;
+	unsigned bit = 0;
+	long n;
 	json_t *k;
+	size_t i;
+	enum ctl_err e = CTL_OK;
 
-	if (strcmp(key, "netns") == 0) {
-		bit = M_NETNS;
-	} else if (strcmp(key, "vip") == 0) {
-		bit = M_VIP;
-	} else if (strcmp(key, "family") == 0) {
-		bit = M_FAMILY;
-	} else {
+	for (i = 0; i < NMEMBERS; i++)
+		if (strcmp(key, members[i].name) == 0)
+			bit = members[i].bit;
+	if (!bit) {
 		/* key came out of jansson, so it is valid UTF-8: k is NULL only on ENOMEM */
 		k = json_string(key);
 		fail(CTL_ERR_BAD_REQUEST, why, whylen, "unknown member %s",
@@ -246,16 +353,76 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 				    "\"family\": %lld is not 4 or 6", (long long)fam);
 		req->family = (int)fam;
 		break;
+	case M_STANDBY:
+		e = get_bool(key, v, &req->standby, why, whylen);
+		break;
+	case M_CLUSTER:
+		e = get_bool(key, v, &req->cluster, why, whylen);
+		break;
+	case M_FOLLOW:
+		e = get_bool(key, v, &req->follow, why, whylen);
+		break;
+	case M_TO:
+		e = get_node(key, v, req->to, sizeof(req->to), why, whylen);
+		break;
+	case M_PEER:
+		e = get_node(key, v, req->peer, sizeof(req->peer), why, whylen);
+		break;
+	case M_SCOPE:
+		e = get_scope(v, req, why, whylen);
+		break;
+	case M_FILTER:
+		if (!json_is_string(v))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"filter\" must be a string");
+		/* libpcap takes a C string: an embedded NUL would cut the expression short */
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"filter\" contains a NUL character");
+		if (json_string_length(v) >= sizeof(req->filter))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"filter\" is longer than %zu bytes", sizeof(req->filter) - 1);
+		memcpy(req->filter, json_string_value(v), json_string_length(v) + 1);
+		break;
+	case M_COUNT:
+		e = get_int(key, v, 0, LONG_MAX, false, &req->count, why, whylen);
+		break;
+	case M_DURATION:
+		e = get_int(key, v, 0, LONG_MAX, false, &req->duration_ms, why, whylen);
+		break;
+	case M_SNAPLEN:
+		e = get_int(key, v, CTL_SNAPLEN_MIN, CTL_SNAPLEN_MAX, true, &n, why, whylen);
+		if (e == CTL_OK)
+			req->snaplen = (int)n;
+		break;
 	}
+	return e;
+}
+
+/* What a capture's scope needs and excludes: a VIP exactly with scope "vip", a peer
+ * exactly with scope "peer", and "cluster" (following a VIP) only with a VIP. */
+static enum ctl_err check_capture(const struct ctl_request *req, unsigned seen, char *why,
+				  size_t whylen)
+{
+	const char *scope = scope_names[req->scope];
+
+	if (req->scope == CTL_SCOPE_VIP && !(seen & M_VIP))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "scope \"vip\" needs \"vip\"");
+	if (req->scope == CTL_SCOPE_PEER && !(seen & M_PEER))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "scope \"peer\" needs \"peer\"");
+	if (req->scope != CTL_SCOPE_VIP && (seen & M_VIP))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+			    "\"vip\" needs scope \"vip\", not \"%s\"", scope);
+	if (req->scope != CTL_SCOPE_PEER && (seen & M_PEER))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+			    "\"peer\" needs scope \"peer\", not \"%s\"", scope);
+	if (req->scope != CTL_SCOPE_VIP && (seen & M_CLUSTER))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+			    "\"cluster\" needs scope \"vip\", not \"%s\"", scope);
 	return CTL_OK;
 }
 
 static enum ctl_err parse_object(json_t *o, struct ctl_request *req, char *why, size_t whylen)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} required[] = { { M_NETNS, "netns" }, { M_VIP, "vip" } };
 	char q[QUOTE_MAX + 8];
 	json_t *version, *cmd, *v;
 	const char *key;
@@ -300,15 +467,17 @@ static enum ctl_err parse_object(json_t *o, struct ctl_request *req, char *why, 
 			return e;
 	}
 
-	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if ((cmd_members[req->cmd].required & required[i].bit) &&
-		    !(seen & required[i].bit))
+	for (i = 0; i < NMEMBERS; i++)
+		if ((cmd_members[req->cmd].required & members[i].bit) &&
+		    !(seen & members[i].bit))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"%s\"",
-				    cmd_names[req->cmd], required[i].name);
+				    cmd_names[req->cmd], members[i].name);
 	/* An explicit VIP already decides the family; two answers could disagree. */
 	if ((seen & M_VIP) && (seen & M_FAMILY))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
 			    "\"vip\" and \"family\" exclude each other");
+	if (req->cmd == CTL_CMD_CAPTURE)
+		return check_capture(req, seen, why, whylen);
 	return CTL_OK;
 }
 
@@ -399,6 +568,28 @@ char *ctlmsg_request_encode(const struct ctl_request *req)
 	if (req->has_vip && !put(o, "vip", json_string(vip_fmt(&req->vip, buf))))
 		goto fail;
 	if (req->family && !put(o, "family", json_integer(req->family)))
+		goto fail;
+	if (req->standby && !put(o, "standby", json_true()))
+		goto fail;
+	if (req->to[0] && !put(o, "to", json_string(req->to)))
+		goto fail;
+	if (req->scope != CTL_SCOPE_ALL &&
+	    ((unsigned)req->scope >= sizeof(scope_names) / sizeof(scope_names[0]) ||
+	     !put(o, "scope", json_string(scope_names[req->scope]))))
+		goto fail;
+	if (req->peer[0] && !put(o, "peer", json_string(req->peer)))
+		goto fail;
+	if (req->cluster && !put(o, "cluster", json_true()))
+		goto fail;
+	if (req->filter[0] && !put(o, "filter", json_string(req->filter)))
+		goto fail;
+	if (req->count && !put(o, "count", json_integer(req->count)))
+		goto fail;
+	if (req->duration_ms && !put(o, "duration_ms", json_integer(req->duration_ms)))
+		goto fail;
+	if (req->snaplen && !put(o, "snaplen", json_integer(req->snaplen)))
+		goto fail;
+	if (req->follow && !put(o, "follow", json_true()))
 		goto fail;
 	return dump_line(o);
 fail:

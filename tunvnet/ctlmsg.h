@@ -44,6 +44,9 @@
 
 #define CTL_VERSION  1
 #define CTL_LINE_MAX 65536 /* longest request line accepted, newline included */
+/* A capture's snaplen: 0 (the default) or in this range; the top is libpcap's limit. */
+#define CTL_SNAPLEN_MIN 64
+#define CTL_SNAPLEN_MAX 262144
 
 enum ctl_cmd {
 	CTL_CMD_STATUS,

@@ -6,7 +6,10 @@
 #ifndef TUNVNET_EVENTS_H
 #define TUNVNET_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "tunvnet/stats.h"
 
@@ -37,5 +40,22 @@ void events_route(const char *vip, const char *old_node, uint64_t old_epoch,
 void events_job(enum event_type t, const char *vip, const char *detail);
 /* Called with each drop; cheap: aggregates per reason per second. */
 void events_drop(enum drop_reason r);
+
+#define EVENTS_MAX 1024 /* events the ring keeps */
+
+struct ctl_request;
+
+/* Binds the drop aggregation's timer to d's loop (control_start); events_stop undoes it.
+ * Before, drops still aggregate, and come out with the next drop or listing. */
+void events_start(struct daemon *d);
+void events_stop(struct daemon *d);
+/* The events command (control client client_id): without follow, the reply lists the
+ * ring, oldest first; with follow, the client's connection then carries one JSON object
+ * per line per new event, and a follower that falls 1 MiB behind is cut off. */
+char *events_command(struct daemon *d, uint64_t client_id, const struct ctl_request *rq);
+/* The ring as a JSON array, oldest first, pending drop counts included. */
+json_t *events_list_json(void);
+size_t events_count(void);
+const char *events_type_name(enum event_type t);     /* "peer_up", ... */
 
 #endif

@@ -14,9 +14,19 @@ struct peer;
 #define FORWARD_HEADROOM 64
 #define FORWARD_MAX_PACKET 65535
 
+struct daemon;
+struct vip;
+
 /* One packet the job's kernel wrote into its TUN. */
 void forward_from_job(struct job *j, const uint8_t *pkt, size_t len);
-/* One FRAME_DATA payload from an authenticated peer. */
-void forward_from_peer(struct peer *p, const uint8_t *pkt, size_t len);
+/* One FRAME_DATA payload (with its frame flags) from an authenticated peer. */
+void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_t len);
+
+/* After v moved away from this node: for the grace period (config forward_grace),
+ * packets for v that still arrive here are sent on to the node v's route names now. */
+void forward_pointer_add(struct daemon *d, const struct vip *v);
+/* Sends a packet on to node, marked FRAME_F_FORWARDED (a held packet handed over, or a
+ * straggler). 0 or -errno (counted as a drop). */
+int forward_to_node(struct daemon *d, const char *node, const uint8_t *pkt, size_t len);
 
 #endif

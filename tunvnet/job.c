@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tunvnet/capture.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/log.h"
@@ -101,10 +102,109 @@ static void on_tun(struct loop_io *io, uint32_t events, void *arg)
 	}
 }
 
+const char *job_state_name(enum job_state s)
+{
+	switch (s) {
+	case JOB_ACTIVE: return "active";
+	case JOB_SUSPENDED: return "suspended";
+	case JOB_STANDBY: return "standby";
+	}
+	return "?";
+}
+
+int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
+{
+	struct held_packet *hp;
+
+	if (j->state == JOB_ACTIVE)
+		return job_write(j, pkt, len);
+	if (j->nheld >= JOB_HOLD_MAX_PACKETS || j->held_bytes + len > JOB_HOLD_MAX_BYTES ||
+	    !(hp = malloc(sizeof(*hp) + len))) {
+		stats_drop(DROP_HOLD_FULL);
+		return -ENOBUFS;
+	}
+	capture_packet(CAPTURE_HELD, j, NULL, pkt, len, len);
+	hp->next = NULL;
+	hp->flags = flags;
+	hp->len = len;
+	memcpy(hp->data, pkt, len);
+	*j->held_tail = hp;
+	j->held_tail = &hp->next;
+	j->nheld++;
+	j->held_bytes += len;
+	stats_add(STAT_HELD_PACKETS, 1);
+	return 0;
+}
+
+size_t job_flush_held(struct job *j)
+{
+	size_t n = 0;
+
+	while (j->held) {
+		struct held_packet *hp = j->held;
+
+		j->held = hp->next;
+		job_write(j, hp->data, hp->len);
+		free(hp);
+		n++;
+	}
+	j->held_tail = &j->held;
+	j->nheld = j->held_bytes = 0;
+	return n;
+}
+
+/* The destination of a held packet (IPv4 or IPv6, checked when it was held). */
+static bool held_to(const struct held_packet *hp, const struct vip *v)
+{
+	if (hp->len >= 20 && (hp->data[0] >> 4) == 4 && v->family == AF_INET)
+		return memcmp(hp->data + 16, v->a, 4) == 0;
+	if (hp->len >= 40 && (hp->data[0] >> 4) == 6 && v->family == AF_INET6)
+		return memcmp(hp->data + 24, v->a, 16) == 0;
+	return false;
+}
+
+size_t job_take_held(struct job *j, const struct vip *v,
+		     void (*cb)(const struct held_packet *hp, void *arg), void *arg)
+{
+	struct held_packet **pp = &j->held;
+	size_t n = 0;
+
+	while (*pp) {
+		struct held_packet *hp = *pp;
+
+		if (!held_to(hp, v)) {
+			pp = &hp->next;
+			continue;
+		}
+		*pp = hp->next;
+		j->nheld--;
+		j->held_bytes -= hp->len;
+		cb(hp, arg);
+		free(hp);
+		n++;
+	}
+	j->held_tail = pp;
+	return n;
+}
+
+static void free_held(struct job *j)
+{
+	while (j->held) {
+		struct held_packet *hp = j->held;
+
+		j->held = hp->next;
+		free(hp);
+	}
+	j->held_tail = &j->held;
+	j->nheld = j->held_bytes = 0;
+}
+
 int job_write(struct job *j, const uint8_t *pkt, size_t len)
 {
-	ssize_t n = write(j->tun_fd, pkt, len);
+	ssize_t n;
 
+	capture_packet(CAPTURE_TO_JOB, j, NULL, pkt, len, len);
+	n = write(j->tun_fd, pkt, len);
 	if (n < 0) {
 		stats_drop(DROP_TUN_WRITE);
 		return -errno;
@@ -145,6 +245,7 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 		goto fail;
 	}
 	j->d = d;
+	j->held_tail = &j->held;
 	j->nsid = id;
 	j->netns_fd = nsfd;
 	snprintf(j->netns, sizeof(j->netns), "%s", spec);
@@ -201,6 +302,7 @@ static void job_free(struct job *j, bool destroy)
 	for (int i = 0; i < j->nvips; i++)
 		index_del(&j->vips[i]);
 	loop_io_del(j->io);
+	free_held(j);
 	if (destroy)
 		tun_destroy(j->tun_fd);
 	else
@@ -231,10 +333,32 @@ int job_del_vip(struct job *j, const struct vip *v, bool *gone)
 	return err;
 }
 
+void job_release_vip(struct job *j, const struct vip *v, bool *gone)
+{
+	int i;
+
+	*gone = false;
+	for (i = 0; i < j->nvips && !vip_equal(&j->vips[i], v); i++)
+		;
+	if (i == j->nvips)
+		return;
+	if (j->nvips == 1) {
+		log_info("job %s: last VIP moved away, TUN %s", j->netns,
+			 j->handing_over ? "handed over" : "destroyed");
+		job_free(j, !j->handing_over);
+		*gone = true;
+		return;
+	}
+	if (!j->handing_over)
+		tun_addr_del(j->netns_fd, j->ifindex, v);
+	index_del(v);
+	j->vips[i] = j->vips[--j->nvips];
+}
+
 void job_drop_if_empty(struct job *j)
 {
 	if (j->nvips == 0)
-		job_free(j, true);
+		job_free(j, !j->handing_over);
 }
 
 void job_close_all(struct daemon *d)
@@ -253,8 +377,9 @@ json_t *job_list_json(struct daemon *d)
 
 		for (int i = 0; i < j->nvips; i++)
 			json_array_append_new(vips, json_string(vip_fmt(&j->vips[i], buf)));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"netns", j->netns, "ifname", TUN_IFNAME, "vips", vips,
+			"state", job_state_name(j->state), "held", (json_int_t)j->nheld,
 			"rx_packets", (json_int_t)j->rx_packets,
 			"tx_packets", (json_int_t)j->tx_packets,
 			"rx_bytes", (json_int_t)j->rx_bytes,

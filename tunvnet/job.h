@@ -1,5 +1,12 @@
 /* Jobs: one per network namespace, holding one TUN and the VIPs on it. The daemon owns
- * the TUN fd; the packets the job's kernel writes into it go to forward.c. */
+ * the TUN fd; the packets the job's kernel writes into it go to forward.c.
+ *
+ * A job is ACTIVE (packets flow), SUSPENDED (being checkpointed here: nothing is written
+ * into its TUN, packets for it are held, what it sends is dropped, so its dying kernel
+ * state never answers a peer) or STANDBY (prepared for a restore here, not announced:
+ * packets for it are held, what it sends goes out). Held packets wait in a bounded FIFO
+ * (JOB_HOLD_MAX_*; beyond it they are dropped and counted) until the job becomes ACTIVE
+ * here, or until its VIP moves and they are handed to the new node. */
 #ifndef TUNVNET_JOB_H
 #define TUNVNET_JOB_H
 
@@ -11,12 +18,24 @@
 #include <jansson.h>
 
 #include "tunvnet/netns.h"
+#include "tunvnet/stats.h"
 #include "tunvnet/vip.h"
 
 #define JOB_MAX_VIPS 8
+#define JOB_HOLD_MAX_PACKETS 8192
+#define JOB_HOLD_MAX_BYTES   (32u << 20)
 
 struct daemon;
 struct loop_io;
+
+enum job_state { JOB_ACTIVE, JOB_SUSPENDED, JOB_STANDBY };
+
+struct held_packet {
+	struct held_packet *next;
+	uint16_t flags;  /* FRAME_DATA flags it came with */
+	size_t len;
+	uint8_t data[];
+};
 
 struct job {
 	struct job *next;
@@ -31,6 +50,12 @@ struct job {
 	int nvips;
 	uint64_t rx_packets, rx_bytes; /* read from the TUN (sent by the job) */
 	uint64_t tx_packets, tx_bytes; /* written into the TUN (received by the job) */
+	enum job_state state;
+	bool handing_over;  /* migrate: another daemon holds a queue of this TUN now: on
+			     * release, close ours and leave the device and addresses */
+	struct held_packet *held, **held_tail;
+	size_t nheld, held_bytes;
+	uint64_t drops[DROP_REASON_MAX]; /* by reason, stats_drop_at() */
 };
 
 /* The job of namespace spec, made (TUN created in it) if there is none yet.
@@ -52,6 +77,19 @@ size_t job_count(const struct daemon *d);
 
 /* Writes one packet into the job's TUN, counting it. 0 or -errno (counted as a drop). */
 int job_write(struct job *j, const uint8_t *pkt, size_t len);
+/* Writes the packet if the job is ACTIVE, else holds it. 0, or -ENOBUFS when the hold
+ * queue is full (counted). */
+int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len);
+/* Writes every held packet into the TUN (the job became ACTIVE). Returns how many. */
+size_t job_flush_held(struct job *j);
+/* Takes the held packets addressed to v out of the queue, passing each to cb. */
+size_t job_take_held(struct job *j, const struct vip *v,
+		     void (*cb)(const struct held_packet *hp, void *arg), void *arg);
+
+/* The VIP v moved to another node: takes it off this job (addresses untouched if the
+ * job is handing_over) and frees the job with its last VIP. *gone set then. */
+void job_release_vip(struct job *j, const struct vip *v, bool *gone);
+const char *job_state_name(enum job_state s);
 
 json_t *job_list_json(struct daemon *d);
 

@@ -16,6 +16,7 @@
 #include "tunvnet/job.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
 
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 		log_warn("event loop");
 	else
 		rc = 0;
+	move_stop(&d);
 	peer_stop(&d);
 out_control:
 	control_stop(&d);

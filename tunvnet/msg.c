@@ -273,3 +273,109 @@ int msg_routes_decode(const uint8_t *buf, size_t len, struct route_entry *v, siz
 	*n = count;
 	return 0;
 }
+
+/* --- MIGRATE ------------------------------------------------------------------------ */
+
+static bool text_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int put_text(uint8_t *b, size_t cap, size_t *off, const char *s)
+{
+	size_t n = strnlen(s, MSG_TEXT_MAX + 1);
+
+	if (n > MSG_TEXT_MAX || !text_ok(s, n))
+		return -EINVAL;
+	if (!put_be16(b, cap, off, (uint16_t)n) || !put_bytes(b, cap, off, s, n))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static bool get_text(const uint8_t *b, size_t len, size_t *off, char *out, bool allow_empty)
+{
+	uint16_t n;
+	size_t o = *off;
+
+	if (!get_be16(b, len, &o, &n) || n > MSG_TEXT_MAX || (!allow_empty && n == 0) ||
+	    !get_bytes(b, len, &o, out, n))
+		return false;
+	out[n] = '\0';
+	if (!text_ok(out, n))
+		return false;
+	*off = o;
+	return true;
+}
+
+int msg_migrate_encode(const struct msg_migrate *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+	int err;
+
+	if (m->nvips == 0 || m->nvips > MSG_MIGRATE_MAX_VIPS || !m->netns[0])
+		return -EINVAL;
+	if (!put_be64(buf, cap, &off, m->op))
+		return -EMSGSIZE;
+	err = put_text(buf, cap, &off, m->netns);
+	if (err)
+		return err;
+	if (!put_u8(buf, cap, &off, (uint8_t)m->nvips))
+		return -EMSGSIZE;
+	for (size_t i = 0; i < m->nvips; i++) {
+		const struct vip *v = &m->vips[i];
+
+		if (v->family != AF_INET && v->family != AF_INET6)
+			return -EINVAL;
+		if (!put_u8(buf, cap, &off, v->family == AF_INET ? WIRE_V4 : WIRE_V6) ||
+		    !put_bytes(buf, cap, &off, v->a, vip_len(v)))
+			return -EMSGSIZE;
+	}
+	return (int)off;
+}
+
+int msg_migrate_decode(const uint8_t *buf, size_t len, struct msg_migrate *m)
+{
+	size_t off = 0;
+	uint8_t n;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_be64(buf, len, &off, &m->op) || !get_text(buf, len, &off, m->netns, false) ||
+	    !get_u8(buf, len, &off, &n) || n == 0 || n > MSG_MIGRATE_MAX_VIPS)
+		return -EBADMSG;
+	for (uint8_t i = 0; i < n; i++) {
+		uint8_t fam, bytes[16];
+
+		if (!get_u8(buf, len, &off, &fam) || (fam != WIRE_V4 && fam != WIRE_V6) ||
+		    !get_bytes(buf, len, &off, bytes, fam == WIRE_V4 ? 4 : 16))
+			return -EBADMSG;
+		vip_from_bytes(&m->vips[i], fam == WIRE_V4 ? AF_INET : AF_INET6, bytes);
+	}
+	m->nvips = n;
+	return off == len ? 0 : -EBADMSG;
+}
+
+int msg_migrate_done_encode(const struct msg_migrate_done *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+	int err;
+
+	if (!put_be64(buf, cap, &off, m->op) || !put_u8(buf, cap, &off, m->status) ||
+	    !put_be64(buf, cap, &off, m->epoch))
+		return -EMSGSIZE;
+	err = put_text(buf, cap, &off, m->msg);
+	return err ? err : (int)off;
+}
+
+int msg_migrate_done_decode(const uint8_t *buf, size_t len, struct msg_migrate_done *m)
+{
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_be64(buf, len, &off, &m->op) || !get_u8(buf, len, &off, &m->status) ||
+	    !get_be64(buf, len, &off, &m->epoch) || !get_text(buf, len, &off, m->msg, true))
+		return -EBADMSG;
+	return off == len ? 0 : -EBADMSG;
+}

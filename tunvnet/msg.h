@@ -9,6 +9,8 @@
  * ROUTES: u16 count, then count x { u8 family, addr (4|16), u64 epoch, u8 flags
  *         (MSG_ROUTE_WITHDRAWN), u8 node_len, node }
  * PING/PONG: u64 sender's monotonic milliseconds
+ * MIGRATE:  u64 op, u16 netns_len, netns (printable), u8 nvips, nvips x { u8 family, addr }
+ * MIGRATE_DONE: u64 op, u8 status (enum ctl_err), u64 epoch, u16 msg_len, msg (printable)
  *
  * Decoders check every length and reject trailing bytes, names that are empty, too long
  * or not printable, and unknown address families. */
@@ -56,6 +58,28 @@ int msg_routes_decode(const uint8_t *buf, size_t len, struct route_entry *v, siz
 		      size_t *n);
 /* Bytes one route takes on the wire, to size batches. */
 size_t msg_route_size(const struct route_entry *e);
+
+#define MSG_MIGRATE_MAX_VIPS 8
+#define MSG_TEXT_MAX 4095
+
+struct msg_migrate {
+	uint64_t op;
+	char netns[MSG_TEXT_MAX + 1];  /* the job's namespace, as the old node names it */
+	struct vip vips[MSG_MIGRATE_MAX_VIPS];
+	size_t nvips;
+};
+
+struct msg_migrate_done {
+	uint64_t op;
+	uint8_t status;                /* enum ctl_err: 0 is success */
+	uint64_t epoch;
+	char msg[MSG_TEXT_MAX + 1];
+};
+
+int msg_migrate_encode(const struct msg_migrate *m, uint8_t *buf, size_t cap);
+int msg_migrate_decode(const uint8_t *buf, size_t len, struct msg_migrate *m);
+int msg_migrate_done_encode(const struct msg_migrate_done *m, uint8_t *buf, size_t cap);
+int msg_migrate_done_decode(const uint8_t *buf, size_t len, struct msg_migrate_done *m);
 
 bool msg_name_valid(const char *name);
 

@@ -10,8 +10,10 @@
 #include "tunnel/wire.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/log.h"
+#include "tunvnet/move.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 
@@ -127,17 +129,26 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 	return err;
 }
 
-int peer_send_data(struct peer *p, const void *pkt, size_t len)
+void peer_flush(struct peer *p)
+{
+	if (p->up)
+		p->d->substrate->flush(p->up->link);
+}
+
+int peer_send_data(struct peer *p, uint16_t flags, const void *pkt, size_t len)
 {
 	int err;
 
 	if (!p->up)
 		return -ENOTCONN;
-	err = p->d->substrate->send(p->up->link, FRAME_DATA, 0, pkt, len);
-	if (err == 0)
+	err = p->d->substrate->send(p->up->link, FRAME_DATA, flags, pkt, len);
+	if (err == 0) {
 		p->tx_frames++;
-	else
+		p->tx_packets++;
+		p->tx_bytes += len;
+	} else {
 		p->drops++;
+	}
 	return err;
 }
 
@@ -420,9 +431,11 @@ static void conn_close(struct conn *c, const char *why)
 	if (p && p->up == c) {
 		log_info("peer %s down: %s", p->name, why);
 		stats_add(STAT_LINK_DOWNS, 1);
+		events_peer(EVENT_PEER_DOWN, p->name, why);
 		p->up = NULL;
 		p->since_ms = loop_now(d->loop);
 		loop_timer_stop(d->loop, &p->keepalive);
+		move_peer_down(d, p);
 	} else {
 		log_debug("link %s closed: %s", conn_desc(c, desc), why);
 	}
@@ -476,6 +489,12 @@ static void refuse(struct conn *c, const char *why)
 	int i;
 
 	stats_add(STAT_HANDSHAKE_REFUSED, 1);
+	{
+		char a[ADDR_STRLEN], detail[96];
+
+		snprintf(detail, sizeof(detail), "%s: %s", addr_fmt(&c->remote, a), why);
+		events_peer(EVENT_HANDSHAKE_REFUSED, c->name, detail);
+	}
 	for (i = 0; i < nrefused && !addr_same_host(&refused[i], &c->remote); i++)
 		;
 	if (i == nrefused) {
@@ -545,6 +564,12 @@ static void conn_bind(struct conn *c)
 	stats_add(STAT_LINK_UPS, 1);
 	log_info("peer %s up (%s, %s)", p->name, addr_fmt(&c->remote, a),
 		 c->initiator ? "dialed" : "accepted");
+	{
+		char detail[ADDR_STRLEN + 16];
+
+		snprintf(detail, sizeof(detail), "%s, %s", a, c->initiator ? "dialed" : "accepted");
+		events_peer(EVENT_PEER_UP, p->name, detail);
+	}
 	broadcast_members(d);
 	routing_send_table(d, p);
 }
@@ -630,7 +655,9 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	p->last_rx_ms = loop_now(c->d->loop);
 	switch (h->type) {
 	case FRAME_DATA:
-		forward_from_peer(p, payload, h->len);
+		p->rx_packets++;
+		p->rx_bytes += h->len;
+		forward_from_peer(p, h->flags, payload, h->len);
 		break;
 	case FRAME_ROUTES:
 		if (routing_receive(c->d, p, h->flags, payload, h->len) < 0) {
@@ -640,6 +667,14 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		break;
 	case FRAME_PEERS:
 		on_peers(p, payload, h->len);
+		break;
+	case FRAME_MIGRATE:
+	case FRAME_MIGRATE_DONE:
+		if ((h->type == FRAME_MIGRATE ? move_on_migrate : move_on_migrate_done)(
+			    c->d, p, payload, h->len) < 0) {
+			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			conn_close(c, "malformed MIGRATE");
+		}
 		break;
 	case FRAME_PING:
 		peer_send_ctl(p, FRAME_PONG, 0, payload, h->len);

@@ -28,6 +28,7 @@
 #include "tunvnet/config.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/msg.h"
+#include "tunvnet/stats.h"
 
 #define PEER_KEEPALIVE_MS    1000
 #define PEER_DEAD_MS         6000
@@ -52,6 +53,9 @@ struct peer {
 	uint64_t since_ms;            /* when it last went up or down */
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;
+	/* DATA only (the IP packets), for stats and the Prometheus export */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t drops_by[DROP_REASON_MAX]; /* stats_drop_at() */
 };
 
 /* Listens on the configured address and starts dialing the seeds. 0 or -errno. */
@@ -66,10 +70,12 @@ bool peer_is_up(const struct peer *p);
 size_t peer_count_up(const struct daemon *d);
 size_t peer_count_known(const struct daemon *d);
 
-/* Queues one DATA frame to p. 0, -ENOTCONN (no link), -ENOBUFS (queue full). */
-int peer_send_data(struct peer *p, const void *pkt, size_t len);
+/* Queues one DATA frame (FRAME_F_* flags) to p. 0, -ENOTCONN (no link), -ENOBUFS. */
+int peer_send_data(struct peer *p, uint16_t flags, const void *pkt, size_t len);
 /* Queues one control frame to p. */
 int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf, size_t len);
+/* Writes what is queued to p now (someone waits for it). */
+void peer_flush(struct peer *p);
 
 json_t *peer_list_json(struct daemon *d);
 

@@ -5,8 +5,10 @@
 
 #include "tunnel/frame.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
 #include "tunvnet/job.h"
 #include "tunvnet/log.h"
+#include "tunvnet/move.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
@@ -67,11 +69,34 @@ static void batch_add(const struct route_entry *e, void *arg)
 	b->bytes += sz;
 }
 
-static void broadcast(struct daemon *d, const struct route_entry *e)
+static void broadcast(struct daemon *d, const struct route_entry *e, size_t n, uint16_t flags)
 {
-	batch_start(&batch, d, NULL, 0);
-	batch_add(e, &batch);
+	batch_start(&batch, d, NULL, flags);
+	for (size_t i = 0; i < n; i++)
+		batch_add(&e[i], &batch);
 	batch_flush(&batch);
+}
+
+/* Applies e, logging and recording a change. Returns route_update's result. */
+static int apply(struct daemon *d, const struct route_entry *e, const char *from)
+{
+	const struct route_entry *old = route_get(d->routes, &e->vip);
+	char old_node[ROUTE_NODE_MAX + 1] = "", vb[VIP_STRLEN];
+	uint64_t old_epoch = 0;
+	int changed;
+
+	if (old && !old->withdrawn) {
+		snprintf(old_node, sizeof(old_node), "%s", old->node);
+		old_epoch = old->epoch;
+	}
+	changed = route_update(d->routes, e);
+	if (changed > 0) {
+		vip_fmt(&e->vip, vb);
+		log_debug("route %s -> %s epoch %llu%s (from %s)", vb, e->node,
+			  (unsigned long long)e->epoch, e->withdrawn ? " withdrawn" : "", from);
+		events_route(vb, old_node, old_epoch, e->node, e->epoch, e->withdrawn);
+	}
+	return changed;
 }
 
 static void on_gc(struct loop_timer *t, void *arg)
@@ -102,28 +127,50 @@ void routing_stop(struct daemon *d)
 	d->routes = NULL;
 }
 
+static void self_entry(struct daemon *d, struct route_entry *e, const struct vip *v,
+		       uint64_t epoch, bool withdrawn)
+{
+	memset(e, 0, sizeof(*e));
+	e->vip = *v;
+	e->epoch = epoch;
+	e->withdrawn = withdrawn;
+	e->changed_ms = loop_now(d->loop);
+	snprintf(e->node, sizeof(e->node), "%s", d->cfg.node);
+}
+
 static int install_self(struct daemon *d, const struct vip *v, uint64_t epoch, bool withdrawn)
 {
 	struct route_entry e;
 	int err;
 
-	memset(&e, 0, sizeof(e));
-	e.vip = *v;
-	e.epoch = epoch;
-	e.withdrawn = withdrawn;
-	e.changed_ms = loop_now(d->loop);
-	snprintf(e.node, sizeof(e.node), "%s", d->cfg.node);
-	err = route_update(d->routes, &e);
+	self_entry(d, &e, v, epoch, withdrawn);
+	err = apply(d, &e, "this node");
 	if (err < 0)
 		return err;
-	broadcast(d, &e);
+	broadcast(d, &e, 1, 0);
 	return 0;
 }
 
-int routing_announce(struct daemon *d, const struct vip *v, uint64_t *epoch)
+int routing_announce(struct daemon *d, const struct vip *v, size_t n, uint64_t *epochs,
+		     bool confirm)
 {
-	*epoch = route_next_epoch(d->routes, v);
-	return install_self(d, v, *epoch, false);
+	struct route_entry e[JOB_MAX_VIPS];
+	int err;
+
+	if (n > JOB_MAX_VIPS)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		epochs[i] = route_next_epoch(d->routes, &v[i]);
+		self_entry(d, &e[i], &v[i], epochs[i], false);
+		err = apply(d, &e[i], "this node");
+		if (err < 0)
+			return err;
+	}
+	broadcast(d, e, n, confirm ? FRAME_F_ACK_REQ : 0);
+	if (confirm)
+		for (struct peer *p = d->peers; p; p = p->next)
+			peer_flush(p);
+	return 0;
 }
 
 int routing_withdraw(struct daemon *d, const struct vip *v)
@@ -142,11 +189,14 @@ void routing_send_table(struct daemon *d, struct peer *p)
 	batch_flush(&batch);
 }
 
-/* Keeps what the cluster believes about this node true. */
+/* Keeps what the cluster believes about this node true, and acts when a VIP hosted here
+ * is now routed elsewhere (move.c: a move, or a lost race). A job on standby is not
+ * hosting yet: routes elsewhere are what it expects. */
 static void assert_self(struct daemon *d, const struct vip *v)
 {
 	const struct route_entry *cur = route_get(d->routes, v);
-	bool hosted = job_by_vip(d, v) != NULL;
+	struct job *j = job_by_vip(d, v);
+	bool hosted = j && j->state != JOB_STANDBY;
 	char buf[VIP_STRLEN];
 
 	if (!cur)
@@ -161,11 +211,10 @@ static void assert_self(struct daemon *d, const struct vip *v)
 
 			log_info("route %s withdrawn in our name, but hosted here: re-announcing",
 				 vip_fmt(v, buf));
-			routing_announce(d, v, &epoch);
+			routing_announce(d, v, 1, &epoch, false);
 		}
 	} else if (!cur->withdrawn && hosted) {
-		log_warnx("VIP %s is hosted here but now routed to %s (epoch %llu)",
-			  vip_fmt(v, buf), cur->node, (unsigned long long)cur->epoch);
+		move_route_lost(d, j, v, cur);
 	}
 }
 
@@ -174,22 +223,35 @@ int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint
 {
 	static struct route_entry e[MAX_PER_FRAME];
 	size_t n;
-	char vb[VIP_STRLEN];
 
 	if (msg_routes_decode(buf, len, e, MAX_PER_FRAME, &n) < 0)
 		return -EBADMSG;
+	static bool check[MAX_PER_FRAME];
+
 	for (size_t i = 0; i < n; i++) {
 		int changed;
 
 		e[i].changed_ms = loop_now(d->loop);
-		changed = route_update(d->routes, &e[i]);
-		if (changed > 0)
-			log_debug("route %s -> %s epoch %llu%s (from %s)", vip_fmt(&e[i].vip, vb),
-				  e[i].node, (unsigned long long)e[i].epoch,
-				  e[i].withdrawn ? " withdrawn" : "", p->name);
-		if (changed != 0 || strcmp(e[i].node, d->cfg.node) == 0)
-			assert_self(d, &e[i].vip);
+		changed = apply(d, &e[i], p->name);
+		check[i] = changed != 0 || strcmp(e[i].node, d->cfg.node) == 0;
 	}
+	if (flags & FRAME_F_ACK_REQ) {
+		/* Confirm with what we hold now (which may be another winner), before the
+		 * slower work below, so that the announcer's wait is one round trip. */
+		batch_start(&batch, d, p, FRAME_F_ACK);
+		for (size_t i = 0; i < n; i++) {
+			const struct route_entry *cur = route_get(d->routes, &e[i].vip);
+
+			batch_add(cur ? cur : &e[i], &batch);
+		}
+		batch_flush(&batch);
+		peer_flush(p);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (check[i])
+			assert_self(d, &e[i].vip);
+	if (flags & FRAME_F_ACK)
+		move_on_ack(d, p, e, n);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef TUNVNET_ROUTING_H
 #define TUNVNET_ROUTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,8 +22,11 @@ struct peer;
 int  routing_init(struct daemon *d);   /* 0 or -ENOMEM */
 void routing_stop(struct daemon *d);
 
-/* Installs v -> this node with the next epoch and tells every peer. *epoch gets it. */
-int routing_announce(struct daemon *d, const struct vip *v, uint64_t *epoch);
+/* Installs each of v[0..n) -> this node with its next epoch and tells every peer in one
+ * frame; epochs[i] gets each epoch. With confirm, every peer answers with the entries it
+ * then holds (move_on_ack()). 0 or -errno. */
+int routing_announce(struct daemon *d, const struct vip *v, size_t n, uint64_t *epochs,
+		     bool confirm);
 /* Withdraws v (hosted here) and tells every peer. */
 int routing_withdraw(struct daemon *d, const struct vip *v);
 

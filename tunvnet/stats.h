@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum drop_reason {
 	DROP_SPOOFED_SOURCE, /* a job sent a packet whose source is not one of its VIPs */
 	DROP_NO_ROUTE,       /* destination VIP unknown (an ICMP unreachable may be sent) */
@@ -14,6 +16,8 @@ enum drop_reason {
 	DROP_NOT_LOCAL,      /* a peer sent us a packet for a VIP we do not host */
 	DROP_NON_UNICAST,    /* multicast / broadcast / link-local traffic from a job */
 	DROP_TUN_WRITE,      /* the job's TUN refused the write */
+	DROP_SUSPENDED,      /* sent by a suspended job (its dying kernel state) */
+	DROP_HOLD_FULL,      /* the hold queue of a suspended / standby job is full */
 	DROP_REASON_MAX
 };
 
@@ -27,6 +31,8 @@ enum stat_counter {
 	STAT_HANDSHAKE_REFUSED,               /* peers that failed the cluster-key proof */
 	STAT_PROTOCOL_ERRORS,                 /* links closed for a bad frame */
 	STAT_LINK_UPS, STAT_LINK_DOWNS,
+	STAT_HELD_PACKETS,                    /* packets held for suspended / standby jobs */
+	STAT_FORWARDED,                       /* sent on by a forwarding pointer or hand-over */
 	STAT_COUNTER_MAX
 };
 
@@ -37,10 +43,20 @@ struct stats {
 
 extern struct stats stats;
 
+struct daemon;
+struct job;
+struct peer;
+
+void events_drop(enum drop_reason r); /* tunvnet/events.h: the event ring aggregates */
+
 static inline void stats_drop(enum drop_reason r)
 {
 	stats.drops[r]++;
+	events_drop(r);
 }
+
+/* A drop charged also to the job and / or peer it concerns (either may be NULL). */
+void stats_drop_at(enum drop_reason r, struct job *j, struct peer *p);
 
 static inline void stats_add(enum stat_counter c, uint64_t n)
 {
@@ -49,5 +65,11 @@ static inline void stats_add(enum stat_counter c, uint64_t n)
 
 const char *stats_drop_name(enum drop_reason r);   /* "spoofed_source", ... */
 const char *stats_counter_name(enum stat_counter c); /* "tun_rx_packets", ... */
+
+/* The stats command's result (ctlmsg.h), also what /metrics exports: {"node",
+ * "counters": {name: n}, "drops": {reason: n}, "jobs": {netns: {...}}, "peers":
+ * {node: {...}}, "substrates": {name: {...}}} (per object: packets, bytes, drops by
+ * reason). A new reference, NULL when out of memory. */
+json_t *stats_result_json(struct daemon *d);
 
 #endif

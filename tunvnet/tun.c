@@ -193,7 +193,9 @@ static int create_in_ns(void *arg)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* Multi-queue, so that a second daemon can attach a queue of its own for a
+	 * make-before-break hand-over on one machine (vnetctl migrate). */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
 	memcpy(ifr.ifr_name, req->ifname, strlen(req->ifname));
 	/* On a persistent device of that name this attaches to it instead of creating. */
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {

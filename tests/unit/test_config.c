@@ -729,7 +729,8 @@ static void test_print(void **state)
 	fclose(m);
 	got = strip_dir(text, fx->dir);
 	fmt(want, sizeof(want), "[node]\nname = a.b_c-D\nlisten = [fd00::1]:7000\n"
-		 "key_file = cluster.key\nstate_dir = %s\ncontrol_socket = %s\nmtu = 9000\n"
+		 "key_file = cluster.key\nstate_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
+		 "offload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n", CONFIG_DEFAULT_STATE, CONFIG_DEFAULT_SOCKET);
 	assert_string_equal(got, want);

@@ -1,4 +1,5 @@
 /* Control protocol codec: requests and replies, both directions, good and bad lines. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,16 @@ static void round_trip(const struct ctl_request *req)
 	if (req->has_vip)
 		assert_true(vip_equal(&back.vip, &req->vip));
 	assert_int_equal(back.family, req->family);
+	assert_int_equal(back.standby, req->standby);
+	assert_string_equal(back.to, req->to);
+	assert_int_equal(back.scope, req->scope);
+	assert_string_equal(back.peer, req->peer);
+	assert_int_equal(back.cluster, req->cluster);
+	assert_string_equal(back.filter, req->filter);
+	assert_int_equal(back.count, req->count);
+	assert_int_equal(back.duration_ms, req->duration_ms);
+	assert_int_equal(back.snaplen, req->snaplen);
+	assert_int_equal(back.follow, req->follow);
 	/* the same line without its newline is the same request */
 	memset(&back, 0xa5, sizeof(back));
 	assert_int_equal(ctlmsg_request_parse(line, n - 1, &back, why, sizeof(why)), CTL_OK);
@@ -79,10 +90,13 @@ static void test_request_round_trip(void **state)
 		r.cmd = (enum ctl_cmd)c;
 		if (c == CTL_CMD_ATTACH)
 			strcpy(r.netns, "job1");
-		if (c == CTL_CMD_DETACH || c == CTL_CMD_ATTACH) {
+		if (c == CTL_CMD_DETACH || c == CTL_CMD_ATTACH || c == CTL_CMD_SUSPEND ||
+		    c == CTL_CMD_RESUME || c == CTL_CMD_ACTIVATE || c == CTL_CMD_MIGRATE) {
 			r.has_vip = true;
 			vip_of("198.19.1.10", &r.vip);
 		}
+		if (c == CTL_CMD_MIGRATE)
+			strcpy(r.to, "n2");
 		round_trip(&r);
 	}
 
@@ -571,6 +585,303 @@ static void test_cmd_table(void **state)
 	assert_int_equal(ctlmsg_cmd_lookup(""), -1);
 }
 
+/* Encodes req and compares the line with want. */
+static void encodes_as(const struct ctl_request *req, const char *want)
+{
+	char *line = ctlmsg_request_encode(req);
+
+	assert_non_null(line);
+	assert_string_equal(line, want);
+	free(line);
+}
+
+static void test_migration_round_trip(void **state)
+{
+	struct ctl_request r;
+	int c;
+
+	for (c = CTL_CMD_SUSPEND; c <= CTL_CMD_ACTIVATE; c++) {
+		memset(&r, 0, sizeof(r));
+		r.cmd = (enum ctl_cmd)c;
+		r.has_vip = true;
+		vip_of("fd00:19:1::a", &r.vip);
+		round_trip(&r);
+	}
+	memset(&r, 0, sizeof(r));
+	r.cmd = CTL_CMD_SUSPEND;
+	r.has_vip = true;
+	vip_of("198.19.1.10", &r.vip);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"suspend\",\"vip\":\"198.19.1.10\"}\n");
+
+	r.cmd = CTL_CMD_MIGRATE;
+	strcpy(r.to, "node-2.rack_7");
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\","
+		       "\"to\":\"node-2.rack_7\"}\n");
+	/* the longest node name there is */
+	memset(r.to, 'n', 31);
+	r.to[31] = '\0';
+	round_trip(&r);
+
+	memset(&r, 0, sizeof(r));
+	r.cmd = CTL_CMD_ATTACH;
+	strcpy(r.netns, "job1");
+	r.standby = true;
+	round_trip(&r);
+	r.has_vip = true;
+	vip_of("198.19.1.10", &r.vip);
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"attach\",\"netns\":\"job1\","
+		       "\"vip\":\"198.19.1.10\",\"standby\":true}\n");
+	/* false is the default and is not written */
+	r.standby = false;
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"attach\",\"netns\":\"job1\","
+		       "\"vip\":\"198.19.1.10\"}\n");
+}
+
+static void test_migration_parse(void **state)
+{
+	struct ctl_request r;
+
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\","
+			       "\"vip\":\"198.19.1.10\"}", &r), CTL_OK);
+	assert_int_equal(r.cmd, CTL_CMD_MIGRATE);
+	assert_string_equal(r.to, "n2");
+	assert_true(r.has_vip);
+
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"attach\",\"netns\":\"j\","
+			       "\"standby\":false}", &r), CTL_OK);
+	assert_false(r.standby);
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"attach\",\"netns\":\"j\","
+			       "\"standby\":true,\"family\":6}", &r), CTL_OK);
+	assert_true(r.standby);
+	assert_int_equal(r.family, 6);
+
+	/* missing members */
+	expect("{\"version\":1,\"cmd\":\"suspend\"}", CTL_ERR_BAD_REQUEST,
+	       "\"suspend\" needs \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"resume\"}", CTL_ERR_BAD_REQUEST,
+	       "\"resume\" needs \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"activate\"}", CTL_ERR_BAD_REQUEST,
+	       "\"activate\" needs \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\"}", CTL_ERR_BAD_REQUEST,
+	       "\"migrate\" needs \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
+	       "\"migrate\" needs \"to\"");
+
+	/* wrong types */
+	expect("{\"version\":1,\"cmd\":\"attach\",\"netns\":\"j\",\"standby\":1}",
+	       CTL_ERR_BAD_REQUEST, "\"standby\" must be a boolean");
+	expect("{\"version\":1,\"cmd\":\"attach\",\"netns\":\"j\",\"standby\":\"true\"}",
+	       CTL_ERR_BAD_REQUEST, "\"standby\" must be a boolean");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":2}",
+	       CTL_ERR_BAD_REQUEST, "\"to\" must be a string");
+	expect("{\"version\":1,\"cmd\":\"suspend\",\"vip\":true}", CTL_ERR_BAD_REQUEST,
+	       "\"vip\" must be a string");
+	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.256\"}", CTL_ERR_BAD_VIP,
+	       "\"198.19.1.256\"");
+
+	/* node names the peer protocol would refuse */
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"\"}",
+	       CTL_ERR_BAD_REQUEST, "\"to\": \"\" is not a node name");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n 2\"}",
+	       CTL_ERR_BAD_REQUEST, "is not a node name");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n2/x\"}",
+	       CTL_ERR_BAD_REQUEST, "is not a node name");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n\\u00e9\"}",
+	       CTL_ERR_BAD_REQUEST, "is not a node name");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n\\u0000\"}",
+	       CTL_ERR_BAD_JSON, "not valid JSON");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\","
+	       "\"to\":\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\"}", CTL_ERR_BAD_REQUEST,
+	       "is not a node name");
+
+	/* members in the wrong command */
+	expect("{\"version\":1,\"cmd\":\"detach\",\"vip\":\"198.19.1.10\",\"standby\":true}",
+	       CTL_ERR_BAD_REQUEST, "\"detach\" takes no \"standby\"");
+	expect("{\"version\":1,\"cmd\":\"suspend\",\"vip\":\"198.19.1.10\",\"to\":\"n2\"}",
+	       CTL_ERR_BAD_REQUEST, "\"suspend\" takes no \"to\"");
+	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"netns\":\"j\"}",
+	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"netns\"");
+	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n2\","
+	       "\"standby\":true}", CTL_ERR_BAD_REQUEST, "\"migrate\" takes no \"standby\"");
+}
+
+static void test_capture_round_trip(void **state)
+{
+	struct ctl_request r = { .cmd = CTL_CMD_CAPTURE };
+
+	/* everything at its default: nothing but the command on the wire */
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"capture\"}\n");
+
+	r.scope = CTL_SCOPE_VIP;
+	r.has_vip = true;
+	vip_of("198.19.1.10", &r.vip);
+	r.cluster = true;
+	strcpy(r.filter, "tcp port 80 and not host 198.19.2.1");
+	r.count = 100;
+	r.duration_ms = 2500;
+	r.snaplen = 96;
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"capture\",\"vip\":\"198.19.1.10\","
+		       "\"scope\":\"vip\",\"cluster\":true,\"filter\":\"tcp port 80 and not host "
+		       "198.19.2.1\",\"count\":100,\"duration_ms\":2500,\"snaplen\":96}\n");
+
+	memset(&r, 0, sizeof(r));
+	r.cmd = CTL_CMD_CAPTURE;
+	r.scope = CTL_SCOPE_PEER;
+	strcpy(r.peer, "n3");
+	r.snaplen = CTL_SNAPLEN_MAX;
+	r.count = LONG_MAX;
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\",\"peer\":\"n3\","
+		       "\"count\":9223372036854775807,\"snaplen\":262144}\n");
+
+	/* the longest filter there is */
+	memset(&r, 0, sizeof(r));
+	r.cmd = CTL_CMD_CAPTURE;
+	memset(r.filter, 'a', sizeof(r.filter) - 1);
+	round_trip(&r);
+
+	/* a scope outside the enumeration is not encoded as anything */
+	memset(&r, 0, sizeof(r));
+	r.cmd = CTL_CMD_CAPTURE;
+	r.scope = 7;
+	assert_null(ctlmsg_request_encode(&r));
+}
+
+static void test_capture_parse(void **state)
+{
+	static char line[2048], filter[1100];
+	struct ctl_request r;
+
+	/* explicit defaults are fine */
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"all\","
+			       "\"filter\":\"\",\"count\":0,\"duration_ms\":0,\"snaplen\":0}", &r),
+			 CTL_OK);
+	assert_int_equal(r.scope, CTL_SCOPE_ALL);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(r.snaplen, 0);
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"vip\","
+			       "\"vip\":\"fd00:19::5\",\"cluster\":false,\"snaplen\":64}", &r),
+			 CTL_OK);
+	assert_int_equal(r.scope, CTL_SCOPE_VIP);
+	assert_true(r.has_vip);
+	assert_false(r.cluster);
+	assert_int_equal(r.snaplen, 64);
+
+	/* what each scope needs, and what it excludes */
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"vip\"}", CTL_ERR_BAD_REQUEST,
+	       "scope \"vip\" needs \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\"}", CTL_ERR_BAD_REQUEST,
+	       "scope \"peer\" needs \"peer\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
+	       "\"vip\" needs scope \"vip\", not \"all\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\",\"peer\":\"n2\","
+	       "\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST, "\"vip\" needs scope \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"peer\":\"n2\"}", CTL_ERR_BAD_REQUEST,
+	       "\"peer\" needs scope \"peer\", not \"all\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"vip\",\"vip\":\"198.19.1.10\","
+	       "\"peer\":\"n2\"}", CTL_ERR_BAD_REQUEST, "\"peer\" needs scope \"peer\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"cluster\":true}", CTL_ERR_BAD_REQUEST,
+	       "\"cluster\" needs scope \"vip\", not \"all\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\",\"peer\":\"n2\","
+	       "\"cluster\":false}", CTL_ERR_BAD_REQUEST, "\"cluster\" needs scope \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"everything\"}", CTL_ERR_BAD_REQUEST,
+	       "\"scope\": \"everything\" is not");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"VIP\",\"vip\":\"198.19.1.10\"}",
+	       CTL_ERR_BAD_REQUEST, "\"scope\": \"VIP\" is not");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\",\"peer\":\"n 2\"}",
+	       CTL_ERR_BAD_REQUEST, "\"peer\": \"n 2\" is not a node name");
+
+	/* wrong types */
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":1}", CTL_ERR_BAD_REQUEST,
+	       "\"scope\" must be a string");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"peer\",\"peer\":[\"n2\"]}",
+	       CTL_ERR_BAD_REQUEST, "\"peer\" must be a string");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"scope\":\"vip\",\"vip\":\"198.19.1.10\","
+	       "\"cluster\":\"yes\"}", CTL_ERR_BAD_REQUEST, "\"cluster\" must be a boolean");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"filter\":[\"tcp\"]}", CTL_ERR_BAD_REQUEST,
+	       "\"filter\" must be a string");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"count\":\"10\"}", CTL_ERR_BAD_REQUEST,
+	       "\"count\" must be an integer");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"count\":1.5}", CTL_ERR_BAD_REQUEST,
+	       "\"count\" must be an integer");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"duration_ms\":null}", CTL_ERR_BAD_REQUEST,
+	       "\"duration_ms\" must be an integer");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"snaplen\":true}", CTL_ERR_BAD_REQUEST,
+	       "\"snaplen\" must be an integer");
+
+	/* out of range */
+	expect("{\"version\":1,\"cmd\":\"capture\",\"count\":-1}", CTL_ERR_BAD_REQUEST,
+	       "\"count\": -1 is not between 0 and");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"duration_ms\":-1000}", CTL_ERR_BAD_REQUEST,
+	       "\"duration_ms\": -1000 is not between 0 and");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"snaplen\":63}", CTL_ERR_BAD_REQUEST,
+	       "\"snaplen\": 63 is not 0 nor between 64 and 262144");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"snaplen\":262145}", CTL_ERR_BAD_REQUEST,
+	       "\"snaplen\": 262145");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"snaplen\":-64}", CTL_ERR_BAD_REQUEST,
+	       "\"snaplen\": -64");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"filter\":\"tcp\\u0000 or udp\"}",
+	       CTL_ERR_BAD_JSON, "not valid JSON");
+
+	memset(filter, 'f', 1023);
+	filter[1023] = '\0';
+	snprintf(line, sizeof(line), "{\"version\":1,\"cmd\":\"capture\",\"filter\":\"%s\"}",
+		 filter);
+	assert_int_equal(parse(line, &r), CTL_OK);
+	assert_int_equal(strlen(r.filter), 1023);
+	filter[1023] = 'f';
+	filter[1024] = '\0';
+	snprintf(line, sizeof(line), "{\"version\":1,\"cmd\":\"capture\",\"filter\":\"%s\"}",
+		 filter);
+	expect(line, CTL_ERR_BAD_REQUEST, "\"filter\" is longer than 1023 bytes");
+
+	/* members of other commands */
+	expect("{\"version\":1,\"cmd\":\"capture\",\"netns\":\"j\"}", CTL_ERR_BAD_REQUEST,
+	       "\"capture\" takes no \"netns\"");
+	expect("{\"version\":1,\"cmd\":\"capture\",\"follow\":true}", CTL_ERR_BAD_REQUEST,
+	       "\"capture\" takes no \"follow\"");
+	expect("{\"version\":1,\"cmd\":\"attach\",\"netns\":\"j\",\"count\":1}",
+	       CTL_ERR_BAD_REQUEST, "\"attach\" takes no \"count\"");
+	expect("{\"version\":1,\"cmd\":\"status\",\"scope\":\"all\"}", CTL_ERR_BAD_REQUEST,
+	       "\"status\" takes no \"scope\"");
+}
+
+static void test_events_requests(void **state)
+{
+	struct ctl_request r = { .cmd = CTL_CMD_EVENTS };
+
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"events\"}\n");
+	r.follow = true;
+	round_trip(&r);
+	encodes_as(&r, "{\"version\":1,\"cmd\":\"events\",\"follow\":true}\n");
+
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"events\",\"follow\":false}", &r),
+			 CTL_OK);
+	assert_false(r.follow);
+	assert_int_equal(parse("{\"follow\":true,\"version\":1,\"cmd\":\"events\"}", &r),
+			 CTL_OK);
+	assert_true(r.follow);
+	assert_int_equal(r.cmd, CTL_CMD_EVENTS);
+
+	expect("{\"version\":1,\"cmd\":\"events\",\"follow\":1}", CTL_ERR_BAD_REQUEST,
+	       "\"follow\" must be a boolean");
+	expect("{\"version\":1,\"cmd\":\"events\",\"follow\":\"true\"}", CTL_ERR_BAD_REQUEST,
+	       "\"follow\" must be a boolean");
+	expect("{\"version\":1,\"cmd\":\"events\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
+	       "\"events\" takes no \"vip\"");
+	expect("{\"version\":1,\"cmd\":\"events\",\"count\":5}", CTL_ERR_BAD_REQUEST,
+	       "\"events\" takes no \"count\"");
+	expect("{\"version\":1,\"cmd\":\"stats\",\"follow\":true}", CTL_ERR_BAD_REQUEST,
+	       "\"stats\" takes no \"follow\"");
+	expect("{\"version\":1,\"cmd\":\"events\",\"follow\":true,\"follow\":false}",
+	       CTL_ERR_BAD_REQUEST, "duplicate member \"follow\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +906,11 @@ int main(void)
 		cmocka_unit_test(test_reply_parse_garbage),
 		cmocka_unit_test(test_err_table),
 		cmocka_unit_test(test_cmd_table),
+		cmocka_unit_test(test_migration_round_trip),
+		cmocka_unit_test(test_migration_parse),
+		cmocka_unit_test(test_capture_round_trip),
+		cmocka_unit_test(test_capture_parse),
+		cmocka_unit_test(test_events_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -475,6 +475,92 @@ static void test_routes_max_count(void **state)
 	assert_int_equal(msg_routes_encode(in, (size_t)UINT16_MAX + 1, b, sizeof(b)), -EMSGSIZE);
 }
 
+static void mk_migrate(struct msg_migrate *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->op = 0x0102030405060708ULL;
+	snprintf(m->netns, sizeof(m->netns), "/proc/1234/ns/net");
+	assert_int_equal(vip_parse("198.19.1.10", &m->vips[0]), 0);
+	assert_int_equal(vip_parse("fd00:19:1::10", &m->vips[1]), 0);
+	m->nvips = 2;
+}
+
+static void test_migrate_round_trip(void **state)
+{
+	struct msg_migrate m, out;
+	uint8_t buf[512];
+	int len;
+
+	mk_migrate(&m);
+	len = msg_migrate_encode(&m, buf, sizeof(buf));
+	/* op 8, netns 2+17, count 1, v4 1+4, v6 1+16 */
+	assert_int_equal(len, 8 + 2 + 17 + 1 + 5 + 17);
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len, &out), 0);
+	assert_true(out.op == m.op);
+	assert_string_equal(out.netns, m.netns);
+	assert_int_equal(out.nvips, 2);
+	assert_true(vip_equal(&out.vips[0], &m.vips[0]));
+	assert_true(vip_equal(&out.vips[1], &m.vips[1]));
+	/* Every truncation is refused, and so is a trailing byte. */
+	for (int n = 0; n < len; n++)
+		assert_int_equal(msg_migrate_decode(buf, (size_t)n, &out), -EBADMSG);
+	buf[len] = 0;
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len + 1, &out), -EBADMSG);
+	/* Too small a buffer. */
+	assert_int_equal(msg_migrate_encode(&m, buf, 20), -EMSGSIZE);
+}
+
+static void test_migrate_bad(void **state)
+{
+	struct msg_migrate m, out;
+	uint8_t buf[512];
+	int len;
+
+	mk_migrate(&m);
+	m.nvips = 0;
+	assert_int_equal(msg_migrate_encode(&m, buf, sizeof(buf)), -EINVAL);
+	mk_migrate(&m);
+	m.netns[0] = '\0';
+	assert_int_equal(msg_migrate_encode(&m, buf, sizeof(buf)), -EINVAL);
+	mk_migrate(&m);
+	m.netns[3] = '\n'; /* control characters are refused both ways */
+	assert_int_equal(msg_migrate_encode(&m, buf, sizeof(buf)), -EINVAL);
+	mk_migrate(&m);
+	len = msg_migrate_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	buf[8 + 2 + 5] = 0x01;
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len, &out), -EBADMSG);
+	mk_migrate(&m);
+	len = msg_migrate_encode(&m, buf, sizeof(buf));
+	buf[8 + 2 + 17] = 0; /* zero VIPs */
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len, &out), -EBADMSG);
+	buf[8 + 2 + 17] = MSG_MIGRATE_MAX_VIPS + 1;
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len, &out), -EBADMSG);
+	buf[8 + 2 + 17] = 2;
+	buf[8 + 2 + 17 + 1] = 5; /* unknown family */
+	assert_int_equal(msg_migrate_decode(buf, (size_t)len, &out), -EBADMSG);
+}
+
+static void test_migrate_done_round_trip(void **state)
+{
+	struct msg_migrate_done r = { .op = 42, .status = 12, .epoch = 7 }, out;
+	uint8_t buf[256];
+	int len;
+
+	snprintf(r.msg, sizeof(r.msg), "cannot attach to netns x: No such file");
+	len = msg_migrate_done_encode(&r, buf, sizeof(buf));
+	assert_int_equal(len, 8 + 1 + 8 + 2 + (int)strlen(r.msg));
+	assert_int_equal(msg_migrate_done_decode(buf, (size_t)len, &out), 0);
+	assert_true(out.op == 42 && out.status == 12 && out.epoch == 7);
+	assert_string_equal(out.msg, r.msg);
+	for (int n = 0; n < len; n++)
+		assert_int_equal(msg_migrate_done_decode(buf, (size_t)n, &out), -EBADMSG);
+	r.msg[0] = '\0'; /* an empty message is fine (success) */
+	len = msg_migrate_done_encode(&r, buf, sizeof(buf));
+	assert_int_equal(msg_migrate_done_decode(buf, (size_t)len, &out), 0);
+	assert_string_equal(out.msg, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +575,9 @@ int main(void)
 		cmocka_unit_test(test_routes_golden),
 		cmocka_unit_test(test_routes_bad),
 		cmocka_unit_test(test_routes_max_count),
+		cmocka_unit_test(test_migrate_round_trip),
+		cmocka_unit_test(test_migrate_bad),
+		cmocka_unit_test(test_migrate_done_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,478 @@
+#include "tunvnet/move.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunnel/frame.h"
+#include "tunvnet/control.h"
+#include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
+#include "tunvnet/forward.h"
+#include "tunvnet/job.h"
+#include "tunvnet/log.h"
+#include "tunvnet/msg.h"
+#include "tunvnet/peer.h"
+#include "tunvnet/route.h"
+#include "tunvnet/routing.h"
+#include "tunvnet/tun.h"
+
+/* An operation that answers its control client later: an activation waiting for every
+ * peer's confirmation, or a migration waiting for the target node. */
+struct pending {
+	struct pending *next;
+	struct daemon *d;
+	bool migrate;
+	uint64_t client_id;
+	uint64_t op;                      /* migrate: the id in MIGRATE / MIGRATE_DONE */
+	struct vip vips[JOB_MAX_VIPS];
+	uint64_t epochs[JOB_MAX_VIPS];
+	size_t nvips;
+	char prev_node[ROUTE_NODE_MAX + 1];
+	char to[NODE_NAME_MAX + 1];       /* migrate target */
+	char (*waiting)[NODE_NAME_MAX + 1]; /* activate: peers yet to confirm */
+	size_t nwaiting;
+	uint64_t start_ms;
+	struct loop_timer timer;
+};
+
+static struct pending *pendings;
+static uint64_t next_op = 1;
+
+static void pending_free(struct pending *pd)
+{
+	for (struct pending **pp = &pendings; *pp; pp = &(*pp)->next) {
+		if (*pp == pd) {
+			*pp = pd->next;
+			break;
+		}
+	}
+	loop_timer_stop(pd->d->loop, &pd->timer);
+	free(pd->waiting);
+	free(pd);
+}
+
+static struct pending *pending_with_vip(const struct vip *v, bool migrate)
+{
+	for (struct pending *pd = pendings; pd; pd = pd->next)
+		for (size_t i = 0; pd->migrate == migrate && i < pd->nvips; i++)
+			if (vip_equal(&pd->vips[i], v))
+				return pd;
+	return NULL;
+}
+
+static void finish(struct pending *pd, char *reply)
+{
+	control_reply(pd->d, pd->client_id, reply);
+	pending_free(pd);
+}
+
+static struct job *find_job(struct daemon *d, const struct ctl_request *rq, char **err)
+{
+	struct job *j = job_by_vip(d, &rq->vip);
+	char vb[VIP_STRLEN];
+
+	if (!j) {
+		const char *node = routing_node_of(d, &rq->vip);
+
+		vip_fmt(&rq->vip, vb);
+		*err = node ? ctlmsg_reply_err(CTL_ERR_NO_SUCH_VIP, "%s is hosted by %s, not here",
+					       vb, node)
+			    : ctlmsg_reply_err(CTL_ERR_NO_SUCH_VIP, "%s is not hosted on %s", vb,
+					       d->cfg.node);
+	}
+	return j;
+}
+
+static char *bad_state(const struct job *j, const struct vip *v, const char *want)
+{
+	char vb[VIP_STRLEN];
+
+	return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "%s (netns %s) is %s here, not %s",
+				vip_fmt(v, vb), j->netns, job_state_name(j->state), want);
+}
+
+/* --- suspend / resume ----------------------------------------------------------------- */
+
+char *move_suspend(struct daemon *d, const struct ctl_request *rq)
+{
+	char *err = NULL, vb[VIP_STRLEN];
+	struct job *j = find_job(d, rq, &err);
+
+	if (!j)
+		return err;
+	if (j->state != JOB_ACTIVE)
+		return bad_state(j, &rq->vip, "active");
+	j->state = JOB_SUSPENDED;
+	vip_fmt(&rq->vip, vb);
+	log_info("job %s (%s) suspended: holding its packets", j->netns, vb);
+	events_job(EVENT_JOB_SUSPEND, vb, j->netns);
+	return ctlmsg_reply_ok(json_pack("{s:s, s:s}", "vip", vb, "netns", j->netns));
+}
+
+char *move_resume(struct daemon *d, const struct ctl_request *rq)
+{
+	char *err = NULL, vb[VIP_STRLEN];
+	struct job *j = find_job(d, rq, &err);
+	size_t n;
+
+	if (!j)
+		return err;
+	if (j->state != JOB_SUSPENDED)
+		return bad_state(j, &rq->vip, "suspended");
+	j->state = JOB_ACTIVE;
+	n = job_flush_held(j);
+	vip_fmt(&rq->vip, vb);
+	log_info("job %s (%s) resumed: %zu held packets delivered", j->netns, vb, n);
+	events_job(EVENT_JOB_RESUME, vb, j->netns);
+	return ctlmsg_reply_ok(json_pack("{s:s, s:I}", "vip", vb, "released", (json_int_t)n));
+}
+
+/* --- activate ------------------------------------------------------------------------- */
+
+static char *activate_reply(struct pending *pd)
+{
+	uint64_t ms = loop_clock_ms() - pd->start_ms;
+	json_t *unconfirmed = json_array();
+	char vb[VIP_STRLEN];
+
+	for (size_t i = 0; i < pd->nwaiting; i++)
+		json_array_append_new(unconfirmed, json_string(pd->waiting[i]));
+	return ctlmsg_reply_ok(json_pack("{s:s, s:I, s:s, s:I, s:o}", "vip",
+		vip_fmt(&pd->vips[0], vb), "epoch", (json_int_t)pd->epochs[0],
+		"previous_node", pd->prev_node, "converged_ms", (json_int_t)ms,
+		"unconfirmed", unconfirmed));
+}
+
+static void on_activate_timeout(struct loop_timer *t, void *arg)
+{
+	struct pending *pd = arg;
+
+	log_warnx("activate: %zu peer(s) did not confirm within %d ms", pd->nwaiting,
+		  MOVE_CONFIRM_TIMEOUT_MS);
+	finish(pd, activate_reply(pd));
+}
+
+char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+		    bool *deferred)
+{
+	char *err = NULL, vb[VIP_STRLEN];
+	struct job *j = find_job(d, rq, &err);
+	const struct route_entry *prev;
+	struct pending *pd;
+	size_t n = 0;
+
+	if (!j)
+		return err;
+	if (j->state != JOB_STANDBY)
+		return bad_state(j, &rq->vip, "on standby");
+	pd = calloc(1, sizeof(*pd));
+	if (pd)
+		pd->waiting = calloc(peer_count_known(d) + 1, sizeof(*pd->waiting));
+	if (!pd || !pd->waiting) {
+		free(pd);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
+	}
+	pd->d = d;
+	pd->client_id = client_id;
+	pd->start_ms = loop_clock_ms();
+	/* The VIP asked for first, so that the reply is about it. */
+	pd->vips[n++] = rq->vip;
+	for (int i = 0; i < j->nvips; i++)
+		if (!vip_equal(&j->vips[i], &rq->vip))
+			pd->vips[n++] = j->vips[i];
+	pd->nvips = n;
+	prev = route_lookup(d->routes, &rq->vip);
+	snprintf(pd->prev_node, sizeof(pd->prev_node), "%s", prev ? prev->node : "");
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (peer_is_up(p))
+			snprintf(pd->waiting[pd->nwaiting++], NODE_NAME_MAX + 1, "%s", p->name);
+	pd->next = pendings;
+	pendings = pd;
+	loop_timer_init(&pd->timer, on_activate_timeout, pd);
+
+	j->state = JOB_ACTIVE;
+	if (routing_announce(d, pd->vips, n, pd->epochs, true) < 0) {
+		j->state = JOB_STANDBY;
+		pending_free(pd);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s",
+					vip_fmt(&rq->vip, vb));
+	}
+	job_flush_held(j);
+	vip_fmt(&rq->vip, vb);
+	log_info("job %s (%s) activated, epoch %llu (was %s)", j->netns, vb,
+		 (unsigned long long)pd->epochs[0], pd->prev_node[0] ? pd->prev_node : "none");
+	events_job(EVENT_JOB_ACTIVATE, vb, j->netns);
+	if (pd->nwaiting == 0) {
+		char *reply = activate_reply(pd);
+
+		pending_free(pd);
+		return reply;
+	}
+	loop_timer_arm(d->loop, &pd->timer, MOVE_CONFIRM_TIMEOUT_MS);
+	*deferred = true;
+	return NULL;
+}
+
+static void unwait(struct pending *pd, const char *node)
+{
+	for (size_t i = 0; i < pd->nwaiting; i++) {
+		if (strcmp(pd->waiting[i], node) == 0) {
+			memmove(pd->waiting[i], pd->waiting[pd->nwaiting - 1],
+				sizeof(pd->waiting[i]));
+			pd->nwaiting--;
+			return;
+		}
+	}
+}
+
+void move_on_ack(struct daemon *d, struct peer *p, const struct route_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pending *pd = pending_with_vip(&e[i].vip, false);
+
+		if (!pd)
+			continue;
+		unwait(pd, p->name);
+		if (pd->nwaiting == 0)
+			finish(pd, activate_reply(pd));
+	}
+}
+
+/* --- a VIP hosted here moved away ----------------------------------------------------- */
+
+struct handover {
+	struct daemon *d;
+	const char *node;
+	size_t sent;
+};
+
+static void hand_one(const struct held_packet *hp, void *arg)
+{
+	struct handover *h = arg;
+
+	if (forward_to_node(h->d, h->node, hp->data, hp->len) == 0)
+		h->sent++;
+}
+
+void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
+		     const struct route_entry *cur)
+{
+	struct pending *pd = pending_with_vip(v, false);
+	struct handover h = { d, cur->node, 0 };
+	char vb[VIP_STRLEN], detail[128];
+	bool gone;
+
+	vip_fmt(v, vb);
+	if (pd) {
+		/* We announced it a moment ago and another node won the race: back to
+		 * standby, so that never two nodes serve one VIP. */
+		j->state = JOB_STANDBY;
+		log_warnx("activate %s lost to %s (epoch %llu): back on standby", vb, cur->node,
+			  (unsigned long long)cur->epoch);
+		finish(pd, ctlmsg_reply_err(CTL_ERR_CONFLICT,
+			"%s was activated on %s at the same time (epoch %llu); %s keeps it and "
+			"%s is back on standby", vb, cur->node, (unsigned long long)cur->epoch,
+			cur->node, d->cfg.node));
+		return;
+	}
+	job_take_held(j, v, hand_one, &h);
+	forward_pointer_add(d, v);
+	snprintf(detail, sizeof(detail), "to %s epoch %llu, %zu held packets handed over",
+		 cur->node, (unsigned long long)cur->epoch, h.sent);
+	log_info("VIP %s moved %s", vb, detail);
+	events_job(EVENT_JOB_RELEASE, vb, detail);
+	job_release_vip(j, v, &gone);
+}
+
+/* --- migrate on one machine ------------------------------------------------------------ */
+
+static void on_migrate_timeout(struct loop_timer *t, void *arg)
+{
+	struct pending *pd = arg;
+	struct job *j = job_by_vip(pd->d, &pd->vips[0]);
+
+	if (j)
+		j->handing_over = false;
+	finish(pd, ctlmsg_reply_err(CTL_ERR_TIMEOUT, "%s did not take the job over within %d ms",
+				    pd->to, MOVE_MIGRATE_TIMEOUT_MS));
+}
+
+char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+		   bool *deferred)
+{
+	static uint8_t buf[FRAME_MAX_PAYLOAD];
+	char *err = NULL, vb[VIP_STRLEN];
+	struct job *j = find_job(d, rq, &err);
+	struct msg_migrate *m;
+	struct pending *pd;
+	struct peer *p;
+	int len;
+
+	if (!j)
+		return err;
+	vip_fmt(&rq->vip, vb);
+	if (j->state != JOB_ACTIVE)
+		return bad_state(j, &rq->vip, "active");
+	if (strcmp(rq->to, d->cfg.node) == 0)
+		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "%s is already on %s", vb, rq->to);
+	p = peer_find(d, rq->to);
+	if (!p || !peer_is_up(p))
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "no link to a node named \"%s\"%s",
+					rq->to, p ? " (it is down)" : "");
+	if (pending_with_vip(&rq->vip, true))
+		return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "%s is being migrated already", vb);
+	m = calloc(1, sizeof(*m));
+	pd = calloc(1, sizeof(*pd));
+	if (!m || !pd) {
+		free(m);
+		free(pd);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
+	}
+	m->op = next_op++;
+	snprintf(m->netns, sizeof(m->netns), "%s", j->netns);
+	for (int i = 0; i < j->nvips; i++)
+		m->vips[m->nvips++] = j->vips[i];
+	len = msg_migrate_encode(m, buf, sizeof(buf));
+	if (len < 0 || peer_send_ctl(p, FRAME_MIGRATE, 0, buf, (size_t)len) < 0) {
+		free(m);
+		free(pd);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot send the hand-over to %s", rq->to);
+	}
+	j->handing_over = true;
+	pd->d = d;
+	pd->migrate = true;
+	pd->client_id = client_id;
+	pd->op = m->op;
+	pd->vips[0] = rq->vip;
+	pd->nvips = 1;
+	pd->start_ms = loop_clock_ms();
+	snprintf(pd->to, sizeof(pd->to), "%s", rq->to);
+	snprintf(pd->prev_node, sizeof(pd->prev_node), "%s", d->cfg.node);
+	loop_timer_init(&pd->timer, on_migrate_timeout, pd);
+	loop_timer_arm(d->loop, &pd->timer, MOVE_MIGRATE_TIMEOUT_MS);
+	pd->next = pendings;
+	pendings = pd;
+	free(m);
+	log_info("migrating job %s (%s) to %s", j->netns, vb, rq->to);
+	*deferred = true;
+	return NULL;
+}
+
+static void migrate_answer(struct peer *p, uint64_t op, enum ctl_err status, uint64_t epoch,
+			   const char *msg)
+{
+	struct msg_migrate_done r = { .op = op, .status = (uint8_t)status, .epoch = epoch };
+	uint8_t buf[MSG_TEXT_MAX + 64];
+	int len;
+
+	snprintf(r.msg, sizeof(r.msg), "%s", msg);
+	len = msg_migrate_done_encode(&r, buf, sizeof(buf));
+	if (len > 0)
+		peer_send_ctl(p, FRAME_MIGRATE_DONE, 0, buf, (size_t)len);
+}
+
+/* The target's side: attach a queue of our own to the job's TUN, then announce. */
+int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct msg_migrate m;
+	uint64_t epochs[JOB_MAX_VIPS];
+	char why[MSG_TEXT_MAX + 1], vb[VIP_STRLEN];
+	struct job *j;
+	int err;
+
+	if (msg_migrate_decode(buf, len, &m) < 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < m.nvips; i++) {
+		if (job_by_vip(d, &m.vips[i])) {
+			migrate_answer(p, m.op, CTL_ERR_VIP_IN_USE, 0, "already hosted here");
+			return 0;
+		}
+	}
+	err = job_open(d, m.netns, &j);
+	if (err < 0) {
+		snprintf(why, sizeof(why), "cannot attach to netns %.200s: %s", m.netns,
+			 strerror(-err));
+		migrate_answer(p, m.op, CTL_ERR_SYSTEM, 0, why);
+		return 0;
+	}
+	for (size_t i = 0; i < m.nvips; i++) {
+		err = job_add_vip(j, &m.vips[i]);
+		if (err < 0) {
+			snprintf(why, sizeof(why), "cannot add %s: %s",
+				 vip_fmt(&m.vips[i], vb), strerror(-err));
+			j->handing_over = true; /* the device is the old node's too: leave it */
+			while (j->nvips > 0) {
+				bool gone;
+
+				job_release_vip(j, &j->vips[0], &gone);
+				if (gone)
+					break;
+			}
+			if (j->nvips == 0)
+				job_drop_if_empty(j);
+			migrate_answer(p, m.op, CTL_ERR_SYSTEM, 0, why);
+			return 0;
+		}
+	}
+	j->state = JOB_ACTIVE;
+	if (routing_announce(d, m.vips, m.nvips, epochs, false) < 0) {
+		migrate_answer(p, m.op, CTL_ERR_SYSTEM, 0, "cannot announce");
+		return 0;
+	}
+	log_info("took over job %s (%s) from %s, epoch %llu", m.netns,
+		 vip_fmt(&m.vips[0], vb), p->name, (unsigned long long)epochs[0]);
+	events_job(EVENT_JOB_ACTIVATE, vb, m.netns);
+	migrate_answer(p, m.op, CTL_OK, epochs[0], "");
+	return 0;
+}
+
+int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct msg_migrate_done r;
+	char vb[VIP_STRLEN];
+	struct pending *pd;
+
+	if (msg_migrate_done_decode(buf, len, &r) < 0)
+		return -EBADMSG;
+	for (pd = pendings; pd && !(pd->migrate && pd->op == r.op); pd = pd->next)
+		;
+	if (!pd)
+		return 0; /* timed out already */
+	vip_fmt(&pd->vips[0], vb);
+	if (r.status != CTL_OK) {
+		struct job *j = job_by_vip(d, &pd->vips[0]);
+
+		if (j)
+			j->handing_over = false;
+		finish(pd, ctlmsg_reply_err(r.status < CTL_ERR_MAX ? r.status : CTL_ERR_SYSTEM,
+					    "%s refused the hand-over: %s", p->name, r.msg));
+		return 0;
+	}
+	finish(pd, ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I, s:I}", "vip", vb,
+		"from", d->cfg.node, "to", p->name, "epoch", (json_int_t)r.epoch,
+		"ms", (json_int_t)(loop_clock_ms() - pd->start_ms))));
+	return 0;
+}
+
+void move_peer_down(struct daemon *d, struct peer *p)
+{
+	struct pending *pd = pendings;
+
+	while (pd) {
+		struct pending *next = pd->next;
+
+		if (!pd->migrate) {
+			unwait(pd, p->name);
+			if (pd->nwaiting == 0)
+				finish(pd, activate_reply(pd));
+		}
+		pd = next;
+	}
+}
+
+void move_stop(struct daemon *d)
+{
+	while (pendings)
+		finish(pendings, ctlmsg_reply_err(CTL_ERR_SYSTEM, "tunvnetd is stopping"));
+}

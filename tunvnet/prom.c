@@ -1,0 +1,336 @@
+/* Prometheus text exposition of the stats result (see prom.h).
+ *
+ * The format wants all samples of a metric family together, after its HELP and TYPE
+ * lines, each family once. A per-peer member may well map to the same name as a node
+ * counter (peers' "tx_packets" and the counter "peer_tx_packets" both become
+ * tunvnet_peer_tx_packets_total), so samples are collected per family first and the
+ * families printed at the end: such a family then holds both series, told apart by
+ * their labels, instead of appearing twice (which a scraper rejects). */
+#include "tunvnet/prom.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "tunvnet_"
+
+struct family {
+	char *name;
+	char *help;
+	const char *type;  /* "counter" or "gauge" */
+	char *samples;     /* the sample lines, each ending in '\n' */
+	size_t size;
+	FILE *f;           /* writes to samples */
+};
+
+struct fams {
+	struct family *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+/* What the daemon's counters count (stats.h); others get a generic line. */
+static const struct {
+	const char *name, *help;
+} helps[] = {
+	{ "tun_rx_packets", "Packets read from the jobs' TUN devices (sent by the jobs)." },
+	{ "tun_rx_bytes", "Bytes read from the jobs' TUN devices." },
+	{ "tun_tx_packets", "Packets written into the jobs' TUN devices (received by the jobs)." },
+	{ "tun_tx_bytes", "Bytes written into the jobs' TUN devices." },
+	{ "peer_tx_packets", "Data frames queued to peers." },
+	{ "peer_tx_bytes", "Bytes of data frames queued to peers." },
+	{ "peer_rx_packets", "Data frames received from peers." },
+	{ "peer_rx_bytes", "Bytes of data frames received from peers." },
+	{ "local_switched", "Packets switched between jobs of this node." },
+	{ "icmp_unreach_sent", "ICMP and ICMPv6 unreachable errors sent to jobs." },
+	{ "handshake_refused", "Peers that failed the cluster-key proof." },
+	{ "protocol_errors", "Peer links closed because of a bad frame." },
+	{ "link_ups", "Peer links that came up." },
+	{ "link_downs", "Peer links that went down." },
+};
+
+/* The nested groups: stats member, metric infix and label name, what a row is. */
+static const struct {
+	const char *key, *kind, *what;
+} groups[] = {
+	{ "jobs", "job", "job" },
+	{ "peers", "peer", "peer" },
+	{ "substrates", "substrate", "substrate" },
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* PREFIX + infix + "_" + name (+ "_total"), every other character than [a-zA-Z0-9_]
+ * made '_'. NULL on ENOMEM. */
+static char *metric_name(const char *infix, const char *name, bool counter)
+{
+	size_t n, i, start = strlen(PREFIX);
+	bool total;
+	char *s;
+
+	n = strlen(name);
+	total = counter && !(n >= 6 && strcmp(name + n - 6, "_total") == 0);
+	if (asprintf(&s, PREFIX "%s%s%s%s", infix ? infix : "", infix ? "_" : "", name,
+		     total ? "_total" : "") < 0)
+		return NULL;
+	for (i = start; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			s[i] = '_';
+	return s;
+}
+
+/* A label value as the format quotes it: backslash, double quote and newline escaped. */
+static void put_label(FILE *f, const char *name, const char *value, bool first)
+{
+	fprintf(f, "%s%s=\"", first ? "" : ",", name);
+	for (; *value; value++) {
+		if (*value == '\\')
+			fputs("\\\\", f);
+		else if (*value == '"')
+			fputs("\\\"", f);
+		else if (*value == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*value, f);
+	}
+	fputc('"', f);
+}
+
+static void put_value(FILE *f, const json_t *v)
+{
+	double d;
+
+	if (json_is_integer(v)) {
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		fputc(json_is_true(v) ? '1' : '0', f);
+	} else {
+		d = json_real_value(v);
+		if (isnan(d))
+			fputs("NaN", f);
+		else if (isinf(d))
+			fputs(d > 0 ? "+Inf" : "-Inf", f);
+		else
+			fprintf(f, "%.17g", d);
+	}
+}
+
+/* The family called name, made (with help and type) if it is new; NULL on ENOMEM. The
+ * name is taken over. */
+static struct family *family(struct fams *fs, char *name, const char *help, const char *type)
+{
+	struct family *bigger, *fam;
+	size_t i;
+
+	if (!name) {
+		fs->nomem = true;
+		return NULL;
+	}
+	for (i = 0; i < fs->n; i++)
+		if (strcmp(fs->v[i].name, name) == 0) {
+			free(name);
+			return &fs->v[i];
+		}
+	if (fs->n == fs->cap) {
+		bigger = realloc(fs->v, (fs->cap ? fs->cap * 2 : 32) * sizeof(*bigger));
+		if (!bigger)
+			goto nomem;
+		fs->v = bigger;
+		fs->cap = fs->cap ? fs->cap * 2 : 32;
+	}
+	fam = &fs->v[fs->n];
+	memset(fam, 0, sizeof(*fam));
+	fam->name = name;
+	fam->type = type;
+	fam->help = strdup(help);
+	fam->f = open_memstream(&fam->samples, &fam->size);
+	if (!fam->help || !fam->f) {
+		free(fam->help);
+		if (fam->f)
+			fclose(fam->f);
+		free(fam->samples);
+		goto nomem;
+	}
+	fs->n++;
+	return fam;
+nomem:
+	free(name);
+	fs->nomem = true;
+	return NULL;
+}
+
+/* One sample: name{node="..."[,label="value"]} value */
+static void sample(struct family *fam, const char *node, const char *label, const char *value,
+		   const json_t *v)
+{
+	bool first = true;
+
+	fputs(fam->name, fam->f);
+	if (node || label) {
+		fputc('{', fam->f);
+		if (node) {
+			put_label(fam->f, "node", node, true);
+			first = false;
+		}
+		if (label)
+			put_label(fam->f, label, value, first);
+		fputc('}', fam->f);
+	}
+	fputc(' ', fam->f);
+	put_value(fam->f, v);
+	fputc('\n', fam->f);
+}
+
+static const char *counter_help(const char *name, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < N(helps); i++)
+		if (strcmp(helps[i].name, name) == 0)
+			return helps[i].help;
+	snprintf(buf, size, "tunvnet counter %s.", name);
+	return buf;
+}
+
+static bool is_gauge(const char *name, const json_t *v)
+{
+	static const char *const suffixes[] = { "_ms", "_s", "_seconds" };
+	size_t n = strlen(name), k, i;
+
+	if (json_is_real(v) || json_is_boolean(v))
+		return true;
+	for (i = 0; i < N(suffixes); i++) {
+		k = strlen(suffixes[i]);
+		if (n >= k && strcmp(name + n - k, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_value(const json_t *v)
+{
+	return json_is_number(v) || json_is_boolean(v);
+}
+
+static void counters(struct fams *fs, const json_t *group, const char *node)
+{
+	char buf[256];
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)group, key, v) {
+		struct family *fam;
+
+		if (!is_value(v))
+			continue;
+		fam = family(fs, metric_name(NULL, key, true), counter_help(key, buf, sizeof(buf)),
+			     "counter");
+		if (fam)
+			sample(fam, node, NULL, NULL, v);
+	}
+}
+
+static void drops(struct fams *fs, const json_t *group, const char *node)
+{
+	struct family *fam;
+	const char *key;
+	json_t *v;
+
+	fam = family(fs, strdup(PREFIX "drops_total"), "Packets dropped, by reason.", "counter");
+	if (!fam)
+		return;
+	json_object_foreach((json_t *)group, key, v)
+		if (is_value(v))
+			sample(fam, node, "reason", key, v);
+}
+
+/* rows: {row name: {member: value}}; each member one family, each row one series. */
+static void nested(struct fams *fs, const json_t *rows, const char *node, size_t g)
+{
+	const char *row, *key;
+	struct family *fam;
+	char help[320];
+	json_t *o, *v;
+	bool gauge;
+
+	json_object_foreach((json_t *)rows, row, o) {
+		if (!json_is_object(o))
+			continue;
+		json_object_foreach(o, key, v) {
+			if (!is_value(v))
+				continue;
+			gauge = is_gauge(key, v);
+			snprintf(help, sizeof(help), "Per-%s %s %s.", groups[g].what,
+				 gauge ? "value" : "counter", key);
+			fam = family(fs, metric_name(groups[g].kind, key, !gauge), help,
+				     gauge ? "gauge" : "counter");
+			if (fam)
+				sample(fam, node, groups[g].kind, row, v);
+		}
+	}
+}
+
+static void put_help(FILE *f, const char *help)
+{
+	for (; *help; help++) {
+		if (*help == '\\')
+			fputs("\\\\", f);
+		else if (*help == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*help, f);
+	}
+}
+
+char *prom_format(const json_t *stats)
+{
+	const json_t *c, *d, *node, *rows;
+	struct fams fs = { 0 };
+	char *text = NULL;
+	size_t size, i;
+	FILE *out;
+
+	c = json_object_get(stats, "counters");
+	d = json_object_get(stats, "drops");
+	node = json_object_get(stats, "node");
+	if (!json_is_object(stats) || !json_is_object(c) || (d && !json_is_object(d)) ||
+	    (node && !json_is_string(node))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	counters(&fs, c, json_string_value(node));
+	if (d)
+		drops(&fs, d, json_string_value(node));
+	for (i = 0; i < N(groups); i++) {
+		rows = json_object_get(stats, groups[i].key);
+		if (json_is_object(rows))
+			nested(&fs, rows, json_string_value(node), i);
+	}
+
+	out = open_memstream(&text, &size);
+	for (i = 0; i < fs.n; i++) {
+		if (fclose(fs.v[i].f) != 0)
+			fs.nomem = true;
+		if (out && !fs.nomem) {
+			fprintf(out, "# HELP %s ", fs.v[i].name);
+			put_help(out, fs.v[i].help);
+			fprintf(out, "\n# TYPE %s %s\n%s", fs.v[i].name, fs.v[i].type,
+				fs.v[i].samples ? fs.v[i].samples : "");
+		}
+		free(fs.v[i].name);
+		free(fs.v[i].help);
+		free(fs.v[i].samples);
+	}
+	free(fs.v);
+	if (!out || fclose(out) != 0 || fs.nomem) {
+		if (out)
+			free(text);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return text;
+}
