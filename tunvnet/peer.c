@@ -445,6 +445,9 @@ static void conn_close(struct conn *c, const char *why)
 		c->seed->dial = NULL;
 	conn_unlist(c);
 	loop_timer_stop(d->loop, &c->timeout);
+	/* What we queued goes out first: a peer we refuse still gets our AUTH, so that it
+	 * can judge (and count) the refusal on its side too. */
+	d->substrate->flush(c->link);
 	d->substrate->close(c->link);
 	if (c->seed)
 		seed_schedule(c->seed);
