@@ -29,13 +29,31 @@ sleep 0.5
 epoch=$(ctl 1 --json routes | jget "[e['epoch'] for e in d if e['vip'] == '$VX'][0]")
 for to in 2 3 1; do
 	from=$MIG_NODE
+	# once, the job stops reading just before the move: its receive queues are saved
+	# full and put back by the restore
+	MIG_PAUSE_RX=0
+	[ "$to" = 3 ] && MIG_PAUSE_RX=1
 	if ! mig_move "$to"; then
 		abort "move n$from -> n$to failed"
 	fi
-	ok "move n$from -> n$to: traffic resumed (whole move as scripted: $MOVE_MS ms)"
+	ok "move n$from -> n$to: traffic resumed (the move as scripted: $MOVE_MS ms:" \
+		"$MOVE_PHASES)"
+	if [ "$MIG_PAUSE_RX" = 1 ]; then
+		rq=$(sed -n 's/.* recvq=\([0-9]*\) .*/\1/p' "$MIG_DIR/cli.$((MIG_SEQ - 1)).out" |
+			awk '{ s += $1 } END { print s + 0 }')
+		if [ "$rq" -gt 0 ]; then
+			ok "move n$from -> n$to: $rq bytes of receive queues checkpointed" \
+				"and restored"
+		else
+			bad "move n$from -> n$to: the job stopped reading, yet no receive" \
+				"queue was saved"
+		fi
+	fi
 	read -r s_job s_srv t_ck t_rs s_net <<<"$MOVE_STALL"
-	info "move n$from -> n$to: stall $s_job ms at X, $s_srv ms at Y; checkpoint $t_ck ms +" \
-		"restore $t_rs ms; stall minus the tool's time $s_net ms"
+	info "move n$from -> n$to: stall $s_job ms at X (last byte before the checkpoint to the" \
+		"first after the restore), $s_srv ms at Y; the tool: checkpoint $t_ck ms +" \
+		"restore $t_rs ms; the stall at X minus the tool's time: $s_net ms" \
+		"$([ "$MIG_PAUSE_RX" = 1 ] && echo "(X had stopped reading 300 ms before)")"
 	new_epoch=$(jget 'd["epoch"]' <<<"$MOVE_ACT")
 	prev=$(jget 'd["previous_node"]' <<<"$MOVE_ACT")
 	if [ "$new_epoch" -gt "$epoch" ] && [ "$prev" = "n$from" ]; then
@@ -46,7 +64,8 @@ for to in 2 3 1; do
 	fi
 	epoch=$new_epoch
 	check "every node routes $VX to n$to" wait_until 5 routes_ok $VX "$to"
-	if ctl "$from" --json jobs | jget "[j for j in d if '$VX' in j['vips']]" | grep -q netns; then
+	if ctl "$from" --json jobs | jget "[j for j in d if '$VX' in j['vips']]" |
+	   grep -q netns; then
 		bad "n$from still lists a job with $VX"
 	else
 		ok "n$from no longer hosts $VX"
@@ -54,14 +73,19 @@ for to in 2 3 1; do
 	sleep 1   # traffic flows between the moves
 done
 
-check "X's connections are open after 3 moves" \
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["conns"]) == int(sys.argv[2]) and all(c["state"] == "open" for c in d["conns"]) else 1)' \
-	"$(mig_status)" $CONNS
+all_open() {
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if len(d["conns"]) == int(sys.argv[2]) and
+         all(c["state"] == "open" for c in d["conns"]) else 1)' "$(mig_status)" $CONNS
+}
+check "X's connections are open after 3 moves" all_open
 mig_stop
 rc=$?
 wait "$srv"
 src=$?
-if [ $rc = 0 ] && [ $src = 0 ] && res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
+if [ $rc = 0 ] && [ $src = 0 ] &&
+   res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
 	ok "clean end, every byte checked in order at both ends, no reset: $res"
 else
 	sed 's/^/    /' "$(mig_out)" "$MIG_DIR/srv.out" | tail -n 20

@@ -13,7 +13,9 @@ export TUNVNETD VNETCTL
 CLUSTER=$ROOT/scripts/vnet-cluster
 # shellcheck disable=SC2034  # used by the tests
 VNETUP=$ROOT/scripts/vnet-up
-CDIR=/run/tunvnet/cluster
+# The cluster's state directory, as scripts/vnet-cluster names it (see P below).
+if [ "${VNET_CLUSTER_NAME:-tv}" = tv ]; then CDIR=/run/tunvnet/cluster
+else CDIR=/run/tunvnet/$VNET_CLUSTER_NAME-cluster; fi
 TEST=$(basename "$0" .sh)
 
 pass=0

@@ -14,7 +14,10 @@
 #
 # and measures the stall from the tools' own timestamps (CLOCK_REALTIME microseconds).
 
-TCPMIG=${TCPMIG:-$ROOT/${BUILD:-build}/tools/tcpmig}
+case ${BUILD:-build} in
+/*) TCPMIG=${TCPMIG:-$BUILD/tools/tcpmig} ;;
+*) TCPMIG=${TCPMIG:-$ROOT/${BUILD:-build}/tools/tcpmig} ;;
+esac
 
 # node_pid K: the PID of node K's daemon (lib.sh's daemon_pid knows only the default
 # cluster's directory).
@@ -84,9 +87,9 @@ if cmd == "flowing":
     sys.exit(0)
 if cmd == "stall":
     # stall STATE CLI_STATUS T_LAUNCH SRV_STATUS...: prints, in ms, the job's receive stall
-    # (the latest last byte before the checkpoint to the latest first byte after the
-    # restore, i.e. the worst connection), the servers' (their receive gap overlapping the
-    # move), the checkpoint's and the restore's own time and the stall minus both
+    # (last byte before the checkpoint to first byte after the restore, on its worst
+    # connection), the servers' (their receive gap overlapping the move), the checkpoint's
+    # and the restore's own time and the job's stall minus both
     st, cli, launch = state_times(args[0]), load(args[1]), int(args[2])
     ckpt = (st["t_saved"] - st["t_signal"]) / 1000.0
     restore = (cli["t_live"] - launch) / 1000.0
@@ -97,7 +100,7 @@ if cmd == "stall":
             for a, b in c["gaps"]:
                 if a <= cli["t_live"] and b >= st["t_signal"]:
                     ss = max(ss, (b - a) / 1000.0)
-    print("%.1f %.1f %.2f %.2f %.1f" % (cs, ss, ckpt, restore, max(cs, ss) - ckpt - restore))
+    print("%.1f %.1f %.2f %.2f %.1f" % (cs, ss, ckpt, restore, cs - ckpt - restore))
     sys.exit(0)
 if cmd == "totals":
     # totals CLIENT_OUT SERVER_OUT...: the client's and the servers' final per-connection
@@ -191,6 +194,7 @@ elif mode == "recv":
         json.dump({"seqs": seqs}, f)
 elif mode == "merge":
     sent = json.load(open(sys.argv[2]))["sent"]
+    # reordered: datagrams that came after one with a higher sequence number
     seen, dups, reordered, last = set(), 0, 0, -1
     for p in sys.argv[3:]:
         for q in json.load(open(p))["seqs"]:
@@ -199,7 +203,7 @@ elif mode == "merge":
             seen.add(q)
             if q < last:
                 reordered += 1
-            last = q
+            last = max(last, q)
     lost = sent - len([q for q in seen if q < sent])
     print("%d %d %d %d %d" % (sent, len(seen), lost, dups, reordered))
 EOF2
@@ -208,6 +212,7 @@ EOF2
 MIG_NS="" MIG_NODE="" MIG_VIP="" MIG_PID="" MIG_SEQ=0 MIG_DIR=$T/mig
 MIG_SRV_STATUS=()   # the servers' status files, for the stall on their side
 mkdir -p "$MIG_DIR"
+mkfifo "$MIG_DIR/sleep.fifo" && exec {MIG_SLEEPFD}<>"$MIG_DIR/sleep.fifo"
 
 # mig_client NS K VIP ARGS...: job NS on node K with VIP runs `tcpmig client ARGS`.
 mig_client() {
@@ -232,51 +237,83 @@ mig_wait_flowing() {
 ms_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
 # mig_move K [NEWNS]: moves the job to node K with TCP_REPAIR (see the top of this file).
-# The caller may define mig_on_suspended OLDNS (run after the suspend, before the
-# checkpoint) and mig_on_restored NEWNS (after the restore, before the activate) to move
-# other parts of the job along. Sets MOVE_MS (the whole move as the script ran it), MOVE_ACT (activate's JSON result),
-# MOVE_STALL ("job_ms servers_ms checkpoint_ms restore_ms net_ms", see mig.py stall) once
-# traffic flows again. Returns non-zero, with a "bad" line, if a step fails.
+# With MIG_PAUSE_RX=1 the job stops reading 0.3 s before the move (tcpmig's SIGUSR2).
+# With MIG_PREPARE_FIRST=1 the new namespace is made and attached on standby before the
+# suspend, as an orchestrator that provisions the target first would; the stall is then
+# what the move itself costs. The caller may define hooks to move other parts of the job
+# along: mig_on_prepared NEWNS (the new namespace is on standby), mig_on_checkpointed
+# OLDNS (after the checkpoint, before the old namespace goes) and mig_on_restored NEWNS
+# (after the restore, before the activate). Sets MOVE_MS (the move as the script ran it,
+# suspend to activate's answer), MOVE_PHASES (how long each step took, as text),
+# MOVE_ACT (activate's JSON result) and, once traffic flows again,
+# MOVE_STALL ("job_ms servers_ms checkpoint_ms restore_ms net_ms", see mig.py stall).
+# Returns non-zero, with a "bad" line, if a step fails.
 mig_move() {
-	local k=$1 old=$MIG_NS new=${2:-$P-jm$((MIG_SEQ + 1))} t0 tl out rc i
-	MOVE_STALL="" MOVE_ACT="" MOVE_MS=""
+	local k=$1 old=$MIG_NS new=${2:-$P-jm$((MIG_SEQ + 1))} t0 t1 t2 t3 t4 t5 tl out rc i line
+	MOVE_STALL="" MOVE_ACT="" MOVE_MS="" MOVE_PHASES=""
+	if [ "${MIG_PREPARE_FIRST:-0}" = 1 ]; then
+		vjob "$new" "$k" "$MIG_VIP" --standby || return 1
+		declare -F mig_on_prepared >/dev/null && mig_on_prepared "$new"
+	fi
+	rm -f "$MIG_DIR/state"
+	if [ "${MIG_PAUSE_RX:-0}" = 1 ]; then
+		# the job stops reading for a moment: the checkpoint finds the receive queues
+		# full and the restore must put their contents back
+		kill -USR2 "$MIG_PID"
+		sleep 0.3
+	fi
 	t0=$(now_us)
 	out=$(ctl "$MIG_NODE" suspend --vip "$MIG_VIP" 2>&1) ||
 		{ bad "move n$MIG_NODE -> n$k: suspend: $out"; return 1; }
-	declare -F mig_on_suspended >/dev/null && mig_on_suspended "$old"
-	rm -f "$MIG_DIR/state"
+	t1=$(now_us)
 	kill -USR1 "$MIG_PID"
 	wait "$MIG_PID"
 	rc=$?
 	if [ $rc != 0 ] || [ ! -s "$MIG_DIR/state" ]; then
-		bad "move n$MIG_NODE -> n$k: checkpoint failed (exit $rc): $(tail -n 3 "$(mig_out)")"
+		bad "move n$MIG_NODE -> n$k: checkpoint failed (exit $rc):" \
+			"$(tail -n 3 "$(mig_out)")"
 		return 1
 	fi
+	t2=$(now_us)
+	declare -F mig_on_checkpointed >/dev/null && mig_on_checkpointed "$old"
 	ip netns del "$old" || { bad "ip netns del $old"; return 1; }
-	vjob "$new" "$k" "$MIG_VIP" --standby || return 1
+	t3=$(now_us)
+	if [ "${MIG_PREPARE_FIRST:-0}" != 1 ]; then
+		vjob "$new" "$k" "$MIG_VIP" --standby || return 1
+	fi
 	MIG_SEQ=$((MIG_SEQ + 1))
 	tl=$(now_us)
-	spawn ip netns exec "$new" "$TCPMIG" restore --state "$MIG_DIR/state" --status "$(mig_status)" \
-		>"$(mig_out)" 2>&1
+	out=$(mig_out)
+	# nsenter: only the network namespace, so starting the restore costs less than with
+	# ip netns exec (which also remounts /sys in a mount namespace of its own)
+	spawn nsenter --net="/run/netns/$new" "$TCPMIG" restore --state "$MIG_DIR/state" \
+		--status "$(mig_status)" >"$out" 2>&1
 	MIG_PID=$!
-	for i in $(seq 500); do
-		grep -q '^restore ' "$(mig_out)" 2>/dev/null && break
+	for i in $(seq 5000); do
+		IFS= read -r line <"$out" && [[ $line == restore* ]] && break
 		kill -0 "$MIG_PID" 2>/dev/null || break
-		sleep 0.01
+		read -r -t 0.001 -u "$MIG_SLEEPFD"   # a 1 ms sleep without a fork
 	done
 	if ! grep -q '^restore ' "$(mig_out)"; then
 		bad "move n$MIG_NODE -> n$k: restore failed: $(tail -n 3 "$(mig_out)")"
 		return 1
 	fi
 	declare -F mig_on_restored >/dev/null && mig_on_restored "$new"
+	t4=$(now_us)
 	if ! MOVE_ACT=$(ctl "$k" --json activate --vip "$MIG_VIP" 2>&1); then
 		bad "move n$MIG_NODE -> n$k: activate: $MOVE_ACT"
 		return 1
 	fi
-	MOVE_MS=$(ms_since "$t0")
+	t5=$(now_us)
+	MOVE_MS=$(awk -v a="$t0" -v b="$t5" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+	MOVE_PHASES=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" \
+		'BEGIN { printf "suspend %.1f, checkpoint %.1f, netns del %.1f, restore %.1f, " \
+		"activate %.1f ms", (b - a) / 1e3, (c - b) / 1e3, (d - c) / 1e3, (e - d) / 1e3,
+		(f - e) / 1e3 }')
 	MIG_NS=$new MIG_NODE=$k
 	if ! mig_wait_flowing 15 "$tl"; then
-		bad "move to n$k: traffic did not resume within 15 s (client: $(tail -n 2 "$(mig_out)"))"
+		bad "move to n$k: traffic did not resume within 15 s" \
+			"(client: $(tail -n 2 "$(mig_out)"))"
 		return 1
 	fi
 	MOVE_STALL=$(python3 "$MIGPY" stall "$MIG_DIR/state.prev" "$(mig_status)" "$tl" \

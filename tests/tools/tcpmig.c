@@ -17,7 +17,9 @@
  * state and both queues plus its own stream positions to the state file and exits
  * without a FIN or RST (a socket closed in repair mode goes away silently). `restore`
  * rebuilds the sockets from that file in a brand-new namespace holding the same address
- * and carries on as the client did, including being checkpointed again.
+ * and carries on as the client did, including being checkpointed again. SIGUSR2 makes
+ * the client stop reading (and start again), so that a checkpoint finds data in the
+ * receive queues.
  *
  * Times are CLOCK_REALTIME microseconds, comparable with bash's $EPOCHREALTIME. The
  * status file (JSON, replaced atomically every 100 ms and at the end) lists per
@@ -67,10 +69,10 @@ enum cstate {
 static const char *cstate_names[] = { "hello", "open", "closing", "closed", "failed" };
 
 /*
- * What TCP_REPAIR gives us about one socket: exactly the fields libsoccr saves. The
- * queue sequence numbers are those of the queues' ends (rcv_nxt, write_seq); the
- * restore sets each queue's start (end minus length) and lets the kernel advance it as
- * the contents are put back.
+ * What TCP_REPAIR gives us about one socket: the fields libsoccr saves, plus the buffer
+ * sizes CRIU saves with the socket's options. The queue sequence numbers are those of
+ * the queues' ends (rcv_nxt, write_seq); the restore sets each queue's start (end minus
+ * length) and lets the kernel advance it as the contents are put back.
  */
 struct tcp_snap {
 	struct sockaddr_storage local, remote;
@@ -140,6 +142,7 @@ static uint64_t t_live;			/* restore: every socket out of repair mode */
 static uint64_t t_ckpt_signal, t_ckpt_saved;
 static uint64_t t_prev_signal, t_prev_saved;	/* restore: the checkpoint restored from */
 static const char *phase = "running";
+static bool rx_paused;			/* SIGUSR2: the client stops reading (see usage) */
 static uint8_t zbuf[CHUNK], pbuf[CHUNK];
 
 static uint64_t now_us(void)
@@ -346,7 +349,8 @@ static void write_status(void)
 		struct conn *c = conns[i];
 		unsigned n = c->gaps_total < MAX_GAPS ? (unsigned)c->gaps_total : MAX_GAPS;
 
-		fprintf(f, "%s\n  {\"id\": %u, \"state\": \"%s\", \"rx\": %" PRIu64 ", \"tx\": %" PRIu64
+		fprintf(f, "%s\n  {\"id\": %u, \"state\": \"%s\", \"rx\": %" PRIu64
+			", \"tx\": %" PRIu64
 			", \"t_first_rx\": %" PRIu64 ", \"t_last_rx\": %" PRIu64
 			", \"t_last_rx_saved\": %" PRIu64 ", \"why\": \"%s\", \"gaps\": [",
 			i ? "," : "", c->id, cstate_names[c->st], c->rx, c->tx, c->t_first_rx,
@@ -740,7 +744,8 @@ static void checkpoint(void)
 		struct conn *c = conns[i];
 
 		if (c->st != C_OPEN)
-			die("checkpoint: conn id=%u is %s (%s)", c->id, cstate_names[c->st], c->why);
+			die("checkpoint: conn id=%u is %s (%s)", c->id, cstate_names[c->st],
+			    c->why);
 		r = snap_save(c->fd, &c->snap);
 		if (r)
 			die("checkpoint: conn id=%u: %s", c->id, strerror(-r));
@@ -989,6 +994,14 @@ static int snap_restore(struct tcp_snap *s)
 		r = sopt_int(fd, TCP_QUEUE_SEQ, (int)(s->outq_seq - s->outq_len), "send seq");
 	if (r)
 		goto err;
+	/*
+	 * The MSS as the user's clamp before connect: connect in repair mode sizes the
+	 * segments from the clamp it finds then, and the default (536) would stay the
+	 * segment size until something resyncs it, TCP_REPAIR_OPTIONS below or not.
+	 */
+	r = sopt_int(fd, TCP_MAXSEG, (int)s->mss, "TCP_MAXSEG");
+	if (r)
+		goto err;
 	if (connect(fd, (struct sockaddr *)&s->remote, ss_len(&s->remote)) < 0) {
 		r = -errno;
 		say("connect in repair mode: %s", strerror(errno));
@@ -1181,8 +1194,8 @@ static int report(void)
 
 		if (!ok)
 			bad++;
-		printf("conn id=%u rx=%" PRIu64 " tx=%" PRIu64 " state=%s%s%s\n", c->id, c->rx, c->tx,
-		       cstate_names[c->st], c->why[0] ? " why=" : "", c->why);
+		printf("conn id=%u rx=%" PRIu64 " tx=%" PRIu64 " state=%s%s%s\n", c->id, c->rx,
+		       c->tx, cstate_names[c->st], c->why[0] ? " why=" : "", c->why);
 	}
 	printf("%s: %d connection(s), %d failed\n", opt.mode == MODE_SERVE ? "serve" :
 	       opt.mode == MODE_CLIENT ? "client" : "restore", nconns, bad);
@@ -1203,6 +1216,7 @@ static int run(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
 		die("signalfd: %s", strerror(errno));
@@ -1227,7 +1241,7 @@ static int run(void)
 		}
 		for (i = 0; i < nconns; i++) {
 			struct conn *c = conns[i];
-			short ev = POLLIN;
+			short ev = rx_paused && c->st == C_OPEN ? 0 : POLLIN;
 
 			if (c->st == C_CLOSED || c->st == C_FAILED)
 				continue;
@@ -1248,6 +1262,8 @@ static int run(void)
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGUSR1 && opt.mode != MODE_SERVE && !closing) {
 					checkpoint();
+				} else if (si.ssi_signo == SIGUSR2) {
+					rx_paused = opt.mode != MODE_SERVE && !rx_paused;
 				} else if (si.ssi_signo != SIGUSR1 && !closing) {
 					closing = true;
 					close_deadline = now_us() + 10000000u;
@@ -1313,6 +1329,8 @@ static void usage(FILE *f)
 	      "  -v             log connection events\n"
 	      "\n"
 	      "SIGTERM ends the client cleanly (FIN, then the server's rest until its FIN).\n"
+	      "SIGUSR2 makes the client stop reading, or start again, so that a checkpoint\n"
+	      "finds data in the receive queues (a restore reads again).\n"
 	      "Exit status: 0 all connections clean; 1 a mismatch, reset or premature EOF;\n"
 	      "2 usage; 3 a system error (checkpoint/restore failed).\n", f);
 }
@@ -1372,7 +1390,8 @@ int main(int argc, char **argv)
 			opt.nconns = (int)u;
 			break;
 		case 'c':
-			if (opt.ntargets >= MAX_TARGETS || !parse_ep(optarg, &opt.targets[opt.ntargets]))
+			if (opt.ntargets >= MAX_TARGETS ||
+			    !parse_ep(optarg, &opt.targets[opt.ntargets]))
 				goto bad;
 			opt.ntargets++;
 			break;
@@ -1430,6 +1449,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -1441,7 +1461,8 @@ int main(int argc, char **argv)
 		if (opt.bind_ip && !strchr(opt.bind_ip, ':'))
 			snprintf(ep, sizeof(ep), "%s:%d", opt.bind_ip, opt.port);
 		else
-			snprintf(ep, sizeof(ep), "[%s]:%d", opt.bind_ip ? opt.bind_ip : "::", opt.port);
+			snprintf(ep, sizeof(ep), "[%s]:%d", opt.bind_ip ? opt.bind_ip : "::",
+				 opt.port);
 		if (!parse_ep(ep, &ss)) {
 			say("bad --bind '%s'", opt.bind_ip);
 			return 2;
