@@ -349,10 +349,13 @@ char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_req
 	ss->next = sessions;
 	sessions = ss;
 	capture_active++;
-	log_info("capture started: scope %s%s%s, filter \"%s\"",
-		 rq->scope == CTL_SCOPE_VIP ? "vip " : rq->scope == CTL_SCOPE_PEER ? "peer " : "all",
-		 rq->scope == CTL_SCOPE_VIP ? vip_fmt(&rq->vip, err) : "",
-		 rq->scope == CTL_SCOPE_PEER ? rq->peer : "", rq->filter);
+	if (rq->scope == CTL_SCOPE_VIP)
+		log_info("capture started: vip %s%s, filter \"%s\"", vip_fmt(&rq->vip, err),
+			 rq->cluster ? " (cluster)" : "", rq->filter);
+	else if (rq->scope == CTL_SCOPE_PEER)
+		log_info("capture started: peer %s, filter \"%s\"", rq->peer, rq->filter);
+	else
+		log_info("capture started: all, filter \"%s\"", rq->filter);
 	return ctlmsg_reply_ok(json_pack("{s:b, s:i, s:i, s:s}", "capturing", 1, "linktype",
 					 CAPTURE_LINKTYPE_RAW, "snaplen", snaplen, "node",
 					 d->cfg.node));
