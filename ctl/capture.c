@@ -62,11 +62,10 @@ static const struct client_doc doc = {
 	.summary =
 		"Captures the packets this node's tunvnetd forwards: those of one VIP\n"
 		"(--vip), those exchanged with one peer (--peer), or all of them (--all, the\n"
-		"default). Every packet is seen where the daemon handles it: read from a\n"
-		"job's TUN (from-job), written into one (to-job), sent to a peer (to-peer),\n"
+		"default). Each packet's direction says where the daemon saw it: read from\n"
+		"a job's TUN (from-job), written into one (to-job), sent to a peer (to-peer),\n"
 		"received from one (from-peer), or held for a suspended or standby job\n"
-		"(held). A packet is captured once per place, so one switched between two\n"
-		"jobs of this node shows up twice.\n"
+		"(held).\n"
 		"\n"
 		"The FILTER EXPRESSION is a tcpdump expression (pcap-filter(7)), its words\n"
 		"joined by blanks, applied by the daemon to the raw IP packets: 'tcp port 80',\n"
@@ -146,7 +145,7 @@ struct pkt {
 /* One daemon's capture stream. */
 struct source {
 	struct client_stream s;
-	char label[128];         /* for messages: the socket, or "tunvnetd" when alone */
+	char label[128];         /* for messages: the node, else the socket or "tunvnetd" */
 	struct pkt *head, *tail; /* in arrival order, which is time order */
 	bool ended;              /* END seen, or the stream is gone */
 	bool got_end;
@@ -280,8 +279,8 @@ static int check(const struct args *a, const struct ctl_opts *o, struct ctl_requ
 	}
 	if (a->count) {
 		if (!parse_long(a->count, 1, LONG_MAX, &v))
-			return client_usage(&doc, "-c: \"%s\" is not a count of packets (1 or more)",
-					    a->count);
+			return client_usage(&doc, "-c: \"%s\" is not a count of packets "
+					    "(1 or more)", a->count);
 		req->count = v;
 	}
 	if (a->duration) {
@@ -291,7 +290,10 @@ static int check(const struct args *a, const struct ctl_opts *o, struct ctl_requ
 		    secs > 1e9)
 			return client_usage(&doc, "--duration: \"%s\" is not a number of seconds "
 					    "above 0", a->duration);
-		req->duration_ms = (long)ceil(secs * 1000);
+		/* rounded up: a duration is never cut short */
+		req->duration_ms = (long)(secs * 1000);
+		if (req->duration_ms < secs * 1000)
+			req->duration_ms++;
 	}
 	if (a->snaplen) {
 		if (!parse_long(a->snaplen, CTL_SNAPLEN_MIN, CTL_SNAPLEN_MAX, &v))
@@ -560,7 +562,8 @@ static void emit(struct capture *c, bool force)
 	}
 	if (any && c->live && !c->out_gone && fflush(c->out) == EOF) {
 		if (errno != EPIPE) {
-			fprintf(stderr, "vnetctl: writing the capture failed: %s\n", strerror(errno));
+			fprintf(stderr, "vnetctl: writing the capture failed: %s\n",
+				strerror(errno));
 			c->err = VNETCTL_EXIT_ERROR;
 		}
 		c->out_gone = true;
@@ -606,15 +609,26 @@ static json_t *record_json(const struct capmsg *m)
 	return NULL;
 }
 
+/* A note is a control-plane event about what is captured (a move, most often): shown
+ * as `vnetctl events` shows it, or as its JSON when it is something else. */
 static void on_note(struct source *s, const struct capmsg *m)
 {
-	char buf[256], *text;
+	char buf[256], type[64], *text;
 	json_t *o = record_json(m);
 	const json_t *to = json_object_get(o, "moved_to");
 
 	if (json_is_string(to)) {
 		fprintf(stderr, "vnetctl: %s: the VIP moved to %s\n", s->label,
 			table_safe(json_string_value(to), buf, sizeof(buf)));
+	} else if (json_is_string(json_object_get(o, "type"))) {
+		/* the node that saw the event is the label already */
+		json_object_del(o, "node");
+		text = events_describe(o);
+		fprintf(stderr, "vnetctl: %s: %s %s\n", s->label,
+			table_safe(json_string_value(json_object_get(o, "type")), type,
+				   sizeof(type)),
+			text ? table_safe(text, buf, sizeof(buf)) : "(out of memory)");
+		free(text);
 	} else {
 		text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 		fprintf(stderr, "vnetctl: %s: note: %s\n", s->label,
@@ -817,7 +831,7 @@ static int open_one(struct capture *c, const char *path, const char *label, unsi
 		    const struct ctl_request *req, long *linktype)
 {
 	struct source *s = &c->src[c->n];
-	const json_t *lt;
+	const json_t *lt, *node;
 	json_t *res;
 
 	if (client_stream_open(path, req, label, flags, &res, &s->s))
@@ -841,7 +855,12 @@ static int open_one(struct capture *c, const char *path, const char *label, unsi
 		return -1;
 	}
 	*linktype = lt ? (long)json_integer_value(lt) : LINKTYPE_RAW;
-	snprintf(s->label, sizeof(s->label), "%s", label ? label : "tunvnetd");
+	/* a daemon that names itself is named in the messages, else its socket */
+	node = json_object_get(res, "node");
+	if (json_is_string(node) && msg_name_valid(json_string_value(node)))
+		snprintf(s->label, sizeof(s->label), "%s", json_string_value(node));
+	else
+		snprintf(s->label, sizeof(s->label), "%s", label ? label : "tunvnetd");
 	json_decref(res);
 	c->n++;
 	return 0;

@@ -62,8 +62,8 @@ int client_help(const struct client_doc *d, FILE *out)
 	if (d->exit_err)
 		fprintf(out, "  1  %s\n", d->exit_err);
 	else
-		fputs("  1  tunvnetd answered with an error (its message is printed), or could not\n"
-		      "     be reached, or did not answer within 10 seconds\n", out);
+		fputs("  1  tunvnetd answered with an error (its message is printed), or could\n"
+		      "     not be reached, or did not answer within 10 seconds\n", out);
 	fputs("  2  usage error: an unknown option, a missing or malformed argument\n", out);
 	fputs("\nExample:\n", out);
 	indent(d->example, out);
@@ -226,8 +226,8 @@ static int connect_to(const char *path, bool quiet)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = errno;
 		if (!quiet)
-			fprintf(stderr, "vnetctl: cannot connect to %s: %s%s\n", path, strerror(err),
-				connect_hint(err, path));
+			fprintf(stderr, "vnetctl: cannot connect to %s: %s%s\n", path,
+				strerror(err), connect_hint(err, path));
 		close(fd);
 		return -1;
 	}
@@ -379,7 +379,8 @@ out:
 
 int client_print_json(const json_t *result)
 {
-	/* 16 digits: a timestamp keeps its microseconds, and 2.1 does not read 2.1000000000000001 */
+	/* 16 digits: a timestamp keeps its microseconds, and 2.1 does not print as
+	 * 2.1000000000000001 */
 	if (json_dumpf(result, stdout,
 		       JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16)) < 0 ||
 	    fputc('\n', stdout) == EOF) {

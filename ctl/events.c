@@ -52,29 +52,28 @@ static const struct client_doc doc = {
 		   "TIME                     TYPE          DETAILS\n"
 		   "2025-05-01 12:00:01.204  peer_up       n2\n"
 		   "2025-05-01 12:03:17.881  route_change  198.19.1.10: n1 epoch 2 -> n2 epoch 3\n"
-		   "2025-05-01 12:03:17.882  job_release   198.19.1.10: 4 held packets handed over\n"
+		   "2025-05-01 12:03:17.882  job_release   198.19.1.10: 4 held packets handed "
+		   "over\n"
 		   "2025-05-01 12:04:00.000  drop          no_route: 3 packets",
 };
 
 /* "2025-05-01 12:03:17.881" in local time, from seconds since the epoch. */
 static const char *when(const json_t *ts, char *buf, size_t size)
 {
-	double t = json_number_value(ts), sec;
+	double t = json_number_value(ts);
+	long long total;
 	struct tm tm;
 	time_t tt;
 	long ms;
 	size_t n;
 
-	if (!json_is_number(ts) || !isfinite(t) || t < 0 || t > 1e15) {
+	if (!json_is_number(ts) || !isfinite(t) || t < 0 || t > 1e12) {
 		snprintf(buf, size, "-");
 		return buf;
 	}
-	ms = lround(modf(t, &sec) * 1000);
-	tt = (time_t)sec;
-	if (ms >= 1000) {
-		tt++;
-		ms -= 1000;
-	}
+	total = (long long)(t * 1000 + 0.5);
+	tt = (time_t)(total / 1000);
+	ms = (long)(total % 1000);
 	if (!localtime_r(&tt, &tm) || (n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm)) == 0) {
 		snprintf(buf, size, "-");
 		return buf;
@@ -154,8 +153,7 @@ static bool shown(const char *type, const char *key)
 	return false;
 }
 
-/* The DETAILS text of one event; malloc'd, NULL on ENOMEM. */
-static char *details(const json_t *ev)
+char *events_describe(const json_t *ev)
 {
 	const char *type = json_string_value(json_object_get(ev, "type")), *key;
 	char *text = NULL;
@@ -228,7 +226,7 @@ static int print_table(const json_t *res)
 	json_array_foreach(res, i, ev) {
 		table_add(&t, "%s", when(json_object_get(ev, "ts"), buf, sizeof(buf)));
 		table_add_json(&t, json_object_get(ev, "type"));
-		d = details(ev);
+		d = events_describe(ev);
 		if (!d)
 			t.err = t.err ?: -ENOMEM;
 		else
@@ -257,7 +255,7 @@ static int print_line(const char *line, size_t len, bool json)
 		r = json_dumpf(ev, stdout, JSON_COMPACT | JSON_REAL_PRECISION(16)) < 0 ||
 		    fputc('\n', stdout) == EOF;
 	} else {
-		d = details(ev);
+		d = events_describe(ev);
 		safe = d ? malloc(strlen(d) + 1) : NULL;
 		if (!safe) {
 			free(d);
@@ -331,7 +329,8 @@ static int follow(const struct ctl_opts *o)
 		if (r)
 			break;
 		if (s.eof) {
-			fprintf(stderr, "vnetctl: tunvnetd on %s closed the connection\n", o->socket);
+			fprintf(stderr, "vnetctl: tunvnetd on %s closed the connection\n",
+				o->socket);
 			r = VNETCTL_EXIT_ERROR;
 			break;
 		}

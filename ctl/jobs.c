@@ -23,9 +23,12 @@ static const struct client_doc doc = {
 		"rx_bytes and tx_bytes.",
 	.exit_ok = "the list was printed (it may be empty)",
 	.example = "$ vnetctl jobs\n"
-		   "NETNS              IFNAME  VIPS                      STATE    RX_PKTS  TX_PKTS\n"
-		   "job1               tv0     198.19.1.10,fd00:19:1::a  active      1204     1187\n"
-		   "/proc/4242/ns/net  tv0     198.19.1.11               standby        0        0",
+		   "NETNS              IFNAME  VIPS                      STATE    RX_PKTS  "
+		   "TX_PKTS\n"
+		   "job1               tv0     198.19.1.10,fd00:19:1::a  active      1204     "
+		   "1187\n"
+		   "/proc/4242/ns/net  tv0     198.19.1.11               standby        0        "
+		   "0",
 };
 
 static const struct table_col cols[] = {

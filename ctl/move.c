@@ -198,10 +198,24 @@ static int print_activate(const struct ctl_opts *o, const json_t *res)
 		snprintf(was, sizeof(was), "was %s", prev);
 	else
 		snprintf(was, sizeof(was), "no node had it before");
-	printf("activated %s%s%s, epoch %" JSON_INTEGER_FORMAT " (%s); every peer confirmed in "
-	       "%s\n", str(res, "vip", b1, sizeof(b1)), *node ? " on " : "", node,
-	       json_integer_value(epoch), was,
-	       ms(json_object_get(res, "converged_ms"), conv, sizeof(conv)));
+	const json_t *unconf = json_object_get(res, "unconfirmed");
+
+	printf("activated %s%s%s, epoch %" JSON_INTEGER_FORMAT " (%s); ",
+	       str(res, "vip", b1, sizeof(b1)), *node ? " on " : "", node,
+	       json_integer_value(epoch), was);
+	ms(json_object_get(res, "converged_ms"), conv, sizeof(conv));
+	if (json_is_array(unconf) && json_array_size(unconf) > 0) {
+		/* Some peers never answered (down or slow): say which, do not claim all. */
+		size_t i;
+		const json_t *n;
+
+		printf("no confirmation within %s from", conv);
+		json_array_foreach(unconf, i, n)
+			printf("%s %s", i ? "," : "", json_is_string(n) ? json_string_value(n) : "?");
+		printf("\n");
+	} else {
+		printf("every peer confirmed in %s\n", conv);
+	}
 	return 0;
 }
 

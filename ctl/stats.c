@@ -31,7 +31,7 @@ static const struct client_doc doc = {
 		"With --json, prints the daemon's result as it is: an object with members\n"
 		"node, counters (an object, name: count) and drops (reason: count), and, when\n"
 		"the daemon keeps them, jobs, peers and substrates (objects keyed by name,\n"
-		"each with its own counters).\n"
+		"each with its own counters; the text above shows the node's totals only).\n"
 		"\n"
 		"With --prometheus, prints the same in the Prometheus text exposition format,\n"
 		"for a node exporter's textfile collector or a scrape through a pipe: each\n"

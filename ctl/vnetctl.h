@@ -69,8 +69,9 @@ struct client_doc {
  * on_opt, and the common -s/--socket, -j/--json and -h/--help, updating o. on_opt
  * returns -1 to go on or an exit status to stop with. Positional arguments are refused,
  * unless d->positional: then on_opt gets each of them, in order, as c == 1 (options and
- * positional arguments may mix; those after "--" are all positional). Returns -1 when the command should run, otherwise the exit status (0 after --help, 2
- * after a usage error, which is printed with the synopsis). */
+ * positional arguments may mix; those after "--" are all positional). Returns -1 when
+ * the command should run, otherwise the exit status (0 after --help, 2 after a usage
+ * error, which is printed with the synopsis). */
 int client_args(int argc, char **argv, struct ctl_opts *o, const struct client_doc *d,
 		const struct option *extra, int (*on_opt)(int c, const char *arg, void *ctx),
 		void *ctx);
@@ -135,6 +136,13 @@ int client_signals_catch(void);
 int client_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 bool client_stopped(void);
 uint64_t client_now_ms(void); /* CLOCK_MONOTONIC */
+
+/* ---- ctl/events.c ---- */
+
+/* The DETAILS text of an event object (what `vnetctl events` prints after the time and
+ * the type): "198.19.1.10: n1 epoch 2 -> n2 epoch 3". Malloc'd, NULL on ENOMEM. The
+ * text is the daemon's: clean it (table_safe) before it reaches a terminal. */
+char *events_describe(const json_t *ev);
 
 /* ---- ctl/pcapfile.c: capture files, as tcpdump and wireshark read them ---- */
 

@@ -244,7 +244,8 @@ static enum ctl_err get_node(const char *key, const json_t *v, char *out, size_t
 
 	if (!json_is_string(v))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" must be a string", key);
-	if (json_string_length(v) >= size || strlen(json_string_value(v)) != json_string_length(v) ||
+	if (json_string_length(v) >= size ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
 	    !msg_name_valid(json_string_value(v)))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
 			    "\"%s\": %s is not a node name (1 to %d of A-Z a-z 0-9 . _ -)", key,
@@ -268,8 +269,9 @@ static enum ctl_err get_int(const char *key, const json_t *v, long min, long max
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
 				    "\"%s\": %s is not 0 nor between %ld and %ld", key,
 				    quote(v, q, sizeof(q)), min, max);
-		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\": %s is not between %ld and %ld",
-			    key, quote(v, q, sizeof(q)), min, max);
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+			    "\"%s\": %s is not between %ld and %ld", key, quote(v, q, sizeof(q)),
+			    min, max);
 	}
 	*out = (long)n;
 	return CTL_OK;
@@ -373,7 +375,8 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 		break;
 	case M_FILTER:
 		if (!json_is_string(v))
-			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"filter\" must be a string");
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"filter\" must be a string");
 		/* libpcap takes a C string: an embedded NUL would cut the expression short */
 		if (strlen(json_string_value(v)) != json_string_length(v))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen,

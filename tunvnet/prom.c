@@ -26,8 +26,10 @@ struct family {
 	FILE *f;           /* writes to samples */
 };
 
+/* Each family on its own: its memstream keeps the addresses of samples and size, so a
+ * family must never move (an array of them would, when it grows). */
 struct fams {
-	struct family *v;
+	struct family **v;
 	size_t n, cap;
 	bool nomem;
 };
@@ -50,6 +52,8 @@ static const struct {
 	{ "protocol_errors", "Peer links closed because of a bad frame." },
 	{ "link_ups", "Peer links that came up." },
 	{ "link_downs", "Peer links that went down." },
+	{ "held_packets", "Packets held for suspended or standby jobs." },
+	{ "forwarded", "Packets sent on by a forwarding pointer or a hand-over." },
 };
 
 /* The nested groups: stats member, metric infix and label name, what a row is. */
@@ -123,7 +127,7 @@ static void put_value(FILE *f, const json_t *v)
  * name is taken over. */
 static struct family *family(struct fams *fs, char *name, const char *help, const char *type)
 {
-	struct family *bigger, *fam;
+	struct family **bigger, *fam;
 	size_t i;
 
 	if (!name) {
@@ -131,9 +135,9 @@ static struct family *family(struct fams *fs, char *name, const char *help, cons
 		return NULL;
 	}
 	for (i = 0; i < fs->n; i++)
-		if (strcmp(fs->v[i].name, name) == 0) {
+		if (strcmp(fs->v[i]->name, name) == 0) {
 			free(name);
-			return &fs->v[i];
+			return fs->v[i];
 		}
 	if (fs->n == fs->cap) {
 		bigger = realloc(fs->v, (fs->cap ? fs->cap * 2 : 32) * sizeof(*bigger));
@@ -142,8 +146,9 @@ static struct family *family(struct fams *fs, char *name, const char *help, cons
 		fs->v = bigger;
 		fs->cap = fs->cap ? fs->cap * 2 : 32;
 	}
-	fam = &fs->v[fs->n];
-	memset(fam, 0, sizeof(*fam));
+	fam = calloc(1, sizeof(*fam));
+	if (!fam)
+		goto nomem;
 	fam->name = name;
 	fam->type = type;
 	fam->help = strdup(help);
@@ -153,9 +158,10 @@ static struct family *family(struct fams *fs, char *name, const char *help, cons
 		if (fam->f)
 			fclose(fam->f);
 		free(fam->samples);
+		free(fam);
 		goto nomem;
 	}
-	fs->n++;
+	fs->v[fs->n++] = fam;
 	return fam;
 nomem:
 	free(name);
@@ -163,9 +169,9 @@ nomem:
 	return NULL;
 }
 
-/* One sample: name{node="..."[,label="value"]} value */
-static void sample(struct family *fam, const char *node, const char *label, const char *value,
-		   const json_t *v)
+/* One sample: name{node="..."[,label="value"[,label2="value2"]]} value */
+static void sample2(struct family *fam, const char *node, const char *label, const char *value,
+		    const char *label2, const char *value2, const json_t *v)
 {
 	bool first = true;
 
@@ -178,11 +184,19 @@ static void sample(struct family *fam, const char *node, const char *label, cons
 		}
 		if (label)
 			put_label(fam->f, label, value, first);
+		if (label2)
+			put_label(fam->f, label2, value2, false);
 		fputc('}', fam->f);
 	}
 	fputc(' ', fam->f);
 	put_value(fam->f, v);
 	fputc('\n', fam->f);
+}
+
+static void sample(struct family *fam, const char *node, const char *label, const char *value,
+		   const json_t *v)
+{
+	sample2(fam, node, label, value, NULL, NULL, v);
 }
 
 static const char *counter_help(const char *name, char *buf, size_t size)
@@ -196,13 +210,19 @@ static const char *counter_help(const char *name, char *buf, size_t size)
 	return buf;
 }
 
+/* Members of jobs, peers and substrates that say how things are now, not how often
+ * something happened: a link's state, the peers up, the packets held right now. */
 static bool is_gauge(const char *name, const json_t *v)
 {
 	static const char *const suffixes[] = { "_ms", "_s", "_seconds" };
+	static const char *const names[] = { "up", "peers_up", "held_packets", "queued" };
 	size_t n = strlen(name), k, i;
 
 	if (json_is_real(v) || json_is_boolean(v))
 		return true;
+	for (i = 0; i < N(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
 	for (i = 0; i < N(suffixes); i++) {
 		k = strlen(suffixes[i]);
 		if (n >= k && strcmp(name + n - k, suffixes[i]) == 0)
@@ -248,6 +268,32 @@ static void drops(struct fams *fs, const json_t *group, const char *node)
 			sample(fam, node, "reason", key, v);
 }
 
+/* A member of a row that is itself an object of counters ("drops": {reason: n}): one
+ * counter family, a series per row and sub-member ("reason" for drops, else "key"). */
+static void nested_group(struct fams *fs, const json_t *o, const char *node, size_t g,
+			 const char *row, const char *key)
+{
+	struct family *fam = NULL;
+	const char *sub;
+	char help[320];
+	json_t *v;
+
+	json_object_foreach((json_t *)o, sub, v) {
+		if (!is_value(v))
+			continue;
+		if (!fam) {
+			snprintf(help, sizeof(help), "Per-%s %s%s.", groups[g].what,
+				 strcmp(key, "drops") ? "counters " : "packets dropped, by reason",
+				 strcmp(key, "drops") ? key : "");
+			fam = family(fs, metric_name(groups[g].kind, key, true), help, "counter");
+			if (!fam)
+				return;
+		}
+		sample2(fam, node, groups[g].kind, row, strcmp(key, "drops") ? "key" : "reason",
+			sub, v);
+	}
+}
+
 /* rows: {row name: {member: value}}; each member one family, each row one series. */
 static void nested(struct fams *fs, const json_t *rows, const char *node, size_t g)
 {
@@ -261,6 +307,8 @@ static void nested(struct fams *fs, const json_t *rows, const char *node, size_t
 		if (!json_is_object(o))
 			continue;
 		json_object_foreach(o, key, v) {
+			if (json_is_object(v))
+				nested_group(fs, v, node, g, row, key);
 			if (!is_value(v))
 				continue;
 			gauge = is_gauge(key, v);
@@ -313,17 +361,20 @@ char *prom_format(const json_t *stats)
 
 	out = open_memstream(&text, &size);
 	for (i = 0; i < fs.n; i++) {
-		if (fclose(fs.v[i].f) != 0)
+		struct family *fam = fs.v[i];
+
+		if (fclose(fam->f) != 0)
 			fs.nomem = true;
 		if (out && !fs.nomem) {
-			fprintf(out, "# HELP %s ", fs.v[i].name);
-			put_help(out, fs.v[i].help);
-			fprintf(out, "\n# TYPE %s %s\n%s", fs.v[i].name, fs.v[i].type,
-				fs.v[i].samples ? fs.v[i].samples : "");
+			fprintf(out, "# HELP %s ", fam->name);
+			put_help(out, fam->help);
+			fprintf(out, "\n# TYPE %s %s\n%s", fam->name, fam->type,
+				fam->samples ? fam->samples : "");
 		}
-		free(fs.v[i].name);
-		free(fs.v[i].help);
-		free(fs.v[i].samples);
+		free(fam->name);
+		free(fam->help);
+		free(fam->samples);
+		free(fam);
 	}
 	free(fs.v);
 	if (!out || fclose(out) != 0 || fs.nomem) {

@@ -18,10 +18,13 @@
  *   tunvnet_job_<member>_total{node="n1",job="job1"}        jobs (peer=, substrate=)
  *
  * Members of jobs, peers and substrates are counters, except real numbers, booleans
- * (0 or 1) and names ending in _ms, _s or _seconds, which are gauges (an RTT, an age);
- * strings, arrays and objects are left out. Names are reduced to [a-zA-Z0-9_]; label
- * values are escaped. Returns the text (malloc'd, ends in '\n'), or NULL with errno
- * EINVAL when stats is not such an object, ENOMEM when memory ran out. */
+ * (0 or 1), names ending in _ms, _s or _seconds and the names up, peers_up,
+ * held_packets and queued, which are gauges (an RTT, a state, a queue's length now); a
+ * member that is an object of numbers ("drops": {reason: n}) is a counter family with
+ * one more label (reason= for drops, key= otherwise); strings and arrays are left out.
+ * Names are reduced to [a-zA-Z0-9_]; label values are escaped. Returns the text
+ * (malloc'd, ends in '\n'; "" when there is nothing to say), or NULL with errno EINVAL
+ * when stats is not such an object, ENOMEM when memory ran out. */
 char *prom_format(const json_t *stats);
 
 #endif
