@@ -95,10 +95,16 @@ demo: deps
 
 # Data-path figures of veth, VXLAN, OpenVPN and tunvnet side by side, written to
 # bench/results.json (scripts/bench says what is measured). QUICK=1: one short run each.
+# The full run also measures capture on versus off, and the migration stall and route
+# convergence on 16 nodes (bench/migrate.json).
 bench:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
 	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) scripts/bench
+ifneq ($(QUICK),1)
+	$(Q)scripts/bench-capture
+	$(Q)scripts/bench-migrate --out bench/migrate.json
+endif
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8

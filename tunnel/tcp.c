@@ -2,9 +2,12 @@
  *
  * Writes are batched: send() appends the frame to the link's output buffer and the
  * buffer is written once per loop turn (a before-sleep hook), or at once when it grows
- * past FLUSH_AT. Reads take as much as the socket has, then hand every whole frame to
- * the owner. A link is freed only outside its own callbacks (in_cb), so an owner may
- * close it from within a frame callback. */
+ * past FLUSH_AT. A large frame (a super-packet) is not copied: it is written at once,
+ * behind what is queued, in one writev (send_direct). Reads take as much as the socket
+ * has, then hand every whole frame to the owner; the unread tail moves to the front of
+ * the input buffer only when a whole frame might not fit behind it any more. A link is
+ * freed only outside its own callbacks (in_cb), so an owner may close it from within a
+ * frame callback. */
 #include "tunnel/tunnel.h"
 
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "tunvnet/loop.h"
 
@@ -23,6 +27,8 @@
 #define OBUF_DATA_MAX  (2 * 1024 * 1024)  /* DATA frames beyond this are dropped */
 #define OBUF_HARD_MAX  (64 * 1024 * 1024) /* control frames beyond this: link is stuck */
 #define FLUSH_AT       (256 * 1024)
+#define DIRECT_MIN     (16 * 1024)        /* frames from this size are not copied */
+#define SOCK_BUF       (4 * 1024 * 1024)
 #define READS_PER_WAKE 16
 #define USER_TIMEOUT_MS 10000
 
@@ -40,7 +46,7 @@ struct tunnel_link {
 	const struct tunnel_events *ev;
 	void *arg;
 	uint8_t *ibuf;
-	size_t ilen;
+	size_t ioff, ilen; /* unread frames are ibuf[ioff .. ilen) */
 	uint8_t *obuf;
 	size_t ohead, olen, ocap;
 	struct tunnel_link *next_dirty;
@@ -156,7 +162,7 @@ static int hook(struct loop *l)
 /* Hands every whole frame in ibuf to the owner. false when the link is gone. */
 static bool deliver(struct tunnel_link *lk)
 {
-	size_t off = 0;
+	size_t off = lk->ioff;
 	bool alive = true;
 
 	lk->in_cb = true;
@@ -194,8 +200,17 @@ static bool deliver(struct tunnel_link *lk)
 	}
 	if (lk->failed)
 		alive = false;
-	memmove(lk->ibuf, lk->ibuf + off, lk->ilen - off);
-	lk->ilen -= off;
+	/* The tail of a frame moves to the front only when a whole frame might not fit
+	 * behind it any more: a few times per megabyte, not after every read. */
+	if (off == lk->ilen) {
+		lk->ioff = lk->ilen = 0;
+	} else if (IBUF_SIZE - lk->ilen < FRAME_HDR_LEN + FRAME_MAX_PAYLOAD) {
+		memmove(lk->ibuf, lk->ibuf + off, lk->ilen - off);
+		lk->ilen -= off;
+		lk->ioff = 0;
+	} else {
+		lk->ioff = off;
+	}
 	return alive;
 }
 
@@ -260,8 +275,14 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 
 static int sock_setup(int fd)
 {
-	int one = 1, tmo = USER_TIMEOUT_MS;
+	int one = 1, tmo = USER_TIMEOUT_MS, buf = SOCK_BUF;
 
+	/* Fixed, large socket buffers: a link carries 64 KiB super-packets of several
+	 * streams, and autotuning grows the buffers only after the first drops of the
+	 * bounded queue above. The kernel caps the size (net.core.[rw]mem_max); a refusal
+	 * leaves autotuning in place. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo)) < 0)
 		return -errno;
@@ -400,17 +421,12 @@ static void tcp_set_events(struct tunnel_link *lk, const struct tunnel_events *e
 	lk->arg = arg;
 }
 
-static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const void *payload,
-		    size_t len)
+/* Appends a and b to the output buffer, growing it. 0 or -ENOBUFS. */
+static int obuf_append(struct tunnel_link *lk, const void *a, size_t alen, const void *b,
+		       size_t blen)
 {
-	size_t pending = lk->olen - lk->ohead, need = FRAME_HDR_LEN + len;
+	size_t pending = lk->olen - lk->ohead, need = alen + blen;
 
-	if (lk->closed || lk->failed || lk->werr)
-		return -ENOTCONN;
-	if (len > FRAME_MAX_PAYLOAD)
-		return -EMSGSIZE;
-	if (pending + need > (type == FRAME_DATA ? OBUF_DATA_MAX : OBUF_HARD_MAX))
-		return -ENOBUFS;
 	if (lk->olen + need > lk->ocap) {
 		if (lk->ohead > 0) {
 			memmove(lk->obuf, lk->obuf + lk->ohead, pending);
@@ -419,21 +435,94 @@ static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const 
 		}
 		if (lk->olen + need > lk->ocap) {
 			size_t cap = lk->ocap ? lk->ocap : 64 * 1024;
-			uint8_t *b;
+			uint8_t *nb;
 
 			while (cap < lk->olen + need)
 				cap *= 2;
-			b = realloc(lk->obuf, cap);
-			if (!b)
+			nb = realloc(lk->obuf, cap);
+			if (!nb)
 				return -ENOBUFS;
-			lk->obuf = b;
+			lk->obuf = nb;
 			lk->ocap = cap;
 		}
 	}
-	frame_hdr_encode(lk->obuf + lk->olen, type, flags, (uint32_t)len);
-	if (len)
-		memcpy(lk->obuf + lk->olen + FRAME_HDR_LEN, payload, len);
+	if (alen)
+		memcpy(lk->obuf + lk->olen, a, alen);
+	if (blen)
+		memcpy(lk->obuf + lk->olen + alen, b, blen);
 	lk->olen += need;
+	return 0;
+}
+
+/* A large frame (a super-packet) goes to the socket straight from the caller's buffer,
+ * behind whatever is queued, in one writev: it is copied into the output buffer only as
+ * far as the socket did not take it. Small frames are still gathered and written once
+ * per loop turn. Never reports a failure (see tcp_send). */
+static int send_direct(struct tunnel_link *lk, const uint8_t *hdr, const void *payload,
+		       size_t len)
+{
+	size_t pending = lk->olen - lk->ohead, done, total = FRAME_HDR_LEN + len;
+	struct iovec iov[3];
+	int n = 0;
+	ssize_t w;
+
+	if (pending)
+		iov[n++] = (struct iovec){ lk->obuf + lk->ohead, pending };
+	iov[n++] = (struct iovec){ (void *)hdr, FRAME_HDR_LEN };
+	iov[n++] = (struct iovec){ (void *)payload, len };
+	do
+		w = writev(lk->fd, iov, n);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN) {
+		lk->werr = -errno;
+		mark_dirty(lk);
+		return 0;
+	}
+	done = w < 0 ? 0 : (size_t)w;
+	if (done >= pending) {
+		lk->ohead = lk->olen = 0;
+		done -= pending;
+	} else {
+		lk->ohead += done;
+		done = 0;
+	}
+	if (done < total) {
+		size_t hl = done < FRAME_HDR_LEN ? FRAME_HDR_LEN - done : 0;
+		int err = obuf_append(lk, hdr + (FRAME_HDR_LEN - hl), hl,
+				      (const uint8_t *)payload + (done - (FRAME_HDR_LEN - hl)),
+				      len - (done - (FRAME_HDR_LEN - hl)));
+
+		if (err < 0) {
+			/* Part of the frame is on the wire: the stream cannot be resumed. */
+			lk->werr = err;
+			mark_dirty(lk);
+			return 0;
+		}
+	}
+	if (lk->olen > lk->ohead)
+		mark_dirty(lk);
+	return 0;
+}
+
+static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const void *payload,
+		    size_t len)
+{
+	size_t pending = lk->olen - lk->ohead, need = FRAME_HDR_LEN + len;
+	uint8_t hdr[FRAME_HDR_LEN];
+	int err;
+
+	if (lk->closed || lk->failed || lk->werr)
+		return -ENOTCONN;
+	if (len > FRAME_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (pending + need > (type == FRAME_DATA ? OBUF_DATA_MAX : OBUF_HARD_MAX))
+		return -ENOBUFS;
+	frame_hdr_encode(hdr, type, flags, (uint32_t)len);
+	if (!lk->connecting && len >= DIRECT_MIN)
+		return send_direct(lk, hdr, payload, len);
+	err = obuf_append(lk, hdr, FRAME_HDR_LEN, payload, len);
+	if (err < 0)
+		return err;
 	if (lk->connecting)
 		return 0;
 	/* Never report a failure from here: the caller is in the middle of its own work.

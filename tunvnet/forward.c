@@ -19,6 +19,7 @@
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
+#include "tunvnet/vnet.h"
 
 static void unreachable(struct job *j, const uint8_t *pkt, size_t len,
 			const struct packet_info *pi)
@@ -33,70 +34,104 @@ static void unreachable(struct job *j, const uint8_t *pkt, size_t len,
 		stats_add(STAT_ICMP_UNREACH_SENT, 1);
 }
 
-void forward_from_job(struct job *j, const uint8_t *pkt, size_t len)
+/* The IP packet of a FRAME_DATA payload: behind the vnet header if there is one. false
+ * when the payload is too short to hold the header. */
+static bool ip_part(uint16_t flags, const uint8_t *pkt, size_t len, const uint8_t **ip,
+		    size_t *iplen)
+{
+	size_t hl = flags & FRAME_F_VNET_HDR ? VNET_HDR_LEN : 0;
+
+	if (len < hl)
+		return false;
+	*ip = pkt + hl;
+	*iplen = len - hl;
+	return true;
+}
+
+/* A super-packet travels whole, its vnet header in front (FRAME_F_VNET_HDR): the far TUN
+ * takes it as it is, or the far daemon segments it (job.c). Only the IP packet behind
+ * the header is parsed, captured and counted here. */
+/* A TCP segment with RST or FIN. */
+static bool closes_connection(const uint8_t *ip, size_t iplen, const struct packet_info *pi)
+{
+	return pi->proto == IPPROTO_TCP && !pi->frag_nonfirst && iplen >= pi->l3_len + 14u &&
+	       (ip[pi->l3_len + 13] & 0x05);
+}
+
+int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct daemon *d = j->d;
 	struct packet_info pi;
+	const uint8_t *ip;
 	const char *node;
 	struct peer *p;
+	size_t iplen;
 	int err;
 
-	capture_packet(CAPTURE_FROM_JOB, j, NULL, pkt, len, len);
-	if (j->state == JOB_SUSPENDED) {
-		stats_drop(DROP_SUSPENDED);
-		return;
+	if (!ip_part(flags, pkt, len, &ip, &iplen)) {
+		stats_drop_at(DROP_MALFORMED, j, NULL);
+		return 0;
 	}
-	if (packet_parse(pkt, len, &pi) < 0) {
-		stats_drop(DROP_MALFORMED);
-		return;
+	capture_packet(CAPTURE_FROM_JOB, j, NULL, ip, iplen, iplen);
+	if (packet_parse(ip, iplen, &pi) < 0) {
+		stats_drop_at(DROP_MALFORMED, j, NULL);
+		return 0;
+	}
+	if (j->state == JOB_SUSPENDED && closes_connection(ip, iplen, &pi)) {
+		/* Its checkpoint may be under way: a RST or FIN now would end the connection
+		 * the restored job is to carry on. Data, ACKs and retransmissions go out,
+		 * so that the peer's view stays current and no retransmit timer backs off. */
+		stats_drop_at(DROP_SUSPENDED, j, NULL);
+		return 0;
 	}
 	if (pi.dst_multicast || pi.src_unspecified) {
-		stats_drop(DROP_NON_UNICAST);
-		return;
+		stats_drop_at(DROP_NON_UNICAST, j, NULL);
+		return 0;
 	}
 	if (!job_has_vip(j, &pi.src)) {
 		char s[VIP_STRLEN];
 
-		stats_drop(DROP_SPOOFED_SOURCE);
+		stats_drop_at(DROP_SPOOFED_SOURCE, j, NULL);
 		log_ratelimited(log_info, "job %s: dropped a packet from %s, not its VIP",
 				j->netns, vip_fmt(&pi.src, s));
-		return;
+		return 0;
 	}
 	node = routing_node_of(d, &pi.dst);
 	if (!node) {
-		stats_drop(DROP_NO_ROUTE);
-		unreachable(j, pkt, len, &pi);
-		return;
+		stats_drop_at(DROP_NO_ROUTE, j, NULL);
+		unreachable(j, ip, iplen, &pi);
+		return 0;
 	}
 	if (strcmp(node, d->cfg.node) == 0) {
 		struct job *to = job_by_vip(d, &pi.dst);
 
 		if (!to) {
-			stats_drop(DROP_NO_ROUTE);
-			unreachable(j, pkt, len, &pi);
-			return;
+			stats_drop_at(DROP_NO_ROUTE, j, NULL);
+			unreachable(j, ip, iplen, &pi);
+			return 0;
 		}
-		if (job_deliver(to, 0, pkt, len) == 0)
+		if (job_deliver(to, flags, pkt, len) == 0)
 			stats_add(STAT_LOCAL_SWITCHED, 1);
-		return;
+		return 0;
 	}
 	p = peer_find(d, node);
 	if (!p || !peer_is_up(p)) {
-		stats_drop(DROP_NO_LINK);
-		return;
+		stats_drop_at(DROP_NO_LINK, j, p);
+		return 0;
 	}
-	capture_packet(CAPTURE_TO_PEER, j, p, pkt, len, len);
-	err = peer_send_data(p, 0, pkt, len);
+	capture_packet(CAPTURE_TO_PEER, j, p, ip, iplen, iplen);
+	err = peer_send_data(p, flags, pkt, len);
 	if (err == -ENOBUFS) {
-		stats_drop(DROP_QUEUE_FULL);
-		return;
+		stats_drop_at(DROP_QUEUE_FULL, j, p);
+		return -ENOBUFS;
 	}
 	if (err < 0) {
-		stats_drop(DROP_NO_LINK);
-		return;
+		stats_drop_at(DROP_NO_LINK, j, p);
+		return 0;
 	}
 	stats_add(STAT_PEER_TX_PACKETS, 1);
-	stats_add(STAT_PEER_TX_BYTES, len);
+	stats_add(STAT_PEER_TX_BYTES, iplen);
+	return 0;
 }
 
 /* VIPs that moved away lately, each until its grace period ends. */
@@ -138,37 +173,50 @@ static bool pointer_live(struct daemon *d, const struct vip *v)
 	return false;
 }
 
-int forward_to_node(struct daemon *d, const char *node, const uint8_t *pkt, size_t len)
+/* Sends a FRAME_DATA payload on to node, marked FRAME_F_FORWARDED. */
+static int send_on(struct daemon *d, const char *node, uint16_t flags, const uint8_t *pkt,
+		   size_t len, const uint8_t *ip, size_t iplen)
 {
 	struct peer *p = peer_find(d, node);
 	int err;
 
 	if (!p || !peer_is_up(p)) {
-		stats_drop(DROP_NO_LINK);
+		stats_drop_at(DROP_NO_LINK, NULL, p);
 		return -ENOTCONN;
 	}
-	capture_packet(CAPTURE_TO_PEER, NULL, p, pkt, len, len);
-	err = peer_send_data(p, FRAME_F_FORWARDED, pkt, len);
+	capture_packet(CAPTURE_TO_PEER, NULL, p, ip, iplen, iplen);
+	err = peer_send_data(p, flags | FRAME_F_FORWARDED, pkt, len);
 	if (err < 0) {
-		stats_drop(err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK);
+		stats_drop_at(err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
 		return err;
 	}
 	stats_add(STAT_FORWARDED, 1);
 	return 0;
 }
 
+int forward_to_node(struct daemon *d, const char *node, const uint8_t *pkt, size_t len)
+{
+	return send_on(d, node, 0, pkt, len, pkt, len);
+}
+
 void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct daemon *d = p->d;
 	struct packet_info pi;
+	const uint8_t *ip;
 	const char *node;
 	struct job *to;
+	size_t iplen;
 
+	if (!ip_part(flags, pkt, len, &ip, &iplen)) {
+		stats_drop_at(DROP_MALFORMED, NULL, p);
+		return;
+	}
 	stats_add(STAT_PEER_RX_PACKETS, 1);
-	stats_add(STAT_PEER_RX_BYTES, len);
-	capture_packet(CAPTURE_FROM_PEER, NULL, p, pkt, len, len);
-	if (packet_parse(pkt, len, &pi) < 0) {
-		stats_drop(DROP_MALFORMED);
+	stats_add(STAT_PEER_RX_BYTES, iplen);
+	capture_packet(CAPTURE_FROM_PEER, NULL, p, ip, iplen, iplen);
+	if (packet_parse(ip, iplen, &pi) < 0) {
+		stats_drop_at(DROP_MALFORMED, NULL, p);
 		return;
 	}
 	to = job_by_vip(d, &pi.dst);
@@ -179,8 +227,8 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 	node = routing_node_of(d, &pi.dst);
 	if (!(flags & FRAME_F_FORWARDED) && node && strcmp(node, d->cfg.node) != 0 &&
 	    pointer_live(d, &pi.dst)) {
-		forward_to_node(d, node, pkt, len);
+		send_on(d, node, flags, pkt, len, ip, iplen);
 		return;
 	}
-	stats_drop(DROP_NOT_LOCAL);
+	stats_drop_at(DROP_NOT_LOCAL, NULL, p);
 }

@@ -17,8 +17,12 @@ struct peer;
 struct daemon;
 struct vip;
 
-/* One packet the job's kernel wrote into its TUN. */
-void forward_from_job(struct job *j, const uint8_t *pkt, size_t len);
+/* One packet the job's kernel wrote into its TUN; with FRAME_F_VNET_HDR in flags (a TUN
+ * with offloads) pkt starts with its virtio-net header, as a FRAME_DATA payload does.
+ * Returns -ENOBUFS when it was dropped because the link to its node is backed up (the
+ * caller should stop reading TUNs for a moment), 0 otherwise (sent, or dropped and
+ * counted for another reason). */
+int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len);
 /* One FRAME_DATA payload (with its frame flags) from an authenticated peer. */
 void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_t len);
 

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
+#include "tunnel/frame.h"
 #include "tunvnet/capture.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/forward.h"
@@ -12,9 +14,49 @@
 #include "tunvnet/loop.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/tun.h"
+#include "tunvnet/vnet.h"
 
 #define READS_PER_WAKE 64
 #define INDEX_BUCKETS  4096 /* power of two */
+/* The longest packet a TUN hands over: with offloads, a 64 KiB super-packet (the kernel's
+ * GSO limit for a TUN counts the whole skb, so an IPv6 one may reach 65536 bytes) behind
+ * its virtio-net header; the slack makes a longer one show up as malformed, not cut. */
+#define TUN_READ_MAX   (VNET_HDR_LEN + 65536 + 256)
+
+/* The offloads the kernel took on the TUNs this daemon opened (one kernel, so one set):
+ * a super-packet of a kind our TUNs cannot take is segmented here instead. */
+static unsigned tun_offloads;
+
+/* Backpressure. When a link to a peer is backed up, a packet read from a TUN is dropped
+ * (bounded queues), and with super-packets one drop loses 40-odd segments at once. So
+ * after such a drop no TUN is read for PAUSE_MS: the packets wait in the TUN's queue, where
+ * the kernel's TCP small queues hold the senders back, instead of being read and thrown
+ * away while the link drains. */
+#define PAUSE_MS 1
+
+static struct loop_timer resume_timer;
+static bool paused;
+
+static void set_reading(struct daemon *d, bool on)
+{
+	for (struct job *j = d->jobs; j; j = j->next)
+		loop_io_set(j->io, on ? EPOLLIN : 0);
+	paused = !on;
+}
+
+static void on_resume(struct loop_timer *t, void *arg)
+{
+	set_reading(arg, true);
+}
+
+static void pause_reading(struct daemon *d)
+{
+	if (paused)
+		return;
+	set_reading(d, false);
+	loop_timer_init(&resume_timer, on_resume, d);
+	loop_timer_arm(d->loop, &resume_timer, PAUSE_MS);
+}
 
 /* The local index VIP -> job: chained hash, one slot per VIP hosted on this node. */
 struct slot {
@@ -81,24 +123,36 @@ size_t job_count(const struct daemon *d)
 	return n;
 }
 
+/* With offloads each read is a virtio-net header and a packet of up to 64 KiB; the
+ * header travels with the packet (FRAME_F_VNET_HDR) so the far TUN gets it whole. */
 static void on_tun(struct loop_io *io, uint32_t events, void *arg)
 {
-	static uint8_t buf[FORWARD_HEADROOM + FORWARD_MAX_PACKET];
+	static uint8_t buf[FORWARD_HEADROOM + TUN_READ_MAX];
 	struct job *j = arg;
+	bool vnet = j->d->cfg.offload;
+	uint16_t flags = vnet ? FRAME_F_VNET_HDR : 0;
+	size_t hl = vnet ? VNET_HDR_LEN : 0;
 
 	for (int i = 0; i < READS_PER_WAKE; i++) {
-		ssize_t n = read(j->tun_fd, buf + FORWARD_HEADROOM, FORWARD_MAX_PACKET);
+		ssize_t n = read(j->tun_fd, buf + FORWARD_HEADROOM, TUN_READ_MAX);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_ratelimited(log_warn, "job %s: read from TUN", j->netns);
 			return;
 		}
+		if ((size_t)n <= hl) {
+			stats_drop_at(DROP_MALFORMED, j, NULL);
+			continue;
+		}
 		j->rx_packets++;
-		j->rx_bytes += (uint64_t)n;
+		j->rx_bytes += (uint64_t)n - hl;
 		stats_add(STAT_TUN_RX_PACKETS, 1);
-		stats_add(STAT_TUN_RX_BYTES, (uint64_t)n);
-		forward_from_job(j, buf + FORWARD_HEADROOM, (size_t)n);
+		stats_add(STAT_TUN_RX_BYTES, (uint64_t)n - hl);
+		if (forward_from_job(j, flags, buf + FORWARD_HEADROOM, (size_t)n) == -ENOBUFS) {
+			pause_reading(j->d);
+			return;
+		}
 	}
 }
 
@@ -112,15 +166,14 @@ const char *job_state_name(enum job_state s)
 	return "?";
 }
 
-int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
+/* Queues one plain packet (no vnet header) for a job that is not ACTIVE. */
+static int hold(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct held_packet *hp;
 
-	if (j->state == JOB_ACTIVE)
-		return job_write(j, pkt, len);
 	if (j->nheld >= JOB_HOLD_MAX_PACKETS || j->held_bytes + len > JOB_HOLD_MAX_BYTES ||
 	    !(hp = malloc(sizeof(*hp) + len))) {
-		stats_drop(DROP_HOLD_FULL);
+		stats_drop_at(DROP_HOLD_FULL, j, NULL);
 		return -ENOBUFS;
 	}
 	capture_packet(CAPTURE_HELD, j, NULL, pkt, len, len);
@@ -134,6 +187,178 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	j->held_bytes += len;
 	stats_add(STAT_HELD_PACKETS, 1);
 	return 0;
+}
+
+struct seg_ctx {
+	struct job *j;
+	uint16_t flags;
+	bool held;
+};
+
+static int put_segment(const uint8_t *pkt, size_t len, void *arg)
+{
+	struct seg_ctx *c = arg;
+
+	if (c->held)
+		return hold(c->j, c->flags, pkt, len);
+	return job_write(c->j, pkt, len);
+}
+
+/* A packet with a vnet header that this job's TUN cannot take as it is: the TUN has no
+ * header (offload off), or the kernel lacks the offload (USO before Linux 6.2), or it is
+ * to be held (held packets are plain, so that they can be handed to any node). Cut into
+ * plain, fully checksummed packets: the only copy on the data path, and only here. */
+static int segment(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, size_t len,
+		   uint16_t flags, bool held)
+{
+	static uint8_t scratch[TUN_READ_MAX];
+	struct seg_ctx c = { j, (uint16_t)(flags & ~FRAME_F_VNET_HDR), held };
+	int n = vnet_segment(h, ip, len, scratch, sizeof(scratch), put_segment, &c);
+
+	if (n == -EINVAL || n == -EBADMSG || n == -ENOSPC)
+		stats_drop_at(DROP_MALFORMED, j, NULL);
+	return n < 0 ? n : 0;
+}
+
+/* Whether this daemon's TUNs take the super-packet h describes as it is. */
+static bool tun_takes(const struct job *j, const struct vnet_info *vi)
+{
+	if (!j->d->cfg.offload)
+		return false;
+	switch (vi->gso) {
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return tun_offloads & TUN_F_TSO4;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return tun_offloads & TUN_F_TSO6;
+	case VIRTIO_NET_HDR_GSO_UDP_L4:
+		return tun_offloads & (vi->family == AF_INET ? TUN_F_USO4 : TUN_F_USO6);
+	default:
+		return true;
+	}
+}
+
+/* Writes a vnet header and its packet as they are, into a TUN with offloads. */
+static int put_whole(struct job *j, const uint8_t *pkt, size_t len)
+{
+	size_t iplen = len - VNET_HDR_LEN;
+	ssize_t n = write(j->tun_fd, pkt, len);
+
+	if (n < 0) {
+		stats_drop_at(DROP_TUN_WRITE, j, NULL);
+		return -errno;
+	}
+	j->tx_packets++;
+	j->tx_bytes += iplen;
+	stats_add(STAT_TUN_TX_PACKETS, 1);
+	stats_add(STAT_TUN_TX_BYTES, iplen);
+	return 0;
+}
+
+/* UDP coalescing on the way into the TUNs (vnet_gro_*): datagrams of one flow that come
+ * back to back (one socket read brings many frames) go into the job's TUN as one UDP_L4
+ * super-packet, one write and one trip through the job's stack instead of one each. One
+ * flow is pending at a time. It is written before the loop sleeps and before anything
+ * else is written to its job, so nothing overtakes it; a job that stopped being ACTIVE
+ * meanwhile gets its datagrams held instead. Only with USO, which the kernel needs to
+ * take a UDP super-packet. */
+static uint8_t gro_buf[VNET_GRO_BUF];
+static struct vnet_gro gro = { .buf = gro_buf };
+static struct job *gro_job;
+static bool gro_hooked;
+
+static void gro_flush(void)
+{
+	struct job *j = gro_job;
+	struct vnet_hdr h;
+	size_t len;
+
+	if (!j)
+		return;
+	gro_job = NULL;
+	len = vnet_gro_finish(&gro);
+	if (j->state == JOB_ACTIVE) {
+		put_whole(j, gro_buf, len);
+		return;
+	}
+	vnet_hdr_get(gro_buf, &h);
+	segment(j, &h, gro_buf + VNET_HDR_LEN, len - VNET_HDR_LEN, 0, true);
+}
+
+static void on_before_sleep(void *arg)
+{
+	gro_flush();
+}
+
+static bool gro_usable(const struct job *j)
+{
+	return gro_hooked && j->d->cfg.offload &&
+	       (tun_offloads & (TUN_F_USO4 | TUN_F_USO6)) == (TUN_F_USO4 | TUN_F_USO6);
+}
+
+/* Takes the packet into the pending flow. false: the caller writes it itself. */
+static bool gro_take(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, size_t len)
+{
+	int r;
+
+	if (gro_job && gro_job != j)
+		gro_flush();
+	r = vnet_gro_add(&gro, h, ip, len);
+	if (r == 0) {
+		gro_flush();
+		r = vnet_gro_add(&gro, h, ip, len);
+	}
+	if (r != 1) {
+		gro_flush(); /* what is pending for j goes first */
+		return false;
+	}
+	gro_job = j;
+	capture_packet(CAPTURE_TO_JOB, j, NULL, ip, len, len);
+	return true;
+}
+
+int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
+{
+	static const struct vnet_hdr none;
+	struct vnet_info vi;
+	struct vnet_hdr h;
+	const uint8_t *ip = pkt;
+	size_t iplen = len;
+	/* Held: the job is not active here, or it was just activated and this packet
+	 * did not come through the old node's hand-over, which is still to arrive. */
+	bool held = j->state != JOB_ACTIVE ||
+		    (j->await_from[0] && !(flags & FRAME_F_FORWARDED));
+
+	if (!(flags & FRAME_F_VNET_HDR)) {
+		if (held)
+			return hold(j, flags, pkt, len);
+		if (gro_usable(j) && gro_take(j, &none, pkt, len))
+			return 0;
+		return job_write(j, pkt, len);
+	}
+	/* A header from a peer is checked before the kernel or vnet_segment() sees it. */
+	if (len < VNET_HDR_LEN) {
+		stats_drop_at(DROP_MALFORMED, j, NULL);
+		return -EBADMSG;
+	}
+	vnet_hdr_get(pkt, &h);
+	ip += VNET_HDR_LEN;
+	iplen -= VNET_HDR_LEN;
+	if (vnet_check(&h, ip, iplen, &vi) < 0) {
+		stats_drop_at(DROP_MALFORMED, j, NULL);
+		return -EBADMSG;
+	}
+	if (held && vnet_hdr_is_plain(&h))
+		return hold(j, flags & ~FRAME_F_VNET_HDR, ip, iplen);
+	if (held)
+		return segment(j, &h, ip, iplen, flags, true);
+	if (gro_usable(j) && gro_take(j, &h, ip, iplen))
+		return 0;
+	if (vnet_hdr_is_plain(&h))
+		return job_write(j, ip, iplen);
+	if (!tun_takes(j, &vi))
+		return segment(j, &h, ip, iplen, flags, false);
+	capture_packet(CAPTURE_TO_JOB, j, NULL, ip, iplen, iplen);
+	return put_whole(j, pkt, len); /* header and packet in one write, as they came */
 }
 
 size_t job_flush_held(struct job *j)
@@ -201,12 +426,21 @@ static void free_held(struct job *j)
 
 int job_write(struct job *j, const uint8_t *pkt, size_t len)
 {
+	static const uint8_t none[VNET_HDR_LEN]; /* a header that asks for nothing */
 	ssize_t n;
 
+	if (gro_job == j)
+		gro_flush(); /* what came first goes first */
 	capture_packet(CAPTURE_TO_JOB, j, NULL, pkt, len, len);
-	n = write(j->tun_fd, pkt, len);
+	if (j->d->cfg.offload) {
+		struct iovec iov[2] = { { (void *)none, sizeof(none) }, { (void *)pkt, len } };
+
+		n = writev(j->tun_fd, iov, 2);
+	} else {
+		n = write(j->tun_fd, pkt, len);
+	}
 	if (n < 0) {
-		stats_drop(DROP_TUN_WRITE);
+		stats_drop_at(DROP_TUN_WRITE, j, NULL);
 		return -errno;
 	}
 	j->tx_packets++;
@@ -249,12 +483,16 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	j->nsid = id;
 	j->netns_fd = nsfd;
 	snprintf(j->netns, sizeof(j->netns), "%s", spec);
-	j->tun_fd = tun_create(nsfd, TUN_IFNAME, d->cfg.mtu, &j->ifindex);
+	j->tun_fd = tun_open(nsfd, TUN_IFNAME, d->cfg.mtu, d->cfg.offload ? TUN_OFFLOAD : 0,
+			     &tun_offloads, &j->ifindex);
 	if (j->tun_fd < 0) {
 		err = j->tun_fd;
 		goto fail;
 	}
-	j->io = loop_io_add(d->loop, j->tun_fd, EPOLLIN, on_tun, j);
+	/* Without the hook nothing would write a pending flow: no coalescing then. */
+	if (!gro_hooked && loop_before_sleep(d->loop, on_before_sleep, NULL) == 0)
+		gro_hooked = true;
+	j->io = loop_io_add(d->loop, j->tun_fd, paused ? 0 : EPOLLIN, on_tun, j);
 	if (!j->io) {
 		err = -errno;
 		tun_destroy(j->tun_fd);
@@ -263,7 +501,8 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	j->next = d->jobs;
 	d->jobs = j;
 	*out = j;
-	log_info("job %s: TUN %s up (mtu %d)", spec, TUN_IFNAME, d->cfg.mtu);
+	log_info("job %s: TUN %s up (mtu %d, offloads %s)", spec, TUN_IFNAME, d->cfg.mtu,
+		 !d->cfg.offload ? "off" : tun_offloads & TUN_F_USO4 ? "csum tso uso" : "csum tso");
 	return 0;
 fail:
 	free(j);
@@ -294,6 +533,9 @@ int job_add_vip(struct job *j, const struct vip *v)
 static void job_free(struct job *j, bool destroy)
 {
 	struct job **p;
+
+	if (gro_job == j)
+		gro_flush();
 
 	for (p = &j->d->jobs; *p && *p != j; p = &(*p)->next)
 		;
@@ -363,6 +605,10 @@ void job_drop_if_empty(struct job *j)
 
 void job_close_all(struct daemon *d)
 {
+	if (paused) {
+		loop_timer_stop(d->loop, &resume_timer);
+		paused = false;
+	}
 	while (d->jobs)
 		job_free(d->jobs, false);
 }

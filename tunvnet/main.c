@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +141,15 @@ int main(int argc, char **argv)
 		log_init("tunvnetd", true, verbose);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* Two fds per job (TUN, namespace): lift the soft limit as far as allowed. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	srandom((unsigned)loop_clock_ms() ^ (unsigned)getpid());
 	err = mkdirs(d.cfg.state_dir);
 	if (err < 0) {

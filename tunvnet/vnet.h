@@ -1,8 +1,9 @@
 /* The virtio-net header of TUN super-packets (IFF_VNET_HDR): decoding, validation against
- * the packet it describes, checksum completion and software segmentation. Pure functions
- * on byte buffers, for the one place a super-packet cannot travel whole: a TUN without
- * offloads (a node with `offload = off`) must be handed ordinary, fully checksummed
- * packets.
+ * the packet it describes, checksum completion and software segmentation, for where a
+ * super-packet cannot travel whole (a TUN without offloads, on a node with `offload =
+ * off`, must be handed ordinary, fully checksummed packets); and UDP coalescing, its
+ * reverse, for many small datagrams into a TUN that can take one super-packet. Pure
+ * functions on byte buffers.
  *
  * On the wire (a FRAME_DATA frame with FRAME_F_VNET_HDR) the header is the 10-byte
  * struct virtio_net_hdr in little-endian byte order (virtio 1.0), whatever the host's:
@@ -102,5 +103,39 @@ typedef int (*vnet_emit_fn)(const uint8_t *pkt, size_t len, void *arg);
  * emitted, or as vnet_check(), -ENOSPC (scratch too small), or emit's error. */
 int vnet_segment(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, uint8_t *scratch,
 		 size_t cap, vnet_emit_fn emit, void *arg);
+
+/* UDP receive coalescing (GRO), the reverse of USO: consecutive datagrams of one flow
+ * (same addresses, ports and IP header fields) with payloads of one size, the last one
+ * possibly shorter, become one UDP_L4 super-packet, so that a TUN with USO takes many
+ * datagrams in one write and the receiving kernel one packet through its stack.
+ *
+ * Only plain datagrams join: not GSO, IPv4 without options and not a fragment, IPv6 with
+ * UDP right behind the fixed header, no padding. A datagram whose checksum is complete
+ * (not NEEDS_CSUM, not DATA_VALID) joins only if the checksum verifies: the kernel will
+ * not check it again, as the super-packet's is partial (the kernel completes it per
+ * datagram). Each datagram's bytes are copied into the caller's buffer. */
+#define VNET_GRO_MAX_SEGS 64 /* the kernel's UDP_GRO_CNT_MAX */
+#define VNET_GRO_BUF (VNET_HDR_LEN + 65535)
+
+struct vnet_gro {
+	uint8_t *buf;     /* VNET_GRO_BUF bytes: vnet header, then the packet being built */
+	size_t len;       /* bytes used in buf; 0: empty */
+	uint16_t l3_len;  /* IP header bytes */
+	uint16_t seg;     /* payload bytes of each datagram */
+	uint16_t n;       /* datagrams in it */
+	bool closed;      /* the last one was shorter: nothing more may join */
+};
+
+/* Adds the datagram ip (len bytes, with header h) to g. 1: added (g was empty, or it
+ * joins the flow in g); 0: g holds something it cannot join (finish g, then add again);
+ * -EINVAL: it can never join (not a plain UDP datagram, or a bad checksum): write it
+ * as it is, after finishing what g holds. */
+int vnet_gro_add(struct vnet_gro *g, const struct vnet_hdr *h, const uint8_t *ip, size_t len);
+
+/* Completes what g holds and empties g. Returns the length of buf to write to a TUN with
+ * a vnet header: one datagram alone goes out exactly as it came (its own header or one
+ * that asks for nothing), several as one UDP_L4 super-packet (IP lengths and header
+ * checksum, UDP length and partial checksum, NEEDS_CSUM, gso_size). 0 when g was empty. */
+size_t vnet_gro_finish(struct vnet_gro *g);
 
 #endif

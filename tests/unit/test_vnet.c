@@ -798,7 +798,8 @@ static void test_hostile(void **state)
 			h.flags = random() % 4 ? NEEDS : h.flags & 3;
 			h.gso_type = random() % 4 == 0 ? h.gso_type & 0x85
 				   : !tcp ? VIRTIO_NET_HDR_GSO_UDP_L4
-				   : family == AF_INET ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+				   : family == AF_INET ? VIRTIO_NET_HDR_GSO_TCPV4
+				   : VIRTIO_NET_HDR_GSO_TCPV6;
 			h.csum_start = (uint16_t)(l3 + (random() % 4 ? 0 : random() % 3 - 1));
 			h.csum_offset = random() % 4 ? (tcp ? 16 : 6) : random() % 2 ? 16 : 6;
 			h.hdr_len = (uint16_t)(random() % (len + 2));
@@ -815,6 +816,210 @@ static void test_hostile(void **state)
 		free(d);
 	}
 	assert_true(emitted > 10000); /* the deeper paths were reached */
+}
+
+/* ---- UDP coalescing ---- */
+
+/* A UDP datagram with payload bytes derived from seq; its checksum complete (full) or
+ * partial, as build() leaves it. Returns the length. */
+static size_t datagram(uint8_t *b, int family, size_t payload, unsigned seq, bool full,
+		       size_t *l3)
+{
+	size_t len = build(b, family, P_UDP, 0, 0, payload, 0, l3), i;
+
+	for (i = 0; i < payload; i++)
+		b[*l3 + 8 + i] = (uint8_t)(seq * 31 + i);
+	if (full) {
+		uint8_t ph[40];
+		size_t pl = pseudo(ph, b, P_UDP, len - *l3);
+
+		wr16(b + *l3 + 6, 0);
+		wr16(b + *l3 + 6, 0xffff - (unsigned)naive_sum(ph, pl, b + *l3, len - *l3));
+		assert_true(l4_csum_ok(b, len, *l3, P_UDP));
+	}
+	return len;
+}
+
+static void gro_roundtrip(int family, size_t seg, size_t last, unsigned n)
+{
+	static uint8_t gbuf[VNET_GRO_BUF], scratch[70000];
+	static uint8_t orig[VNET_GRO_MAX_SEGS][2000];
+	struct vnet_gro g = { .buf = gbuf };
+	size_t l3, olen[VNET_GRO_MAX_SEGS], len;
+	struct vnet_hdr h;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool full = i % 2; /* partial and complete checksums mixed */
+		struct vnet_hdr dh = full ? hdr(i % 4 == 3 ? VALID : 0, 0, 0, 0, 0, 0)
+					  : hdr(NEEDS, 0, 0, 0, 0, 6);
+		uint8_t *d;
+
+		olen[i] = datagram(orig[i], family, i + 1 == n ? last : seg, i, full, &l3);
+		dh.csum_start = full ? 0 : (uint16_t)l3;
+		d = dup_exact(orig[i], olen[i]);
+		assert_int_equal(vnet_gro_add(&g, &dh, d, olen[i]), 1);
+		free(d);
+	}
+	assert_int_equal(g.n, n);
+	len = vnet_gro_finish(&g);
+	assert_int_equal(g.len, 0);
+	vnet_hdr_get(gbuf, &h);
+	if (n == 1) {
+		assert_int_equal(len, VNET_HDR_LEN + olen[0]);
+		assert_memory_equal(gbuf + VNET_HDR_LEN, orig[0], olen[0]);
+		return;
+	}
+	assert_int_equal(h.flags, NEEDS);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+	assert_int_equal(h.gso_size, seg);
+	assert_int_equal(h.csum_start, l3);
+	assert_int_equal(h.csum_offset, 6);
+	if (family == AF_INET)
+		assert_true(ip4_csum_ok(gbuf + VNET_HDR_LEN));
+	{
+		/* The partial checksum a NIC (or the kernel) completes: the pseudo-header
+		 * sum for the UDP length in the header, not inverted. */
+		uint8_t ph[40];
+		const uint8_t *ip = gbuf + VNET_HDR_LEN;
+		size_t pl = pseudo(ph, ip, P_UDP, rd16(ip + l3 + 4));
+
+		assert_int_equal(rd16(ip + l3 + 4), len - VNET_HDR_LEN - l3);
+		assert_int_equal(rd16(ip + l3 + 6), naive_sum(ph, pl, NULL, 0));
+	}
+	/* Cut again, it gives back every datagram: same payload, valid checksums. */
+	memset(&segs, 0, sizeof(segs));
+	assert_int_equal(vnet_segment(&h, gbuf + VNET_HDR_LEN, len - VNET_HDR_LEN, scratch,
+				      sizeof(scratch), collect, &segs), (int)n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(segs.len[i], olen[i]);
+		assert_memory_equal(segs.p[i] + l3, orig[i] + l3, 6); /* ports, length */
+		assert_memory_equal(segs.p[i] + l3 + 8, orig[i] + l3 + 8, olen[i] - l3 - 8);
+		assert_true(l4_csum_ok(segs.p[i], segs.len[i], l3, P_UDP));
+		if (family == AF_INET)
+			assert_true(ip4_csum_ok(segs.p[i]));
+	}
+	seglist_free(&segs);
+}
+
+static void test_gro_roundtrip(void **state)
+{
+	gro_roundtrip(AF_INET, 64, 64, 40);
+	gro_roundtrip(AF_INET, 1000, 17, 9);    /* a shorter last one */
+	gro_roundtrip(AF_INET6, 1200, 1200, 2);
+	gro_roundtrip(AF_INET6, 1, 1, VNET_GRO_MAX_SEGS);
+	gro_roundtrip(AF_INET, 1472, 1472, 44); /* 44 x 1472 + 28 = 64796: nearly full */
+	gro_roundtrip(AF_INET6, 500, 500, 1);   /* alone: as it came */
+}
+
+static void test_gro_refusals(void **state)
+{
+	static uint8_t gbuf[VNET_GRO_BUF], a[4000], b[4000];
+	struct vnet_gro g = { .buf = gbuf };
+	struct vnet_hdr plain = hdr(0, 0, 0, 0, 0, 0), partial = hdr(NEEDS, 0, 0, 0, 20, 6);
+	size_t l3, la = datagram(a, AF_INET, 100, 1, true, &l3), lb;
+
+	assert_int_equal(vnet_gro_add(&g, &plain, a, la), 1);
+	/* another port, TTL, ECN bits, address: another flow */
+	lb = datagram(b, AF_INET, 100, 2, false, &l3);
+	wr16(b + 22, 5202);
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	lb = datagram(b, AF_INET, 100, 2, false, &l3);
+	b[8] = 63;
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	lb = datagram(b, AF_INET, 100, 2, false, &l3);
+	b[6] ^= 0x40; /* DF */
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	lb = datagram(b, AF_INET, 100, 2, false, &l3);
+	b[1] = 0x03;
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	lb = datagram(b, AF_INET, 100, 2, false, &l3);
+	b[19] ^= 1;
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	/* IPv6 after IPv4 */
+	lb = datagram(b, AF_INET6, 100, 2, false, &l3);
+	partial.csum_start = 40;
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	partial.csum_start = 20;
+	/* larger than the first: no; shorter: yes, and then nothing more */
+	lb = datagram(b, AF_INET, 101, 2, false, &l3);
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	lb = datagram(b, AF_INET, 99, 2, false, &l3);
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 1);
+	lb = datagram(b, AF_INET, 99, 3, false, &l3);
+	assert_int_equal(vnet_gro_add(&g, &partial, b, lb), 0);
+	assert_int_equal(g.n, 2);
+	vnet_gro_finish(&g);
+	assert_int_equal(g.n, 0);
+
+	/* never: a bad complete checksum, TCP, GSO, IPv4 options, fragments, padding, an
+	 * IPv6 extension header, a checksum field elsewhere, an empty payload */
+	la = datagram(a, AF_INET, 100, 1, true, &l3);
+	a[l3 + 8] ^= 0x40;
+	assert_int_equal(vnet_gro_add(&g, &plain, a, la), -EINVAL);
+	assert_int_equal(g.len, 0);
+	{
+		struct vnet_hdr valid = hdr(VALID, 0, 0, 0, 0, 0); /* trusted as it says */
+
+		assert_int_equal(vnet_gro_add(&g, &valid, a, la), 1);
+		vnet_gro_finish(&g);
+	}
+	la = build(a, AF_INET, P_TCP, 0, 0, 100, F_ACK, &l3);
+	assert_int_equal(vnet_gro_add(&g, &plain, a, la), -EINVAL);
+	la = datagram(a, AF_INET, 3000, 1, false, &l3);
+	{
+		struct vnet_hdr uso = hdr(NEEDS, VIRTIO_NET_HDR_GSO_UDP_L4, 28, 1000, 20, 6);
+
+		assert_int_equal(vnet_gro_add(&g, &uso, a, la), -EINVAL);
+	}
+	la = build(a, AF_INET, P_UDP, 1, 0, 100, 0, &l3);
+	assert_int_equal(vnet_gro_add(&g, &(struct vnet_hdr){ NEEDS, 0, 0, 0, 24, 6 }, a, la),
+			 -EINVAL);
+	la = datagram(a, AF_INET, 100, 1, false, &l3);
+	wr16(a + 6, 0x2000);
+	wr16(a + 10, 0);
+	wr16(a + 10, 0xffff - (unsigned)naive_sum(a, 20, NULL, 0));
+	assert_int_equal(vnet_gro_add(&g, &partial, a, la), -EINVAL);
+	la = datagram(a, AF_INET, 100, 1, false, &l3);
+	assert_int_equal(vnet_gro_add(&g, &partial, a, la + 2), -EINVAL);
+	assert_int_equal(vnet_gro_add(&g, &(struct vnet_hdr){ NEEDS, 0, 0, 0, 20, 16 }, a, la),
+			 -EINVAL);
+	la = build(a, AF_INET6, P_UDP, 1, 0, 100, 0, &l3);
+	assert_int_equal(vnet_gro_add(&g, &(struct vnet_hdr){ NEEDS, 0, 0, 0, 48, 6 }, a, la),
+			 -EINVAL);
+	la = datagram(a, AF_INET, 0, 1, false, &l3);
+	assert_int_equal(vnet_gro_add(&g, &partial, a, la), -EINVAL);
+	assert_int_equal(vnet_gro_finish(&g), 0);
+}
+
+/* The limits: VNET_GRO_MAX_SEGS datagrams, and 65535 bytes of IP packet. */
+static void test_gro_limits(void **state)
+{
+	static uint8_t gbuf[VNET_GRO_BUF], a[2000];
+	struct vnet_gro g = { .buf = gbuf };
+	struct vnet_hdr partial = hdr(NEEDS, 0, 0, 0, 20, 6);
+	size_t l3, la, iplen;
+	unsigned i;
+
+	for (i = 0; i < VNET_GRO_MAX_SEGS; i++) {
+		la = datagram(a, AF_INET, 10, i, false, &l3);
+		assert_int_equal(vnet_gro_add(&g, &partial, a, la), 1);
+	}
+	assert_int_equal(vnet_gro_add(&g, &partial, a, la), 0);
+	vnet_gro_finish(&g);
+	for (i = 0;; i++) {
+		int r;
+
+		la = datagram(a, AF_INET, 1472, i, false, &l3);
+		r = vnet_gro_add(&g, &partial, a, la);
+		if (r == 0)
+			break;
+		assert_int_equal(r, 1);
+	}
+	assert_int_equal(i, 44); /* 28 + 44 x 1472 = 64796; one more would pass 65535 */
+	iplen = vnet_gro_finish(&g) - VNET_HDR_LEN;
+	assert_int_equal(iplen, 28 + 44 * 1472);
+	assert_int_equal(rd16(gbuf + VNET_HDR_LEN + 2), iplen);
+	assert_int_equal(rd16(gbuf + VNET_HDR_LEN + 24), iplen - 20);
 }
 
 int main(void)
@@ -845,6 +1050,9 @@ int main(void)
 		cmocka_unit_test(test_segment_errors),
 		cmocka_unit_test(test_segment_random),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_gro_roundtrip),
+		cmocka_unit_test(test_gro_refusals),
+		cmocka_unit_test(test_gro_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
