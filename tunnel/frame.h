@@ -24,7 +24,7 @@ enum frame_type {
 	FRAME_AUTH  = 2,  /* proof of the cluster key over both nonces */
 	FRAME_PEERS = 3,  /* members this node knows (full mesh learning) */
 	FRAME_ROUTES = 4, /* route announcements and withdrawals */
-	FRAME_DATA  = 5,  /* one IP packet (later: a super-packet with its vnet header) */
+	FRAME_DATA  = 5,  /* one IP packet, or a super-packet with its vnet header */
 	FRAME_PING  = 6,  /* keepalive; payload echoed in PONG */
 	FRAME_PONG  = 7,
 	FRAME_MIGRATE = 8,      /* take over a job on this machine (vnetctl migrate) */
@@ -36,9 +36,14 @@ enum frame_type {
 #define FRAME_F_FULL_TABLE 0x0001 /* this ROUTES frame is (part of) a full table dump */
 #define FRAME_F_ACK_REQ    0x0002 /* answer with the entries you now hold (FRAME_F_ACK) */
 #define FRAME_F_ACK        0x0004 /* the answer to FRAME_F_ACK_REQ */
+#define FRAME_F_HANDED_OVER 0x0040 /* sent by a VIP's old node to the new one after the
+				    * packets it held: the new node may now deliver
+				    * what it held back meanwhile (flow order kept) */
 /* FRAME_DATA flags */
 #define FRAME_F_FORWARDED  0x0010 /* sent on by a forwarding pointer or a hold hand-over:
 				   * never forwarded again (no loops) */
+#define FRAME_F_VNET_HDR   0x0020 /* the payload is a virtio-net header (VNET_HDR_LEN
+				   * bytes, tunvnet/vnet.h), then the (super-)packet */
 
 struct frame_hdr {
 	uint8_t  version;

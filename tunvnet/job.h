@@ -2,8 +2,8 @@
  * the TUN fd; the packets the job's kernel writes into it go to forward.c.
  *
  * A job is ACTIVE (packets flow), SUSPENDED (being checkpointed here: nothing is written
- * into its TUN, packets for it are held, what it sends is dropped, so its dying kernel
- * state never answers a peer) or STANDBY (prepared for a restore here, not announced:
+ * into its TUN, packets for it are held, and of what it sends only TCP RST and FIN are
+ * dropped, so its dying kernel state never ends a connection) or STANDBY (prepared for a restore here, not announced:
  * packets for it are held, what it sends goes out). Held packets wait in a bounded FIFO
  * (JOB_HOLD_MAX_*; beyond it they are dropped and counted) until the job becomes ACTIVE
  * here, or until its VIP moves and they are handed to the new node. */
@@ -56,6 +56,10 @@ struct job {
 	struct held_packet *held, **held_tail;
 	size_t nheld, held_bytes;
 	uint64_t drops[DROP_REASON_MAX]; /* by reason, stats_drop_at() */
+	/* Just activated here: until the old node (await_from) has handed over what it
+	 * held, packets that did not come through that hand-over are held back, so that
+	 * a flow is not reordered by the move. "" when not waiting. */
+	char await_from[32];
 };
 
 /* The job of namespace spec, made (TUN created in it) if there is none yet.
@@ -75,10 +79,15 @@ struct job *job_by_vip(struct daemon *d, const struct vip *v);
 bool job_has_vip(const struct job *j, const struct vip *v);
 size_t job_count(const struct daemon *d);
 
-/* Writes one packet into the job's TUN, counting it. 0 or -errno (counted as a drop). */
+/* Writes one plain IP packet into the job's TUN, counting it. 0 or -errno (counted as
+ * a drop). */
 int job_write(struct job *j, const uint8_t *pkt, size_t len);
-/* Writes the packet if the job is ACTIVE, else holds it. 0, or -ENOBUFS when the hold
- * queue is full (counted). */
+/* Writes the FRAME_DATA payload pkt (with FRAME_F_VNET_HDR in flags: a virtio-net header,
+ * checked here, then a packet or super-packet) if the job is ACTIVE, else holds it. A
+ * super-packet the TUN cannot take (offload off) is segmented in software; held packets
+ * are always plain (segmented too), so that they can go to a TUN or a node of any kind.
+ * 0, -EBADMSG (a bad header, counted), or -ENOBUFS when the hold queue is full
+ * (counted). */
 int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len);
 /* Writes every held packet into the TUN (the job became ACTIVE). Returns how many. */
 size_t job_flush_held(struct job *j);

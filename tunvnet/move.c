@@ -39,6 +39,80 @@ struct pending {
 static struct pending *pendings;
 static uint64_t next_op = 1;
 
+/* A job just activated here whose old node has not handed over yet: one per VIP set,
+ * ended by FRAME_F_HANDED_OVER from that node, its link going down, or the timer. */
+struct await {
+	struct await *next;
+	struct daemon *d;
+	struct vip vip;          /* one of the job's VIPs: the job is looked up again */
+	struct loop_timer timer;
+};
+
+static struct await *awaits;
+
+static void await_end(struct await *a)
+{
+	struct job *j = job_by_vip(a->d, &a->vip);
+
+	for (struct await **pp = &awaits; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	loop_timer_stop(a->d->loop, &a->timer);
+	if (j && j->await_from[0]) {
+		j->await_from[0] = '\0';
+		if (j->state == JOB_ACTIVE)
+			job_flush_held(j);
+	}
+	free(a);
+}
+
+static void on_await_timeout(struct loop_timer *t, void *arg)
+{
+	struct await *a = arg;
+	char vb[VIP_STRLEN];
+
+	log_info("%s: no hand-over from the old node within %d ms; delivering",
+		 vip_fmt(&a->vip, vb), MOVE_HANDOVER_WAIT_MS);
+	await_end(a);
+}
+
+/* j was just activated here and old (a peer up) hosted it: hold back direct packets. */
+static void await_handover(struct daemon *d, struct job *j, const char *old)
+{
+	struct peer *p = old[0] ? peer_find(d, old) : NULL;
+	struct await *a;
+
+	if (!p || !peer_is_up(p) || strcmp(old, d->cfg.node) == 0 || !(a = calloc(1, sizeof(*a))))
+		return;
+	snprintf(j->await_from, sizeof(j->await_from), "%s", old);
+	a->d = d;
+	a->vip = j->vips[0];
+	loop_timer_init(&a->timer, on_await_timeout, a);
+	loop_timer_arm(d->loop, &a->timer, MOVE_HANDOVER_WAIT_MS);
+	a->next = awaits;
+	awaits = a;
+}
+
+void move_on_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = job_by_vip(d, &e[i].vip);
+
+		if (!j || strcmp(j->await_from, p->name) != 0)
+			continue;
+		for (struct await *a = awaits; a; a = a->next) {
+			if (job_by_vip(d, &a->vip) == j) {
+				await_end(a);
+				break;
+			}
+		}
+	}
+}
+
 static void pending_free(struct pending *pd)
 {
 	for (struct pending **pp = &pendings; *pp; pp = &(*pp)->next) {
@@ -138,8 +212,9 @@ static char *activate_reply(struct pending *pd)
 
 	for (size_t i = 0; i < pd->nwaiting; i++)
 		json_array_append_new(unconfirmed, json_string(pd->waiting[i]));
-	return ctlmsg_reply_ok(json_pack("{s:s, s:I, s:s, s:I, s:o}", "vip",
-		vip_fmt(&pd->vips[0], vb), "epoch", (json_int_t)pd->epochs[0],
+	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "vip",
+		vip_fmt(&pd->vips[0], vb), "node", pd->d->cfg.node,
+		"epoch", (json_int_t)pd->epochs[0],
 		"previous_node", pd->prev_node, "converged_ms", (json_int_t)ms,
 		"unconfirmed", unconfirmed));
 }
@@ -198,7 +273,8 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s",
 					vip_fmt(&rq->vip, vb));
 	}
-	job_flush_held(j);
+	job_flush_held(j); /* what arrived while on standby came from the old route */
+	await_handover(d, j, pd->prev_node);
 	vip_fmt(&rq->vip, vb);
 	log_info("job %s (%s) activated, epoch %llu (was %s)", j->netns, vb,
 		 (unsigned long long)pd->epochs[0], pd->prev_node[0] ? pd->prev_node : "none");
@@ -277,6 +353,12 @@ void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
 		return;
 	}
 	job_take_held(j, v, hand_one, &h);
+	{
+		struct peer *np = peer_find(d, cur->node);
+
+		if (np && peer_is_up(np))
+			routing_send_handed_over(d, np, cur);
+	}
 	forward_pointer_add(d, v);
 	snprintf(detail, sizeof(detail), "to %s epoch %llu, %zu held packets handed over",
 		 cur->node, (unsigned long long)cur->epoch, h.sent);
@@ -420,6 +502,9 @@ int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t
 		migrate_answer(p, m.op, CTL_ERR_SYSTEM, 0, "cannot announce");
 		return 0;
 	}
+	/* The old node writes into the shared TUN until it hears us: write nothing of
+	 * ours before its hand-over, so that no flow is reordered. */
+	await_handover(d, j, p->name);
 	log_info("took over job %s (%s) from %s, epoch %llu", m.netns,
 		 vip_fmt(&m.vips[0], vb), p->name, (unsigned long long)epochs[0]);
 	events_job(EVENT_JOB_ACTIVATE, vb, m.netns);
@@ -458,6 +543,16 @@ int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, s
 void move_peer_down(struct daemon *d, struct peer *p)
 {
 	struct pending *pd = pendings;
+	struct await *a = awaits;
+
+	while (a) {
+		struct await *next = a->next;
+		struct job *j = job_by_vip(d, &a->vip);
+
+		if (!j || strcmp(j->await_from, p->name) == 0)
+			await_end(a);
+		a = next;
+	}
 
 	while (pd) {
 		struct pending *next = pd->next;
@@ -473,6 +568,8 @@ void move_peer_down(struct daemon *d, struct peer *p)
 
 void move_stop(struct daemon *d)
 {
+	while (awaits)
+		await_end(awaits);
 	while (pendings)
 		finish(pendings, ctlmsg_reply_err(CTL_ERR_SYSTEM, "tunvnetd is stopping"));
 }

@@ -24,6 +24,8 @@
 
 #define MOVE_CONFIRM_TIMEOUT_MS 3000  /* activate: how long to wait for every peer */
 #define MOVE_MIGRATE_TIMEOUT_MS 10000 /* migrate: how long to wait for the target */
+#define MOVE_HANDOVER_WAIT_MS   1000  /* the new node holds back direct packets at most
+				       * this long for the old node's hand-over */
 
 struct daemon;
 struct job;
@@ -43,6 +45,9 @@ void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
 		     const struct route_entry *cur);
 /* routing.c: p confirmed an announcement with the entries it now holds. */
 void move_on_ack(struct daemon *d, struct peer *p, const struct route_entry *e, size_t n);
+/* routing.c: p, a VIP's old node, has handed over all it held for e[0..n). */
+void move_on_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e,
+			 size_t n);
 /* peer.c: MIGRATE and MIGRATE_DONE frames from an authenticated peer. 0 or -EBADMSG. */
 int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);
 int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);

@@ -182,6 +182,13 @@ int routing_withdraw(struct daemon *d, const struct vip *v)
 	return install_self(d, v, e->epoch, true);
 }
 
+void routing_send_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e)
+{
+	batch_start(&batch, d, p, FRAME_F_HANDED_OVER);
+	batch_add(e, &batch);
+	batch_flush(&batch);
+}
+
 void routing_send_table(struct daemon *d, struct peer *p)
 {
 	batch_start(&batch, d, p, FRAME_F_FULL_TABLE);
@@ -252,6 +259,8 @@ int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint
 			assert_self(d, &e[i].vip);
 	if (flags & FRAME_F_ACK)
 		move_on_ack(d, p, e, n);
+	if (flags & FRAME_F_HANDED_OVER)
+		move_on_handed_over(d, p, e, n);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 struct daemon;
 struct peer;
+struct route_entry;
 
 int  routing_init(struct daemon *d);   /* 0 or -ENOMEM */
 void routing_stop(struct daemon *d);
@@ -30,6 +31,8 @@ int routing_announce(struct daemon *d, const struct vip *v, size_t n, uint64_t *
 /* Withdraws v (hosted here) and tells every peer. */
 int routing_withdraw(struct daemon *d, const struct vip *v);
 
+/* Tells p (the new node of e's VIP) that everything held here for it was sent. */
+void routing_send_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e);
 /* Sends p the whole table, tombstones included. */
 void routing_send_table(struct daemon *d, struct peer *p);
 /* Applies a ROUTES frame from p. 0, or -EBADMSG (the link is then closed). */
