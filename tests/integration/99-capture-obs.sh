@@ -19,7 +19,7 @@ sys.exit(0 if any(eval(sys.argv[1]) for e in json.load(sys.stdin)) else 1)' "$2"
 }
 
 # ---- events ----
-spawn timeout 60 "$VNETCTL" -s "$(sock 1)" --json events -f >"$T/follow.txt" 2>"$T/follow.err"
+spawn timeout -k 2 60 "$VNETCTL" -s "$(sock 1)" --json events -f >"$T/follow.txt" 2>"$T/follow.err"
 follower=$!
 sleep 0.3
 check "n1 recorded n2 coming up" events_has 1 'e["type"] == "peer_up" and e["node"] == "n2"'
@@ -62,7 +62,10 @@ lines = [l for l in open(sys.argv[1]) if l.strip()]
 assert lines and all(isinstance(json.loads(l), dict) for l in lines)' "$T/follow.txt"
 check "events -f still follows" kill -0 "$follower"
 kill "$follower" 2>/dev/null
-wait "$follower" 2>/dev/null
+# exited: no such process, or a zombie not yet reaped by wait
+gone() { [ ! -r "/proc/$follower/stat" ] || [ "$(awk '{print $3}' "/proc/$follower/stat" 2>/dev/null)" = Z ]; }
+check "events -f exits on SIGTERM" wait_until 3 gone
+wait "$follower" 2>/dev/null  # bounded: timeout -k kills a follower that would not go
 check "vnetctl events prints a table" q ctl 1 events
 
 # ---- counters per job, peer and substrate ----
