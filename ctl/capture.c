@@ -404,7 +404,7 @@ static void describe(FILE *f, const uint8_t *d, size_t n)
 	t = d + s.l4;
 	ports = (s.proto == IPPROTO_TCP || s.proto == IPPROTO_UDP) && n >= s.l4 + 4;
 	if (ports)
-		fprintf(f, "%s.%u > %s.%u: ", a, t[0] << 8 | t[1], b, t[2] << 8 | t[3]);
+		fprintf(f, "%s.%d > %s.%d: ", a, t[0] << 8 | t[1], b, t[2] << 8 | t[3]);
 	else
 		fprintf(f, "%s > %s: ", a, b);
 	switch (s.proto) {

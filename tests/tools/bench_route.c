@@ -70,7 +70,7 @@ static double fill(struct route_table *t, int family, size_t n, struct vip *keys
 
 	memset(&e, 0, sizeof(e));
 	e.epoch = 1;
-	snprintf(e.node, sizeof(e.node), "n%u", 2);
+	snprintf(e.node, sizeof(e.node), "n2");
 	t0 = now_ns();
 	while (i < n) {
 		random_vip(family, &e.vip);
