@@ -91,6 +91,10 @@ static char *netns_error(const struct ctl_request *rq, int err)
 	if (err == -EINVAL)
 		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS,
 					"\"%s\" is not a network namespace", rq->netns);
+	if (err == -EPERM)
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_NETNS, "\"%s\" is the node's own network "
+					"namespace (tunvnetd's or the host's); a job needs one "
+					"of its own", rq->netns);
 	return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot set up TUN in %s: %s",
 				rq->netns, strerror(-err));
 }

@@ -458,6 +458,24 @@ static struct job *find_ns(struct daemon *d, const struct netns_id *id)
 	return NULL;
 }
 
+/* The daemon's own namespace, or the host's (init's). */
+static bool is_node_ns(const struct netns_id *id)
+{
+	static const char *const own[] = { "/proc/self/ns/net", "/proc/1/ns/net" };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		struct netns_id o;
+		int fd = netns_open(own[i], &o);
+
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (o.dev == id->dev && o.ino == id->ino)
+			return true;
+	}
+	return false;
+}
+
 int job_open(struct daemon *d, const char *spec, struct job **out)
 {
 	struct netns_id id;
@@ -467,6 +485,11 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	nsfd = netns_open(spec, &id);
 	if (nsfd < 0)
 		return nsfd;
+	if (is_node_ns(&id)) {
+		/* A TUN and a default route there would take over the node's own traffic. */
+		close(nsfd);
+		return -EPERM;
+	}
 	j = find_ns(d, &id);
 	if (j) {
 		close(nsfd);

@@ -63,7 +63,8 @@ struct job {
 };
 
 /* The job of namespace spec, made (TUN created in it) if there is none yet.
- * 0 or -errno (-ENOENT: no such namespace, -EINVAL: not a network namespace). */
+ * 0 or -errno (-ENOENT: no such namespace, -EINVAL: not a network namespace, -EPERM:
+ * the daemon's own or the host's namespace, never a job's). */
 int job_open(struct daemon *d, const char *spec, struct job **out);
 /* Puts vip on the job's TUN and in the local index. 0, -E2BIG (too many), -errno. */
 int job_add_vip(struct job *j, const struct vip *v);

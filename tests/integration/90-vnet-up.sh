@@ -86,12 +86,21 @@ ip -n tv-j9 -o addr | grep -q '198\.19\.2\.51/' && bad "--netns tv-j9: address l
 # --netns PATH of another process's namespace
 spawn unshare -n sleep 60
 holder=$!
-sleep 0.2
+# until it has unshared, /proc/PID/ns/net is still ours
+unshared() { [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ]; }
+wait_until 5 unshared || bad "unshare -n did not make a namespace within 5 s"
 out=$("$VNETUP" -s "$S2" --netns "/proc/$holder/ns/net" -- sh -c 'ip -o -4 addr; echo "vip=$TUNVNET_VIP"')
 v=$(sed -n 's/^vip=//p' <<<"$out")
 in_pool2 "$v" && grep -q "inet $v/" <<<"$out" && ok "--netns /proc/PID/ns/net: the command runs there with $v" ||
 	bad "--netns /proc/PID/ns/net: '$out'"
 check "--netns /proc/PID/ns/net: the process and its namespace remain" kill -0 "$holder"
+# the node's own namespace is never a job's (a default route there would take over the node)
+out=$(ctl 2 attach --netns "$P-n2" --vip 198.19.2.77 2>&1) &&
+	bad "attach of the node's own namespace accepted" ||
+	{ grep -q "own network namespace" <<<"$out" && ok "attach of the node's own namespace refused: $out" ||
+	  bad "attach of the node's own namespace refused without saying why: $out"; }
+ip -n "$P-n2" -o link show tv0 >/dev/null 2>&1 && bad "a TUN was made in the node's namespace" ||
+	ok "no TUN in the node's namespace"
 check "--netns /proc/PID/ns/net: VIP withdrawn" wait_until 3 nothing_left "$v"
 
 # errors
