@@ -65,7 +65,9 @@ d1=$(stat 1 drops.spoofed_source)
 if [ "$((d1 - d0))" = "$SENT" ]; then
 	ok "n1 drops.spoofed_source grew by exactly $SENT"
 else
-	bad "n1 drops.spoofed_source grew by $((d1 - d0)), sent $SENT"
+	# Seen once in a full run and never again: say what n1 saw, for the next look.
+	bad "n1 drops.spoofed_source grew by $((d1 - d0)), sent $SENT; n1 then: drops $(ctl 1 --json stats |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["drops"], "tun_rx_packets", d["counters"]["tun_rx_packets"])' 2>&1 | tr '\n' ' ')"
 fi
 if grep -q spoofed "$T/recv"; then
 	bad "tv-j2 received spoofed packets: $(grep spoofed "$T/recv" | tr '\n' '|')"
