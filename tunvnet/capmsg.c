@@ -39,22 +39,42 @@ int capmsg_decode(const uint8_t *buf, size_t len, struct capmsg *m)
 	return (int)len;
 }
 
-int capmsg_packet_encode(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t orig_len,
-			 uint8_t dir, const char *node, const uint8_t *data, size_t caplen)
+void capmsg_header(uint8_t buf[CAPMSG_HDR_LEN], enum capmsg_type t, uint32_t len)
 {
-	size_t n, body, off = 0;
+	size_t off = 0;
+
+	put_be32(buf, CAPMSG_HDR_LEN, &off, (uint32_t)t);
+	put_be32(buf, CAPMSG_HDR_LEN, &off, len);
+}
+
+int capmsg_packet_header(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t orig_len,
+			 uint8_t dir, const char *node, size_t caplen)
+{
+	size_t n, off = CAPMSG_HDR_LEN;
 
 	if (!msg_name_valid(node))
 		return -EINVAL;
 	n = strlen(node);
 	if (caplen > CAPMSG_MAX - CAPMSG_PACKET_LEN - n)
 		return -EMSGSIZE;
-	body = CAPMSG_PACKET_LEN + n + caplen;
-	if (!put_be32(buf, cap, &off, CAPMSG_PACKET) || !put_be32(buf, cap, &off, (uint32_t)body) ||
-	    !put_be64(buf, cap, &off, ts_usec) || !put_be32(buf, cap, &off, orig_len) ||
-	    !put_u8(buf, cap, &off, dir) || !put_u8(buf, cap, &off, (uint8_t)n) ||
-	    !put_bytes(buf, cap, &off, node, n) ||
-	    (caplen && !put_bytes(buf, cap, &off, data, caplen)))
+	if (cap < CAPMSG_HDR_LEN || !put_be64(buf, cap, &off, ts_usec) ||
+	    !put_be32(buf, cap, &off, orig_len) || !put_u8(buf, cap, &off, dir) ||
+	    !put_u8(buf, cap, &off, (uint8_t)n) || !put_bytes(buf, cap, &off, node, n))
+		return -EMSGSIZE;
+	capmsg_header(buf, CAPMSG_PACKET, (uint32_t)(CAPMSG_PACKET_LEN + n + caplen));
+	return (int)off;
+}
+
+int capmsg_packet_encode(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t orig_len,
+			 uint8_t dir, const char *node, const uint8_t *data, size_t caplen)
+{
+	int h = capmsg_packet_header(buf, cap, ts_usec, orig_len, dir, node, caplen);
+	size_t off;
+
+	if (h < 0)
+		return h;
+	off = (size_t)h;
+	if (caplen && !put_bytes(buf, cap, &off, data, caplen))
 		return -EMSGSIZE;
 	return (int)off;
 }
@@ -62,12 +82,11 @@ int capmsg_packet_encode(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t or
 int capmsg_text_encode(uint8_t *buf, size_t cap, enum capmsg_type t, const char *text,
 		       size_t len)
 {
-	size_t off = 0;
+	size_t off = CAPMSG_HDR_LEN;
 
-	if (len > CAPMSG_MAX)
-		return -EMSGSIZE;
-	if (!put_be32(buf, cap, &off, (uint32_t)t) || !put_be32(buf, cap, &off, (uint32_t)len) ||
+	if (len > CAPMSG_MAX || cap < CAPMSG_HDR_LEN ||
 	    (len && !put_bytes(buf, cap, &off, text, len)))
 		return -EMSGSIZE;
+	capmsg_header(buf, t, (uint32_t)len);
 	return (int)off;
 }

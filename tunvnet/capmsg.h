@@ -35,6 +35,8 @@ enum capmsg_type {
 #define CAPMSG_HDR_LEN    8         /* type, length */
 #define CAPMSG_PACKET_LEN 14        /* ts_usec, orig_len, dir, node_len */
 #define CAPMSG_MAX        (1u << 20) /* longest payload a decoder accepts */
+/* The most a PACKET record takes before its captured bytes. */
+#define CAPMSG_PACKET_HDR_MAX (CAPMSG_HDR_LEN + CAPMSG_PACKET_LEN + NODE_NAME_MAX)
 
 struct capmsg {
 	uint32_t type;
@@ -55,8 +57,15 @@ struct capmsg {
  * that is not valid (msg_name_valid). */
 int capmsg_decode(const uint8_t *buf, size_t len, struct capmsg *m);
 
-/* A PACKET record into buf: returns its length, -EMSGSIZE when it does not fit in cap
- * or would exceed CAPMSG_MAX, -EINVAL for a node name that is not valid. */
+/* The 8-byte record header: type and payload length. */
+void capmsg_header(uint8_t buf[CAPMSG_HDR_LEN], enum capmsg_type t, uint32_t len);
+/* A PACKET record up to its captured bytes, for a writer that sends those from where they
+ * are (writev): returns its length (at most CAPMSG_PACKET_HDR_MAX), -EMSGSIZE when it
+ * does not fit in cap or the record would exceed CAPMSG_MAX, -EINVAL for a node name
+ * that is not valid. */
+int capmsg_packet_header(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t orig_len,
+			 uint8_t dir, const char *node, size_t caplen);
+/* A whole PACKET record into buf: returns its length, or the errors above. */
 int capmsg_packet_encode(uint8_t *buf, size_t cap, uint64_t ts_usec, uint32_t orig_len,
 			 uint8_t dir, const char *node, const uint8_t *data, size_t caplen);
 /* An END or NOTE record with len bytes of JSON text: its length or -EMSGSIZE. */

@@ -13,7 +13,7 @@
 
 #include <pcap/pcap.h>
 
-#include "tunnel/wire.h"
+#include "tunvnet/capmsg.h"
 #include "tunvnet/control.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
@@ -99,21 +99,6 @@ bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
 	return false;
 }
 
-size_t capture_packet_header(uint8_t *buf, uint64_t ts_usec, uint32_t orig_len,
-			     enum capture_dir dir, const char *node, size_t caplen)
-{
-	size_t nlen = strnlen(node, 255), off = 0, cap = 8 + CAPTURE_PACKET_HDR + 255;
-
-	put_be32(buf, cap, &off, CAPTURE_REC_PACKET);
-	put_be32(buf, cap, &off, (uint32_t)(CAPTURE_PACKET_HDR + nlen + caplen));
-	put_be64(buf, cap, &off, ts_usec);
-	put_be32(buf, cap, &off, orig_len);
-	put_u8(buf, cap, &off, (uint8_t)dir);
-	put_u8(buf, cap, &off, (uint8_t)nlen);
-	put_bytes(buf, cap, &off, node, nlen);
-	return off;
-}
-
 int capture_filter_compile(const char *expr, int snaplen, struct bpf_program *prog,
 			   char *err, size_t errlen)
 {
@@ -140,20 +125,19 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int write_json(struct session *ss, enum capture_rec type, json_t *o)
+static int write_json(struct session *ss, enum capmsg_type type, json_t *o)
 {
 	char *txt = json_dumps(o, JSON_COMPACT);
-	uint8_t hdr[8];
-	size_t off = 0, n;
+	uint8_t hdr[CAPMSG_HDR_LEN];
 	struct iovec iov[2];
+	size_t n;
 	int err;
 
 	json_decref(o);
 	if (!txt)
 		return -ENOMEM;
 	n = strlen(txt);
-	put_be32(hdr, sizeof(hdr), &off, type);
-	put_be32(hdr, sizeof(hdr), &off, (uint32_t)n);
+	capmsg_header(hdr, type, (uint32_t)n);
 	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
 	iov[1] = (struct iovec){ .iov_base = txt, .iov_len = n };
 	err = control_stream_writev(ss->s, iov, 2);
@@ -181,7 +165,7 @@ static void session_unlink(struct session *ss)
 
 static void write_end(struct session *ss, const char *reason)
 {
-	write_json(ss, CAPTURE_REC_END,
+	write_json(ss, CAPMSG_END,
 		   json_pack("{s:I, s:I, s:s}", "packets", (json_int_t)ss->packets, "dropped",
 			     (json_int_t)ss->dropped, "reason", reason));
 }
@@ -214,7 +198,7 @@ static void on_duration(struct loop_timer *t, void *arg)
 void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct peer *p,
 			 const uint8_t *pkt, size_t len, size_t wire_len)
 {
-	uint8_t hdr[8 + CAPTURE_PACKET_HDR + 255];
+	uint8_t hdr[CAPMSG_PACKET_HDR_MAX];
 	struct session *ss, *next;
 	struct pcap_pkthdr ph;
 	uint64_t ts = 0;
@@ -222,6 +206,7 @@ void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct
 	for (ss = sessions; ss; ss = next) {
 		struct iovec iov[2];
 		size_t caplen;
+		int h;
 
 		next = ss->next;
 		if (!capture_scope_match(&ss->sc, dir, j, p, pkt, len))
@@ -233,9 +218,14 @@ void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct
 		caplen = len < ss->snaplen ? len : ss->snaplen;
 		if (!ts)
 			ts = now_usec();
+		h = capmsg_packet_header(hdr, sizeof(hdr), ts, (uint32_t)wire_len, dir,
+					 ss->d->cfg.node, caplen);
+		if (h < 0) { /* cannot happen: a valid node name, caplen <= snaplen */
+			ss->dropped++;
+			continue;
+		}
 		iov[0].iov_base = hdr;
-		iov[0].iov_len = capture_packet_header(hdr, ts, (uint32_t)wire_len, dir,
-						       ss->d->cfg.node, caplen);
+		iov[0].iov_len = (size_t)h;
 		iov[1].iov_base = (void *)pkt;
 		iov[1].iov_len = caplen;
 		if (control_stream_room(ss->s) < iov[0].iov_len + caplen + RESERVE ||
@@ -267,7 +257,7 @@ void capture_note(const char *vip, const char *node, const char *json)
 			continue;
 		json_object_set_new(o, "node", json_string(ss->d->cfg.node));
 		if (control_stream_room(ss->s) > RESERVE / 2)
-			write_json(ss, CAPTURE_REC_NOTE, o);
+			write_json(ss, CAPMSG_NOTE, o);
 		else
 			json_decref(o);
 	}
@@ -286,7 +276,7 @@ void capture_route(const char *vip, const char *old_node, const char *new_node,
 		    strcmp(new_node, ss->d->cfg.node) == 0 ||
 		    strcmp(vip, vip_fmt(&ss->sc.vip, vb)) != 0)
 			continue;
-		write_json(ss, CAPTURE_REC_NOTE,
+		write_json(ss, CAPMSG_NOTE,
 			   json_pack("{s:s, s:s, s:s}", "vip", vip, "moved_to", new_node, "node",
 				     ss->d->cfg.node));
 		if (!ss->sc.cluster)

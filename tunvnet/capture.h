@@ -29,27 +29,21 @@ enum capture_dir {
 /* The stream a capture writes to its client after the reply line
  * {"capturing": true, "linktype": 101, "snaplen": N, "node": NAME}: records of
  *   u32 type (BE), u32 length (BE) of the payload, payload:
- *   CAPTURE_REC_PACKET: u64 ts_usec (BE, realtime), u32 orig_len (BE), u8 dir
+ *   CAPMSG_PACKET: u64 ts_usec (BE, realtime), u32 orig_len (BE), u8 dir
  *       (enum capture_dir), u8 node_len, node name, the captured bytes (length - 14 -
  *       node_len of them, at most snaplen);
- *   CAPTURE_REC_END: JSON {"packets": n, "dropped": n, "reason": "count" | "duration" |
+ *   CAPMSG_END: JSON {"packets": n, "dropped": n, "reason": "count" | "duration" |
  *       "client" | "moved" | "shutdown"}, the last record before the daemon closes;
- *   CAPTURE_REC_NOTE: JSON, a control-plane event about what is captured (events.h),
+ *   CAPMSG_NOTE: JSON, a control-plane event about what is captured (events.h),
  *       or {"vip", "moved_to", "node"} when the captured VIP left this node.
- * (tunvnet/capmsg.c is the client's decoder of the same records.)
+ * (tunvnet/capmsg.h defines the records; the daemon encodes and the client decodes them
+ * there.)
  * Each packet is recorded once per node: where it enters the daemon (read from a job's
  * TUN, or received from a peer); with scope peer, as it goes to or comes from that
  * peer; with scope vip and "cluster", only on the node hosting the VIP (read from its
  * TUN or written into it), so that the streams of all nodes merged by time show every
  * packet of the VIP once, across a move. */
-enum capture_rec {
-	CAPTURE_REC_PACKET = 1,
-	CAPTURE_REC_END = 2,
-	CAPTURE_REC_NOTE = 3,
-};
-
 #define CAPTURE_LINKTYPE_RAW  101       /* pcap LINKTYPE_RAW: the packet is IPv4 or IPv6 */
-#define CAPTURE_PACKET_HDR    14        /* PACKET payload bytes before the node name */
 #define CAPTURE_BUFFER        (8u << 20) /* a session's output ring */
 #define CAPTURE_MAX_SESSIONS  16
 
@@ -96,10 +90,6 @@ struct capture_scope {
 bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
 			 const struct job *j, const struct peer *p, const uint8_t *pkt,
 			 size_t len);
-/* Writes the record header and PACKET fields up to the captured bytes into buf (at
- * least 8 + CAPTURE_PACKET_HDR + 255 bytes); returns their length. */
-size_t capture_packet_header(uint8_t *buf, uint64_t ts_usec, uint32_t orig_len,
-			     enum capture_dir dir, const char *node, size_t caplen);
 /* Compiles expr for DLT_RAW into prog (to be pcap_freecode'd): 0, or -EINVAL with
  * libpcap's message in err. */
 int capture_filter_compile(const char *expr, int snaplen, struct bpf_program *prog,

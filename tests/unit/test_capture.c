@@ -166,13 +166,13 @@ static void test_scope(void **state)
 /* The daemon's encoding, read back with the client's decoder. */
 static void test_record(void **state)
 {
-	uint8_t buf[8 + CAPTURE_PACKET_HDR + 255 + 100], pkt[100];
+	uint8_t buf[CAPMSG_PACKET_HDR_MAX + 100], pkt[100];
 	struct capmsg m;
-	size_t h;
+	int h;
 
 	ip4(pkt, sizeof(pkt), 17, "198.19.1.10", "198.19.2.10", 1, 2);
-	h = capture_packet_header(buf, 0x0102030405060708ull, 64000, CAPTURE_TO_PEER, "node-7",
-				  60);
+	h = capmsg_packet_header(buf, sizeof(buf), 0x0102030405060708ull, 64000, CAPTURE_TO_PEER,
+				 "node-7", 60);
 	assert_int_equal(h, 8 + 14 + 6);
 	memcpy(buf + h, pkt, 60);
 	assert_int_equal(capmsg_decode(buf, h + 59, &m), 0); /* not all there yet */
@@ -185,7 +185,7 @@ static void test_record(void **state)
 	assert_int_equal(m.caplen, 60);
 	assert_memory_equal(m.data, pkt, 60);
 	/* big-endian on the wire, whatever the host */
-	assert_int_equal(buf[3], CAPTURE_REC_PACKET);
+	assert_int_equal(buf[3], CAPMSG_PACKET);
 	assert_int_equal(buf[7], 14 + 6 + 60);
 }
 
