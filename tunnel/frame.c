@@ -40,11 +40,11 @@ int frame_hdr_decode(const uint8_t *buf, size_t len, struct frame_hdr *h)
 const char *frame_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-		[FRAME_HELLO] = "HELLO", [FRAME_AUTH] = "AUTH", [FRAME_PEERS] = "PEERS",
+		[FRAME_HELLO] = "HELLO", [FRAME_LINK_OPEN] = "LINK_OPEN", [FRAME_PEERS] = "PEERS",
 		[FRAME_ROUTES] = "ROUTES", [FRAME_DATA] = "DATA", [FRAME_PING] = "PING",
 		[FRAME_PONG] = "PONG",
 		[FRAME_MIGRATE] = "MIGRATE",
-		[FRAME_MIGRATE_DONE] = "MIGRATE_DONE",
+		[FRAME_MIGRATE_DONE] = "MIGRATE_DONE", [FRAME_LINK_OK] = "LINK_OK",
 	};
 
 	if (type == 0 || type > FRAME_TYPE_MAX)

@@ -15,13 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION     1
+#define FRAME_VERSION     2 /* 2: TLS control links, LINK_OPEN, sealed data links */
 #define FRAME_HDR_LEN     8
 #define FRAME_MAX_PAYLOAD (65536 + 512)
 
 enum frame_type {
-	FRAME_HELLO = 1,  /* greeting: node name, listen address, challenge nonce */
-	FRAME_AUTH  = 2,  /* proof of the cluster key over both nonces */
+	FRAME_HELLO = 1,  /* first frame on a control link (inside TLS): listen address,
+			   * data protection, substrates */
+	FRAME_LINK_OPEN = 2, /* first frame on a data link: who, which link, proof */
 	FRAME_PEERS = 3,  /* members this node knows (full mesh learning) */
 	FRAME_ROUTES = 4, /* route announcements and withdrawals */
 	FRAME_DATA  = 5,  /* one IP packet, or a super-packet with its vnet header */
@@ -29,7 +30,8 @@ enum frame_type {
 	FRAME_PONG  = 7,
 	FRAME_MIGRATE = 8,      /* take over a job on this machine (vnetctl migrate) */
 	FRAME_MIGRATE_DONE = 9, /* the answer to a MIGRATE */
-	FRAME_TYPE_MAX = FRAME_MIGRATE_DONE,
+	FRAME_LINK_OK = 10,     /* the answer to LINK_OPEN: the listener's proof */
+	FRAME_TYPE_MAX = FRAME_LINK_OK,
 };
 
 /* FRAME_ROUTES flags */

@@ -7,7 +7,13 @@
  * has, then hand every whole frame to the owner; the unread tail moves to the front of
  * the input buffer only when a whole frame might not fit behind it any more. A link is
  * freed only outside its own callbacks (in_cb), so an owner may close it from within a
- * frame callback. */
+ * frame callback.
+ *
+ * TLS (the control link): the same framing inside a TLS 1.3 stream. Every write then goes
+ * through the output buffer and SSL_write, every read through SSL_read; what OpenSSL has
+ * decrypted but not handed over yet is drained before the loop sleeps again, since epoll
+ * cannot see it. An accepted link is neither until its client speaks: a first byte of
+ * 0x16 (a TLS handshake record) makes it a TLS server, anything else a plain link. */
 #include "tunnel/tunnel.h"
 
 #include <errno.h>
@@ -21,6 +27,9 @@
 #include <unistd.h>
 #include <sys/uio.h>
 
+#include <openssl/ssl.h>
+
+#include "tunnel/tls.h"
 #include "tunvnet/loop.h"
 
 #define IBUF_SIZE      (512 * 1024)
@@ -31,12 +40,24 @@
 #define SOCK_BUF       (4 * 1024 * 1024)
 #define READS_PER_WAKE 16
 #define USER_TIMEOUT_MS 10000
+#define ACCEPT_PAUSE_MS 100                /* out of fds: accept again after this */
+#define TLS_RECORD      0x16               /* the first byte of a TLS handshake */
+
+struct tunnel {
+	struct loop *loop;
+	struct tunnel_link *dirty; /* links with queued output, flushed before sleeping */
+};
 
 struct tunnel_link {
+	struct tunnel *t;
 	struct loop *loop;
 	struct loop_io *io;
 	int fd;
 	bool connecting;
+	bool sniffing;   /* accepted, TLS or plain not known yet: nothing read so far */
+	bool handshaking; /* TLS handshake under way */
+	struct tls_ctx *tls; /* an accepted link's context, for the sniff */
+	SSL *ssl;        /* TLS links: the session */
 	bool in_cb;      /* inside an owner callback: free later */
 	bool closed;     /* owner called close() */
 	bool failed;     /* closed() was reported */
@@ -53,19 +74,20 @@ struct tunnel_link {
 };
 
 struct tunnel_listener {
+	struct tunnel *t;
 	struct loop *loop;
 	struct loop_io *io;
+	struct loop_timer pause;
+	struct tls_ctx *tls;
 	int fd;
 	void (*accepted)(struct tunnel_link *lk, const struct sockaddr_storage *from, void *arg);
 	void *arg;
 };
 
-static struct tunnel_link *dirty;
-static struct loop *hooked;
-
 static void link_free(struct tunnel_link *lk)
 {
 	loop_io_del(lk->io);
+	SSL_free(lk->ssl);
 	close(lk->fd);
 	free(lk->ibuf);
 	free(lk->obuf);
@@ -100,7 +122,24 @@ static void set_out(struct tunnel_link *lk, bool on)
 static int flush_link(struct tunnel_link *lk)
 {
 	while (lk->ohead < lk->olen) {
-		ssize_t n = write(lk->fd, lk->obuf + lk->ohead, lk->olen - lk->ohead);
+		ssize_t n;
+
+		if (lk->ssl) {
+			int r = SSL_write(lk->ssl, lk->obuf + lk->ohead,
+					  (int)(lk->olen - lk->ohead > INT32_MAX ? INT32_MAX
+										 : lk->olen - lk->ohead));
+
+			if (r <= 0) {
+				int e = SSL_get_error(lk->ssl, r);
+
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break; /* EPOLLOUT below; a WANT_READ retries after a read */
+				return -EPIPE;
+			}
+			lk->ohead += (size_t)r;
+			continue;
+		}
+		n = write(lk->fd, lk->obuf + lk->ohead, lk->olen - lk->ohead);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -124,17 +163,19 @@ static int flush_link(struct tunnel_link *lk)
 
 static void flush_dirty(void *arg)
 {
-	while (dirty) {
-		struct tunnel_link *lk = dirty;
+	struct tunnel *t = arg;
+
+	while (t->dirty) {
+		struct tunnel_link *lk = t->dirty;
 		int err;
 
-		dirty = lk->next_dirty;
+		t->dirty = lk->next_dirty;
 		lk->dirty = false;
 		if (lk->closed) {
 			link_free(lk);
 			continue;
 		}
-		if (lk->failed || lk->connecting)
+		if (lk->failed || lk->connecting || lk->sniffing || lk->handshaking)
 			continue;
 		err = lk->werr ? lk->werr : flush_link(lk);
 		if (err < 0)
@@ -147,16 +188,8 @@ static void mark_dirty(struct tunnel_link *lk)
 	if (lk->dirty)
 		return;
 	lk->dirty = true;
-	lk->next_dirty = dirty;
-	dirty = lk;
-}
-
-static int hook(struct loop *l)
-{
-	if (hooked == l)
-		return 0;
-	hooked = l;
-	return loop_before_sleep(l, flush_dirty, NULL);
+	lk->next_dirty = lk->t->dirty;
+	lk->t->dirty = lk;
 }
 
 /* Hands every whole frame in ibuf to the owner. false when the link is gone. */
@@ -214,6 +247,131 @@ static bool deliver(struct tunnel_link *lk)
 	return alive;
 }
 
+/* Calls the owner's ready(); false when the owner closed the link from there. */
+static bool report_ready(struct tunnel_link *lk)
+{
+	lk->in_cb = true;
+	if (lk->ev && lk->ev->ready)
+		lk->ev->ready(lk, lk->arg);
+	lk->in_cb = false;
+	if (lk->closed) {
+		if (!lk->dirty)
+			link_free(lk);
+		return false;
+	}
+	return true;
+}
+
+/* One step of the TLS handshake. false when the link failed or is gone. */
+static bool handshake(struct tunnel_link *lk)
+{
+	int r = SSL_do_handshake(lk->ssl), e;
+	char why[TLS_WHY_MAX];
+
+	if (r == 1) {
+		lk->handshaking = false;
+		lk->want_out = true; /* so that set_out() re-arms for input only */
+		if (!report_ready(lk))
+			return false;
+		set_out(lk, lk->olen > 0);
+		return true;
+	}
+	e = SSL_get_error(lk->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		set_out(lk, false);
+		return true;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		set_out(lk, true);
+		return true;
+	}
+	if (e == SSL_ERROR_SYSCALL && r == 0)
+		snprintf(why, sizeof(why), "closed during the TLS handshake");
+	else
+		tls_error(lk->ssl, why, sizeof(why));
+	fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+	return false;
+}
+
+static bool start_tls(struct tunnel_link *lk, struct tls_ctx *tls, bool server)
+{
+	lk->ssl = tls_ssl_new(tls, lk->fd, server);
+	if (!lk->ssl) {
+		fail(lk, -ENOMEM, "cannot start TLS");
+		return false;
+	}
+	lk->handshaking = true;
+	return handshake(lk);
+}
+
+/* An accepted link's first byte says what it is. false when it failed or is gone. */
+static bool sniff(struct tunnel_link *lk)
+{
+	uint8_t b;
+	ssize_t n = recv(lk->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return true;
+		fail(lk, -errno, "read failed");
+		return false;
+	}
+	if (n == 0) {
+		fail(lk, -ECONNRESET, "closed by peer");
+		return false;
+	}
+	lk->sniffing = false;
+	if (b == TLS_RECORD && lk->tls)
+		return start_tls(lk, lk->tls, true);
+	return report_ready(lk);
+}
+
+/* Reads once into ibuf: >0 bytes, 0 nothing more now, <0 the link failed (reported). */
+static ssize_t link_read(struct tunnel_link *lk)
+{
+	ssize_t n;
+
+	if (!lk->ibuf && !(lk->ibuf = malloc(IBUF_SIZE))) {
+		fail(lk, -ENOMEM, "out of memory");
+		return -1;
+	}
+	if (lk->ssl) {
+		int r = SSL_read(lk->ssl, lk->ibuf + lk->ilen, (int)(IBUF_SIZE - lk->ilen)), e;
+		char why[TLS_WHY_MAX];
+
+		if (r > 0)
+			return r;
+		e = SSL_get_error(lk->ssl, r);
+		if (e == SSL_ERROR_WANT_READ)
+			return 0;
+		if (e == SSL_ERROR_WANT_WRITE) {
+			set_out(lk, true);
+			return 0;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0)) {
+			fail(lk, -ECONNRESET, "closed by peer");
+		} else {
+			tls_error(lk->ssl, why, sizeof(why));
+			fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+		}
+		return -1;
+	}
+	do
+		n = read(lk->fd, lk->ibuf + lk->ilen, IBUF_SIZE - lk->ilen);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return 0;
+		fail(lk, -errno, "read failed");
+		return -1;
+	}
+	if (n == 0) {
+		fail(lk, -ECONNRESET, "closed by peer");
+		return -1;
+	}
+	return n;
+}
+
 static void on_io(struct loop_io *io, uint32_t events, void *arg)
 {
 	struct tunnel_link *lk = arg;
@@ -230,17 +388,22 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 			return;
 		}
 		lk->connecting = false;
-		lk->want_out = true; /* so set_out() below re-arms for input only */
-		lk->in_cb = true;
-		if (lk->ev && lk->ev->connected)
-			lk->ev->connected(lk, lk->arg);
-		lk->in_cb = false;
-		if (lk->closed) {
-			if (!lk->dirty)
-				link_free(lk);
+		if (lk->handshaking) {
+			handshake(lk);
 			return;
 		}
+		lk->want_out = true; /* so set_out() below re-arms for input only */
+		if (!report_ready(lk))
+			return;
 		set_out(lk, lk->olen > 0);
+		return;
+	}
+	if (lk->sniffing) {
+		sniff(lk);
+		return;
+	}
+	if (lk->handshaking) {
+		handshake(lk);
 		return;
 	}
 	if (events & EPOLLOUT) {
@@ -252,23 +415,22 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 		}
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (int i = 0; i < READS_PER_WAKE; i++) {
-			ssize_t n = read(lk->fd, lk->ibuf + lk->ilen, IBUF_SIZE - lk->ilen);
+		/* A TLS link also drains what OpenSSL decrypted already: epoll cannot see it. */
+		for (int i = 0; i < READS_PER_WAKE || (lk->ssl && SSL_pending(lk->ssl) > 0); i++) {
+			ssize_t n = link_read(lk);
 
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN)
-					fail(lk, -errno, "read failed");
-				return;
-			}
-			if (n == 0) {
-				fail(lk, -ECONNRESET, "closed by peer");
-				return;
-			}
+			if (n <= 0)
+				break;
 			lk->ilen += (size_t)n;
 			if (!deliver(lk))
 				return;
+		}
+		/* A TLS write that wanted to read first can go on now. */
+		if (lk->ssl && lk->olen > lk->ohead && !lk->failed && !lk->closed) {
+			int err = flush_link(lk);
+
+			if (err < 0)
+				fail(lk, err, "write failed");
 		}
 	}
 }
@@ -289,33 +451,32 @@ static int sock_setup(int fd)
 	return 0;
 }
 
-static struct tunnel_link *link_new(struct loop *l, int fd, bool connecting)
+static struct tunnel_link *link_new(struct tunnel *t, int fd, bool connecting)
 {
 	struct tunnel_link *lk = calloc(1, sizeof(*lk));
 
 	if (!lk)
 		return NULL;
-	lk->ibuf = malloc(IBUF_SIZE);
-	if (!lk->ibuf) {
-		free(lk);
-		return NULL;
-	}
-	lk->loop = l;
+	/* The input buffer comes with the first read of a frame link: a stranger that
+	 * connects and says nothing costs only this struct. */
+	lk->t = t;
+	lk->loop = t->loop;
 	lk->fd = fd;
 	lk->connecting = connecting;
-	lk->io = loop_io_add(l, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, lk);
+	lk->io = loop_io_add(t->loop, fd, connecting ? EPOLLOUT : EPOLLIN, on_io, lk);
 	if (!lk->io) {
-		free(lk->ibuf);
 		free(lk);
 		return NULL;
 	}
 	return lk;
 }
 
-static int tcp_connect(struct loop *l, const struct sockaddr_storage *to, struct tunnel_link **out)
+static int tcp_connect(struct tunnel *t, const struct sockaddr_storage *to, struct tls_ctx *tls,
+		       struct tunnel_link **out)
 {
 	socklen_t len = to->ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						 : sizeof(struct sockaddr_in6);
+	struct tunnel_link *lk;
 	int fd, err;
 
 	fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -328,18 +489,57 @@ static int tcp_connect(struct loop *l, const struct sockaddr_storage *to, struct
 		err = -errno;
 		goto fail;
 	}
-	err = hook(l);
-	if (err < 0)
-		goto fail;
-	*out = link_new(l, fd, true);
-	if (!*out) {
+	lk = link_new(t, fd, true);
+	if (!lk) {
 		err = -ENOMEM;
 		goto fail;
 	}
+	if (tls) {
+		lk->ssl = tls_ssl_new(tls, fd, false);
+		if (!lk->ssl) {
+			loop_io_del(lk->io);
+			free(lk);
+			err = -ENOMEM;
+			goto fail;
+		}
+		lk->handshaking = true; /* starts once connected */
+	}
+	*out = lk;
 	return 0;
 fail:
 	close(fd);
 	return err;
+}
+
+static int tcp_adopt(struct tunnel *t, int fd, struct tls_ctx *tls, bool tls_server,
+		     struct tunnel_link **out)
+{
+	struct tunnel_link *lk;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	lk = link_new(t, fd, true); /* "connected" on the first EPOLLOUT: ready follows */
+	if (!lk)
+		return -ENOMEM;
+	if (tls) {
+		lk->ssl = tls_ssl_new(tls, fd, tls_server);
+		if (!lk->ssl) {
+			loop_io_del(lk->io);
+			free(lk);
+			return -ENOMEM;
+		}
+		lk->handshaking = true;
+	}
+	*out = lk;
+	return 0;
+}
+
+static void on_accept_resume(struct loop_timer *tm, void *arg)
+{
+	struct tunnel_listener *ls = arg;
+
+	loop_io_set(ls->io, EPOLLIN);
 }
 
 static void on_accept(struct loop_io *io, uint32_t events, void *arg)
@@ -353,17 +553,28 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 		int fd = accept4(ls->fd, (struct sockaddr *)&from, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors or memory: the pending connection stays in the
+			 * backlog and the listener stays readable, so accepting again at once
+			 * would spin. Pause instead. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				loop_io_set(ls->io, 0);
+				loop_timer_arm(ls->loop, &ls->pause, ACCEPT_PAUSE_MS);
+			}
 			return; /* EAGAIN, or a transient error: try again on the next event */
-		if (sock_setup(fd) < 0 || !(lk = link_new(ls->loop, fd, false))) {
+		}
+		if (sock_setup(fd) < 0 || !(lk = link_new(ls->t, fd, false))) {
 			close(fd);
 			continue;
 		}
+		lk->sniffing = true;
+		lk->tls = ls->tls;
 		ls->accepted(lk, &from, ls->arg);
 	}
 }
 
-static int tcp_listen(struct loop *l, const struct sockaddr_storage *addr,
+static int tcp_listen(struct tunnel *t, const struct sockaddr_storage *addr, struct tls_ctx *tls,
 		      void (*accepted)(struct tunnel_link *lk, const struct sockaddr_storage *from,
 				       void *arg),
 		      void *arg, struct tunnel_listener **out)
@@ -387,13 +598,13 @@ static int tcp_listen(struct loop *l, const struct sockaddr_storage *addr,
 		err = -errno;
 		goto fail;
 	}
-	err = hook(l);
-	if (err < 0)
-		goto fail;
-	ls->loop = l;
+	ls->t = t;
+	ls->loop = t->loop;
+	ls->tls = tls;
 	ls->accepted = accepted;
 	ls->arg = arg;
-	ls->io = loop_io_add(l, ls->fd, EPOLLIN, on_accept, ls);
+	loop_timer_init(&ls->pause, on_accept_resume, ls);
+	ls->io = loop_io_add(t->loop, ls->fd, EPOLLIN, on_accept, ls);
 	if (!ls->io) {
 		err = -errno;
 		goto fail;
@@ -410,6 +621,7 @@ static void tcp_listener_close(struct tunnel_listener *ls)
 {
 	if (!ls)
 		return;
+	loop_timer_stop(ls->loop, &ls->pause);
 	loop_io_del(ls->io);
 	close(ls->fd);
 	free(ls);
@@ -518,12 +730,12 @@ static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const 
 	if (pending + need > (type == FRAME_DATA ? OBUF_DATA_MAX : OBUF_HARD_MAX))
 		return -ENOBUFS;
 	frame_hdr_encode(hdr, type, flags, (uint32_t)len);
-	if (!lk->connecting && len >= DIRECT_MIN)
+	if (!lk->connecting && !lk->ssl && !lk->sniffing && len >= DIRECT_MIN)
 		return send_direct(lk, hdr, payload, len);
 	err = obuf_append(lk, hdr, FRAME_HDR_LEN, payload, len);
 	if (err < 0)
 		return err;
-	if (lk->connecting)
+	if (lk->connecting || lk->sniffing || lk->handshaking)
 		return 0;
 	/* Never report a failure from here: the caller is in the middle of its own work.
 	 * The flush hook reports it. */
@@ -536,7 +748,8 @@ static int tcp_send(struct tunnel_link *lk, uint8_t type, uint16_t flags, const 
 
 static void tcp_flush(struct tunnel_link *lk)
 {
-	if (lk->closed || lk->failed || lk->connecting || lk->werr)
+	if (lk->closed || lk->failed || lk->connecting || lk->sniffing || lk->handshaking ||
+	    lk->werr)
 		return;
 	lk->werr = flush_link(lk);
 	if (lk->werr)
@@ -560,14 +773,68 @@ static size_t tcp_queued(const struct tunnel_link *lk)
 	return lk->olen - lk->ohead;
 }
 
+static SSL *tcp_tls(const struct tunnel_link *lk)
+{
+	return lk->handshaking ? NULL : lk->ssl;
+}
+
+static void tcp_remote(const struct tunnel_link *lk, struct sockaddr_storage *out)
+{
+	socklen_t sl = sizeof(*out);
+
+	memset(out, 0, sizeof(*out));
+	if (getpeername(lk->fd, (struct sockaddr *)out, &sl) < 0)
+		out->ss_family = AF_UNSPEC;
+}
+
+static int tcp_open(struct loop *l, struct tunnel **out)
+{
+	struct tunnel *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->loop = l;
+	err = loop_before_sleep(l, flush_dirty, t);
+	if (err < 0) {
+		free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Links closed but still on the flush list are freed here. */
+static void tcp_free(struct tunnel *t)
+{
+	if (!t)
+		return;
+	loop_before_sleep_del(t->loop, flush_dirty, t);
+	while (t->dirty) {
+		struct tunnel_link *lk = t->dirty;
+
+		t->dirty = lk->next_dirty;
+		lk->dirty = false;
+		if (lk->closed)
+			link_free(lk);
+	}
+	free(t);
+}
+
 const struct tunnel_ops tunnel_tcp_ops = {
 	.name = "tcp",
+	.caps = { .max_payload = FRAME_MAX_PAYLOAD, .reliable = true, .ordered = true },
+	.open = tcp_open,
+	.free = tcp_free,
 	.listen = tcp_listen,
 	.listener_close = tcp_listener_close,
 	.connect = tcp_connect,
+	.adopt = tcp_adopt,
 	.set_events = tcp_set_events,
 	.send = tcp_send,
 	.flush = tcp_flush,
 	.close = tcp_close,
 	.queued = tcp_queued,
+	.tls = tcp_tls,
+	.remote = tcp_remote,
 };

@@ -1,8 +1,17 @@
 /* Substrates: the ways a frame gets to another node's daemon. Each substrate exports one
- * const ops table from its own file (tcp.c today; verbs.c and udp.c later) and is picked
- * by name in exactly one place, tunnel_lookup(). A substrate knows frames, not routes:
- * it carries frames of the peer protocol (frame.h) over a link and tells its owner what
- * arrived through struct tunnel_events.
+ * const ops table from its own file (tcp.c today; udp.c and verbs.c later) and is picked
+ * by name in exactly one place, tunnel_lookup(). A substrate knows frames, not routes nor
+ * peers: it carries frames of the peer protocol (frame.h) over a link and tells its owner
+ * what happened through struct tunnel_events. It never seals or opens a frame: the peer
+ * layer (tunvnet/link.c) does, the same way on every substrate.
+ *
+ * Each daemon opens its own instance of a substrate (struct tunnel: its flush list and
+ * anything else it shares between links), so two daemons can live in one process.
+ *
+ * A TCP link may run TLS 1.3 (tunnel/tls.h): the control link between two nodes does.
+ * A listener given a TLS context tells the two kinds apart by the first byte a client
+ * sends (a TLS record starts with 0x16, a frame with its version), so one port serves
+ * both. Nothing is sent to a client before it has spoken.
  *
  * Queues are bounded. A DATA frame that does not fit is refused with -ENOBUFS and the
  * caller counts the drop (a NIC drops at the head of the path; the endpoints' TCP
@@ -11,6 +20,7 @@
 #ifndef TUNNEL_TUNNEL_H
 #define TUNNEL_TUNNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,34 +28,59 @@
 #include "tunnel/frame.h"
 
 struct loop;
+struct tls_ctx;
+struct tunnel;
 struct tunnel_link;
 struct tunnel_listener;
+typedef struct ssl_st SSL;
+
+/* What a substrate's links promise; the peer layer's choice of link reads it. */
+struct tunnel_caps {
+	size_t max_payload; /* largest frame payload a link carries */
+	bool reliable;      /* a frame handed to it arrives unless the link fails */
+	bool ordered;       /* frames arrive in the order sent (a stream) */
+	bool credit_limited; /* the sender waits for the receiver's credits */
+};
 
 struct tunnel_events {
-	/* An outgoing link finished connecting. */
-	void (*connected)(struct tunnel_link *lk, void *arg);
+	/* The link is ready for frames: an outgoing connect finished, or an accepted link
+	 * showed what it is; for a TLS link, after the handshake verified the peer's
+	 * certificate (tunnel_ops.tls gives the session). */
+	void (*ready)(struct tunnel_link *lk, void *arg);
 	/* One whole frame; payload is valid only during the call. The owner may close
 	 * the link from here: no further frame is delivered then. */
 	void (*frame)(struct tunnel_link *lk, const struct frame_hdr *h,
 		      const uint8_t *payload, void *arg);
-	/* The link failed (err is -errno, why says what happened). The owner must call
-	 * close(); no callback follows. */
+	/* The link failed (err is -errno, why says what happened; -EKEYREJECTED when the
+	 * TLS handshake refused a certificate). The owner must call close(); no callback
+	 * follows. */
 	void (*closed)(struct tunnel_link *lk, int err, const char *why, void *arg);
 };
 
 struct tunnel_ops {
 	const char *name;
-	/* Accepts links on addr; accepted() gets each new link (events not yet set). */
-	int (*listen)(struct loop *l, const struct sockaddr_storage *addr,
+	struct tunnel_caps caps;
+	/* This daemon's instance of the substrate, on loop l. Free it once every link and
+	 * listener is closed. */
+	int  (*open)(struct loop *l, struct tunnel **out);
+	void (*free)(struct tunnel *t);
+	/* Accepts links on addr; accepted() gets each new link at once (events not yet set;
+	 * the owner may refuse it by closing it), ready() follows when it is usable. With
+	 * tls, clients that start a TLS handshake get a TLS server; others are plain. */
+	int (*listen)(struct tunnel *t, const struct sockaddr_storage *addr, struct tls_ctx *tls,
 		      void (*accepted)(struct tunnel_link *lk,
 				       const struct sockaddr_storage *from, void *arg),
 		      void *arg, struct tunnel_listener **out);
 	void (*listener_close)(struct tunnel_listener *ls);
-	/* Starts connecting; events.connected or events.closed follows. */
-	int (*connect)(struct loop *l, const struct sockaddr_storage *to,
+	/* Starts connecting (a TLS client when tls is given); ready or closed follows. */
+	int (*connect)(struct tunnel *t, const struct sockaddr_storage *to, struct tls_ctx *tls,
 		       struct tunnel_link **out);
+	/* A link over a connected stream socket fd that the caller made (tests: a
+	 * socketpair); the link owns fd from then on. */
+	int (*adopt)(struct tunnel *t, int fd, struct tls_ctx *tls, bool tls_server,
+		     struct tunnel_link **out);
 	void (*set_events)(struct tunnel_link *lk, const struct tunnel_events *ev, void *arg);
-	/* Queues one frame made of a header and the payload (len <= FRAME_MAX_PAYLOAD).
+	/* Queues one frame made of a header and the payload (len <= caps.max_payload).
 	 * 0, -ENOBUFS (queue full: DATA dropped, or control past the hard limit), -ENOTCONN. */
 	int (*send)(struct tunnel_link *lk, uint8_t type, uint16_t flags, const void *payload,
 		    size_t len);
@@ -56,6 +91,10 @@ struct tunnel_ops {
 	void (*close)(struct tunnel_link *lk);
 	/* Bytes queued and not yet handed to the kernel. */
 	size_t (*queued)(const struct tunnel_link *lk);
+	/* The link's TLS session once ready, or NULL for a plain link. */
+	SSL *(*tls)(const struct tunnel_link *lk);
+	/* The remote address of the link. */
+	void (*remote)(const struct tunnel_link *lk, struct sockaddr_storage *out);
 };
 
 extern const struct tunnel_ops tunnel_tcp_ops;

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tunnel/tls.h"
 #include "tunvnet/addr.h"
 
 #define DEFAULT_MTU   1500
@@ -26,8 +27,8 @@
  * hold a couple of them. */
 #define POOL4_LEN_MAX 30
 #define POOL6_LEN_MAX 126
-#define SECRET_MIN    32   /* auth_key_from_secret's minimum */
-#define KEY_FILE_MAX  4096 /* a secret needs 32 bytes; anything this big is a wrong file */
+#define REKEY_MIN_S   1
+#define REKEY_MAX_S   86400
 #define SHOW_MAX      64   /* bytes of a bad value quoted in a message */
 #define SHOW_BUF      (SHOW_MAX * 4 + 8)
 
@@ -47,7 +48,10 @@ struct key {
 
 static void set_name(struct ctx *c, const struct key *k, const char *v);
 static void set_listen(struct ctx *c, const struct key *k, const char *v);
-static void set_key_file(struct ctx *c, const struct key *k, const char *v);
+static void set_cred(struct ctx *c, const struct key *k, const char *v);
+static size_t key_index(const char *section, const char *name);
+static void set_protection(struct ctx *c, const struct key *k, const char *v);
+static void set_rekey(struct ctx *c, const struct key *k, const char *v);
 static void set_state_dir(struct ctx *c, const struct key *k, const char *v);
 static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v);
 static void set_mtu(struct ctx *c, const struct key *k, const char *v);
@@ -60,7 +64,6 @@ static void set_seed(struct ctx *c, const struct key *k, const char *v);
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
 	{ "node", "listen", set_listen, true, false },
-	{ "node", "key_file", set_key_file, true, false },
 	{ "node", "state_dir", set_state_dir, false, false },
 	{ "node", "control_socket", set_ctl_socket, false, false },
 	{ "node", "mtu", set_mtu, false, false },
@@ -70,6 +73,12 @@ static const struct key keys[] = {
 	{ "pool", "ipv4", set_pool, false, false },
 	{ "pool", "ipv6", set_pool, false, false },
 	{ "peers", "seed", set_seed, false, true },
+	{ "security", "ca", set_cred, true, false },
+	{ "security", "cert", set_cred, true, false },
+	{ "security", "key", set_cred, true, false },
+	{ "security", "crl", set_cred, false, false },
+	{ "security", "data_protection", set_protection, false, false },
+	{ "security", "rekey_interval", set_rekey, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -91,7 +100,7 @@ struct ctx {
 	char shown[SHOW_BUF];
 };
 
-static const char *const sections[] = { "node", "pool", "peers" };
+static const char *const sections[] = { "node", "pool", "peers", "security" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -324,69 +333,10 @@ static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v)
 	set_abs_path(c, k, v, c->cfg->ctl_socket, sizeof(((struct sockaddr_un *)0)->sun_path));
 }
 
-/* Reads the secret and derives cfg->key from it. The buffer is wiped on the way out:
- * this is the one place the cluster secret passes through. */
-static void load_key(struct ctx *c, const struct key *k, const char *path)
+/* A relative path is relative to the directory of the config file, so that a config
+ * and its credentials can move together whatever the daemon's working directory. */
+static void set_rel_path(struct ctx *c, const struct key *k, const char *v, char *dst)
 {
-	uint8_t buf[KEY_FILE_MAX + 1];
-	struct stat st;
-	size_t n = 0;
-	ssize_t r;
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO named by mistake must not hang the daemon in open(). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		bad(c, k, path, "can't be opened: %s", strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0) {
-		bad(c, k, path, "can't be read: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		bad(c, k, path, "is not a regular file");
-		goto out;
-	}
-	/* The secret is the whole cluster's: anyone who can read it can join the cluster
-	 * and inject packets into every job's network. */
-	if (st.st_mode & 077)
-		bad(c, k, path, "has mode %04o: a cluster secret must not be open to group or "
-			"others (chmod 600)", (unsigned)(st.st_mode & 07777));
-	while (n < sizeof(buf)) {
-		r = read(fd, buf + n, sizeof(buf) - n);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			bad(c, k, path, "can't be read: %s", strerror(errno));
-			goto out;
-		}
-		n += (size_t)r;
-	}
-	if (n > KEY_FILE_MAX) {
-		bad(c, k, path, "is longer than %d bytes: not a key file", KEY_FILE_MAX);
-		goto out;
-	}
-	err = auth_global_init();
-	if (!err)
-		err = auth_key_from_secret(buf, n, c->cfg->key);
-	if (err == -EINVAL)
-		bad(c, k, path, "is too short: at least %d bytes of secret are required "
-			"(leading and trailing blanks do not count)", SECRET_MIN);
-	else if (err)
-		bad(c, k, path, "can't be used: %s", strerror(-err));
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-}
-
-/* A relative key_file is relative to the directory of the config file, so that a
- * config and its key can move together whatever the daemon's working directory. */
-static void set_key_file(struct ctx *c, const struct key *k, const char *v)
-{
-	char *dst = c->cfg->key_file;
 	const char *slash = strrchr(c->path, '/');
 	int n;
 
@@ -401,9 +351,69 @@ static void set_key_file(struct ctx *c, const struct key *k, const char *v)
 	if (n < 0 || n >= PATH_MAX) {
 		dst[0] = '\0';
 		bad(c, k, v, "is longer than %d bytes", PATH_MAX - 1);
-		return;
 	}
-	load_key(c, k, dst);
+}
+
+static void set_cred(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	char *dst = strcmp(k->name, "ca") == 0     ? cfg->ca_file
+		    : strcmp(k->name, "cert") == 0 ? cfg->cert_file
+		    : strcmp(k->name, "key") == 0  ? cfg->key_file
+						   : cfg->crl_file;
+
+	set_rel_path(c, k, v, dst);
+}
+
+static void set_protection(struct ctx *c, const struct key *k, const char *v)
+{
+	if (strcmp(v, "sealed") == 0)
+		c->cfg->sealed = true;
+	else if (strcmp(v, "none") == 0)
+		c->cfg->sealed = false;
+	else
+		bad(c, k, v, "is neither \"sealed\" nor \"none\"");
+}
+
+static void set_rekey(struct ctx *c, const struct key *k, const char *v)
+{
+	parse_int(c, k, v, REKEY_MIN_S, REKEY_MAX_S, &c->cfg->rekey_s);
+}
+
+/* The credential files, each checked once the whole file is read (the certificate
+ * needs the node's name, the CA and the key): every problem at its own line. */
+static void check_credentials(struct ctx *c)
+{
+	struct config *cfg = c->cfg;
+	int ca = c->seen[key_index("security", "ca")],
+	    cert = c->seen[key_index("security", "cert")],
+	    key = c->seen[key_index("security", "key")],
+	    crl = c->seen[key_index("security", "crl")];
+	bool ca_ok = false, key_ok = false, crl_ok = true;
+	char why[TLS_WHY_MAX];
+
+	if (ca && cfg->ca_file[0]) {
+		ca_ok = tls_check_ca(cfg->ca_file, why, sizeof(why)) == 0;
+		if (!ca_ok)
+			report(c, ca, "ca: %s", why);
+	}
+	if (key && cfg->key_file[0]) {
+		key_ok = tls_check_key(cfg->key_file, why, sizeof(why)) == 0;
+		if (!key_ok)
+			report(c, key, "key: %s", why);
+	}
+	if (crl && cfg->crl_file[0] && ca_ok) {
+		crl_ok = tls_check_crl(cfg->crl_file, cfg->ca_file, why, sizeof(why)) == 0;
+		if (!crl_ok)
+			report(c, crl, "crl: %s", why);
+	}
+	if (cert && cfg->cert_file[0] && ca_ok && key_ok && crl_ok && cfg->node[0]) {
+		struct tls_cred cr = { cfg->ca_file, cfg->cert_file, cfg->key_file,
+				       cfg->crl_file, cfg->node };
+
+		if (tls_check_cert(&cr, why, sizeof(why)) < 0)
+			report(c, cert, "cert: %s", why);
+	}
 }
 
 /* keys[] index of section.name, NKEYS if there is no such key */
@@ -597,6 +607,8 @@ int config_load(const char *path, struct config *cfg, FILE *errs)
 	cfg->mtu = DEFAULT_MTU;
 	cfg->forward_grace_ms = CONFIG_DEFAULT_FORWARD_GRACE_MS;
 	cfg->offload = true;
+	cfg->sealed = true;
+	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
 
 	c.f = fopen(path, "re");
 	if (!c.f) {
@@ -618,12 +630,11 @@ int config_load(const char *path, struct config *cfg, FILE *errs)
 		if (ret > 0)
 			report(&c, ret, "%s", syntax_msg);
 		check_missing(&c);
+		check_credentials(&c);
 		err = c.nerr;
 	}
 	free(c.line);
 	fclose(c.f);
-	if (err != 0)
-		explicit_bzero(cfg->key, sizeof(cfg->key));
 	return err;
 }
 
@@ -635,7 +646,6 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "[node]\n");
 	fprintf(out, "name = %s\n", cfg->node);
 	fprintf(out, "listen = %s\n", addr_fmt(&cfg->listen, a));
-	fprintf(out, "key_file = %s\n", cfg->key_file);
 	fprintf(out, "state_dir = %s\n", cfg->state_dir);
 	fprintf(out, "control_socket = %s\n", cfg->ctl_socket);
 	fprintf(out, "mtu = %d\n", cfg->mtu);
@@ -651,4 +661,12 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "\n[peers]\n");
 	for (i = 0; i < cfg->nseeds; i++)
 		fprintf(out, "seed = %s\n", addr_fmt(&cfg->seeds[i], a));
+	fprintf(out, "\n[security]\n");
+	fprintf(out, "ca = %s\n", cfg->ca_file);
+	fprintf(out, "cert = %s\n", cfg->cert_file);
+	fprintf(out, "key = %s\n", cfg->key_file);
+	if (cfg->crl_file[0])
+		fprintf(out, "crl = %s\n", cfg->crl_file);
+	fprintf(out, "data_protection = %s\n", cfg->sealed ? "sealed" : "none");
+	fprintf(out, "rekey_interval = %d\n", cfg->rekey_s);
 }

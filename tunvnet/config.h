@@ -3,7 +3,6 @@
  *   [node]
  *   name = n1                          ; required, [A-Za-z0-9._-], at most 31 bytes
  *   listen = 198.18.0.1:7000           ; required: underlay address (port default 7000)
- *   key_file = /etc/tunvnet/cluster.key ; required: the cluster secret (>= 32 bytes)
  *   state_dir = /var/lib/tunvnet       ; default /var/lib/tunvnet
  *   control_socket = /run/tunvnet/tunvnetd.sock   ; default as shown
  *   mtu = 1500                         ; TUN MTU, 1280..65535, default 1500
@@ -19,9 +18,21 @@
  *   [peers]
  *   seed = 198.18.0.2:7000             ; repeatable; none for the first node
  *
+ *   [security]                         ; node identity: TLS 1.3, tunnel/tls.h
+ *   ca = /etc/tunvnet/ca.crt           ; required: the cluster CA (scripts/vnet-ca)
+ *   cert = /etc/tunvnet/n1.crt         ; required: this node's certificate, naming it
+ *   key = /etc/tunvnet/n1.key          ; required: its key, not open to group or others
+ *   crl = /etc/tunvnet/crl.pem         ; optional revocation list, re-read on SIGHUP
+ *   data_protection = sealed           ; sealed (default): data links encrypted and
+ *                                      ; authenticated; none: plain (trusted fabric;
+ *                                      ; the control link stays TLS). Same on every node.
+ *   rekey_interval = 600               ; seconds between data-key rotations, 1..86400
+ *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
- * A relative key_file is relative to the config file's directory; the key file must
- * not be accessible by group or others. state_dir and control_socket are absolute.
+ * Relative credential paths are relative to the config file's directory; the private
+ * key must not be accessible by group or others, the certificate must verify against
+ * the CA (and CRL), be valid now and name this node. state_dir and control_socket are
+ * absolute.
  *
  * config_load() reports every error as "FILE:LINE: reason" (for a missing required
  * key, LINE is the file's last line) and returns how many there were. */
@@ -34,7 +45,6 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "tunnel/auth.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/vip.h"
 
@@ -43,6 +53,7 @@
 #define CONFIG_DEFAULT_STATE  "/var/lib/tunvnet"
 #define CONFIG_MAX_SEEDS      64
 #define CONFIG_DEFAULT_FORWARD_GRACE_MS 5000
+#define CONFIG_DEFAULT_REKEY_S 600
 
 struct config {
 	char node[NODE_NAME_MAX + 1];
@@ -51,8 +62,10 @@ struct config {
 	int nseeds;
 	bool has_pool4, has_pool6;
 	struct vip_prefix pool4, pool6;
-	char key_file[PATH_MAX];
-	uint8_t key[AUTH_KEY_BYTES]; /* derived from the key file's contents */
+	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
+	char crl_file[PATH_MAX]; /* "" when none */
+	bool sealed;          /* data_protection = sealed */
+	int rekey_s;          /* data keys rotate this often */
 	char state_dir[PATH_MAX];
 	char ctl_socket[PATH_MAX];
 	int mtu;

@@ -9,22 +9,20 @@
 
 struct route_table;
 struct tunnel_ops;
-struct tunnel_listener;
 struct job;
 struct peer;
-struct conn;
 struct control;
+struct peer_set;
 
 struct daemon {
 	struct config cfg;
 	const char *cfg_path;
 	struct loop *loop;
 	struct route_table *routes;
-	const struct tunnel_ops *substrate;   /* the one substrate this build uses: tcp */
-	struct tunnel_listener *listener;
+	const struct tunnel_ops *substrate;   /* control links and data links: tcp */
 	struct job *jobs;                     /* job.c */
 	struct peer *peers;                   /* peer.c: every node we know of */
-	struct conn *conns;                   /* peer.c: links not yet authenticated */
+	struct peer_set *pset;                /* peer.c: links, seeds, TLS, limits */
 	struct control *ctl;                  /* control.c */
 	struct loop_timer gc_timer;           /* routing.c: tombstone expiry */
 	uint64_t start_ms;

@@ -312,31 +312,59 @@ int loop_before_sleep(struct loop *l, void (*cb)(void *arg), void *arg)
 
 /* --- the loop ------------------------------------------------------------------------ */
 
-int loop_run(struct loop *l)
+void loop_before_sleep_del(struct loop *l, void (*cb)(void *arg), void *arg)
+{
+	for (int i = 0; i < l->nhooks; i++) {
+		if (l->hooks[i].cb == cb && l->hooks[i].arg == arg) {
+			l->hooks[i] = l->hooks[--l->nhooks];
+			return;
+		}
+	}
+}
+
+/* One turn: hooks, one wait of at most max_ms (-1: until the next timer), the ready
+ * ios, the timers. 0 or -errno from epoll. */
+static int turn(struct loop *l, int max_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
+	int n, tmo;
 
+	for (int i = 0; i < l->nhooks; i++)
+		l->hooks[i].cb(l->hooks[i].arg);
+	tmo = next_timeout(l);
+	if (max_ms >= 0 && (tmo < 0 || tmo > max_ms))
+		tmo = max_ms;
+	n = epoll_wait(l->epfd, evs, MAX_EVENTS, tmo);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	l->now = loop_clock_ms();
+	for (int i = 0; i < n; i++) {
+		struct loop_io *io = evs[i].data.ptr;
+
+		if (!io->dead)
+			io->cb(io, evs[i].events, io->arg);
+	}
+	reap(l);
+	run_timers(l);
+	reap(l);
+	return 0;
+}
+
+int loop_run(struct loop *l)
+{
 	l->running = true;
 	while (l->running) {
-		int n;
+		int err = turn(l, -1);
 
-		for (int i = 0; i < l->nhooks; i++)
-			l->hooks[i].cb(l->hooks[i].arg);
-		n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		l->now = loop_clock_ms();
-		for (int i = 0; i < n; i++) {
-			struct loop_io *io = evs[i].data.ptr;
-
-			if (!io->dead)
-				io->cb(io, evs[i].events, io->arg);
-		}
-		reap(l);
-		run_timers(l);
-		reap(l);
+		if (err < 0)
+			return err;
 	}
 	return 0;
+}
+
+int loop_run_once(struct loop *l, int max_ms)
+{
+	return turn(l, max_ms);
 }
 
 void loop_stop(struct loop *l)

@@ -43,7 +43,13 @@ int loop_signal_add(struct loop *l, int signo, void (*cb)(int signo, void *arg),
 /* Adds a hook run before each sleep. 0 or -ENOMEM. */
 int loop_before_sleep(struct loop *l, void (*cb)(void *arg), void *arg);
 
+/* Removes a hook added with the same cb and arg. */
+void loop_before_sleep_del(struct loop *l, void (*cb)(void *arg), void *arg);
+
 int  loop_run(struct loop *l);   /* until loop_stop(); 0 or -errno from epoll */
+/* One turn of the loop, waiting at most max_ms (tests that drive two loops in one
+ * process). 0 or -errno from epoll. */
+int  loop_run_once(struct loop *l, int max_ms);
 void loop_stop(struct loop *l);
 
 /* Monotonic milliseconds, refreshed once per loop turn (cheap). */

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tunnel/auth.h"
 #include "tunnel/tunnel.h"
 #include "tunvnet/config.h"
 #include "tunvnet/control.h"
@@ -18,6 +17,7 @@
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/move.h"
+#include "tunvnet/node.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
 
@@ -40,7 +40,7 @@ static void usage(FILE *f)
 "  -h, --help         this help\n"
 "\n"
 "Signals: SIGTERM, SIGINT stop cleanly (jobs' TUN devices stay, persistent);\n"
-"SIGHUP re-reads the configuration's seed peers.\n"
+"SIGHUP re-reads the configuration's seed peers and revocation list.\n"
 "Exit status: 0 after a clean stop or a good check, 1 on a bad configuration or a\n"
 "start-up failure, 2 on a usage error. See tunvnetd(8).\n");
 }
@@ -66,8 +66,9 @@ static void on_hup(int signo, void *arg)
 		log_warnx("SIGHUP: %s has %d error(s); keeping the running configuration",
 			  d->cfg_path, n < 0 ? 1 : n);
 	} else {
-		log_info("SIGHUP: reloading seed peers from %s", d->cfg_path);
-		peer_reload_seeds(d, nc);
+		log_info("SIGHUP: reloading seed peers and the revocation list from %s",
+			 d->cfg_path);
+		peer_reload(d, nc);
 	}
 	free(nc);
 }
@@ -122,8 +123,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tunvnetd", false, verbose);
-	if (auth_global_init() < 0)
-		fatalx("libsodium failed to initialise");
 	d.cfg_path = path;
 	n = config_load(path, &d.cfg, stderr);
 	if (n != 0) {
@@ -169,7 +168,7 @@ int main(int argc, char **argv)
 		fatalx("out of memory");
 	if (control_start(&d) < 0)
 		goto out_routing;
-	if (peer_start(&d) < 0)
+	if (peer_start(&d, &node_peer_events, &d) < 0)
 		goto out_control;
 	log_info("node %s up: control socket %s", d.cfg.node, d.cfg.ctl_socket);
 	if (loop_run(d.loop) < 0)

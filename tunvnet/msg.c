@@ -1,4 +1,4 @@
-/* Peer protocol control bodies: HELLO, PEERS, ROUTES. Every encoder has its decoder
+/* Peer protocol control bodies: HELLO, LINK_OPEN / LINK_OK, PEERS, ROUTES, MIGRATE. Every encoder has its decoder
  * next to it; the layouts are in msg.h. */
 #include "tunvnet/msg.h"
 
@@ -129,11 +129,13 @@ int msg_hello_encode(const struct msg_hello *m, uint8_t *buf, size_t cap)
 	err = put_name(buf, cap, &off, m->name, NODE_NAME_MAX);
 	if (err)
 		return err;
-	if (!put_bytes(buf, cap, &off, m->nonce, AUTH_NONCE_BYTES))
-		return -EMSGSIZE;
 	err = put_sockaddr(buf, cap, &off, &m->listen);
 	if (err)
 		return err;
+	if (m->flags & ~MSG_HELLO_SEALED)
+		return -EINVAL;
+	if (!put_u8(buf, cap, &off, m->flags) || !put_be32(buf, cap, &off, m->substrates))
+		return -EMSGSIZE;
 	return (int)off;
 }
 
@@ -143,8 +145,58 @@ int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *m)
 
 	memset(m, 0, sizeof(*m));
 	if (!get_name(buf, len, &off, m->name, NODE_NAME_MAX) ||
-	    !get_bytes(buf, len, &off, m->nonce, AUTH_NONCE_BYTES) ||
-	    !get_sockaddr(buf, len, &off, &m->listen) || off != len)
+	    !get_sockaddr(buf, len, &off, &m->listen) || !get_u8(buf, len, &off, &m->flags) ||
+	    (m->flags & ~MSG_HELLO_SEALED) || !get_be32(buf, len, &off, &m->substrates) ||
+	    off != len)
+		return -EBADMSG;
+	return 0;
+}
+
+int msg_link_open_encode(const struct msg_link_open *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+	int err;
+
+	err = put_name(buf, cap, &off, m->name, NODE_NAME_MAX);
+	if (err)
+		return err;
+	if (m->flags & ~MSG_HELLO_SEALED)
+		return -EINVAL;
+	if (!put_be64(buf, cap, &off, m->link) || !put_u8(buf, cap, &off, m->substrate) ||
+	    !put_u8(buf, cap, &off, m->flags) || !put_bytes(buf, cap, &off, m->mac, MSG_MAC_BYTES))
+		return -EMSGSIZE;
+	return (int)off;
+}
+
+int msg_link_open_decode(const uint8_t *buf, size_t len, struct msg_link_open *m)
+{
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_name(buf, len, &off, m->name, NODE_NAME_MAX) ||
+	    !get_be64(buf, len, &off, &m->link) || !get_u8(buf, len, &off, &m->substrate) ||
+	    !get_u8(buf, len, &off, &m->flags) || (m->flags & ~MSG_HELLO_SEALED) ||
+	    !get_bytes(buf, len, &off, m->mac, MSG_MAC_BYTES) || off != len)
+		return -EBADMSG;
+	return 0;
+}
+
+int msg_link_ok_encode(const struct msg_link_ok *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+
+	if (!put_be64(buf, cap, &off, m->link) || !put_bytes(buf, cap, &off, m->mac, MSG_MAC_BYTES))
+		return -EMSGSIZE;
+	return (int)off;
+}
+
+int msg_link_ok_decode(const uint8_t *buf, size_t len, struct msg_link_ok *m)
+{
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_be64(buf, len, &off, &m->link) ||
+	    !get_bytes(buf, len, &off, m->mac, MSG_MAC_BYTES) || off != len)
 		return -EBADMSG;
 	return 0;
 }

@@ -1,9 +1,12 @@
 /* Bodies of the peer protocol's control frames: encoders and decoders in pairs.
  * Layouts (all big-endian, names are length-prefixed, no NUL on the wire):
  *
- * HELLO:  u8 name_len, name, nonce[32], u8 family (4|6), addr (4|16), u16 port
- *         (family 0, no addr and port 0: the sender does not accept connections)
- * AUTH:   mac[32]
+ * HELLO:  u8 name_len, name, u8 family (4|6), addr (4|16), u16 port (family 0, no
+ *         addr and port 0: the sender does not accept connections), u8 flags
+ *         (MSG_HELLO_SEALED), u32 substrates (bit i: tunnel_lookup's i-th substrate)
+ * LINK_OPEN: u8 name_len, name (the dialer), u64 link, u8 substrate, u8 flags
+ *         (MSG_HELLO_SEALED), mac[32]
+ * LINK_OK: u64 link, mac[32]
  * PEERS:  u16 count, then count x { u8 name_len, name, u8 family, addr, u16 port }
  *         (family and addr as in HELLO, family 0 included)
  * ROUTES: u16 count, then count x { u8 family, addr (4|16), u64 epoch, u8 flags
@@ -22,7 +25,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "tunnel/auth.h"
 #include "tunvnet/route.h"
 
 #define NODE_NAME_MAX 31 /* bytes, [A-Za-z0-9._-] */
@@ -30,10 +32,27 @@
 /* ROUTES flags; other bits are rejected (a new flag needs a new frame version). */
 #define MSG_ROUTE_WITHDRAWN 0x01
 
+#define MSG_HELLO_SEALED 0x01 /* the sender's data links are sealed */
+#define MSG_MAC_BYTES    32
+
 struct msg_hello {
-	char name[NODE_NAME_MAX + 1];
-	uint8_t nonce[AUTH_NONCE_BYTES];
+	char name[NODE_NAME_MAX + 1];   /* must equal the name its certificate carries */
 	struct sockaddr_storage listen; /* ss_family AF_UNSPEC: none */
+	uint8_t flags;
+	uint32_t substrates;
+};
+
+struct msg_link_open {
+	char name[NODE_NAME_MAX + 1];
+	uint64_t link;     /* chosen by the dialer, rising within one control session */
+	uint8_t substrate;
+	uint8_t flags;
+	uint8_t mac[MSG_MAC_BYTES];
+};
+
+struct msg_link_ok {
+	uint64_t link;
+	uint8_t mac[MSG_MAC_BYTES];
 };
 
 struct msg_member {
@@ -46,6 +65,11 @@ struct msg_member {
  * unknown family). */
 int msg_hello_encode(const struct msg_hello *m, uint8_t *buf, size_t cap);
 int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *m); /* 0 / -EBADMSG */
+
+int msg_link_open_encode(const struct msg_link_open *m, uint8_t *buf, size_t cap);
+int msg_link_open_decode(const uint8_t *buf, size_t len, struct msg_link_open *m);
+int msg_link_ok_encode(const struct msg_link_ok *m, uint8_t *buf, size_t cap);
+int msg_link_ok_decode(const uint8_t *buf, size_t len, struct msg_link_ok *m);
 
 int msg_peers_encode(const struct msg_member *v, size_t n, uint8_t *buf, size_t cap);
 /* Decodes up to max members into v; *n gets the count. 0 / -EBADMSG / -E2BIG. */

@@ -1,75 +1,115 @@
+/* Peers: identity, links, membership, strangers (peer.h says what each means).
+ *
+ * A connection's life:
+ *
+ *   accepted / dialed  -> pending (counted against the stranger limits, deadline armed)
+ *   ready, TLS         -> control link: the certificate's name is known; send HELLO
+ *     HELLO received   -> bound: p->ctl, the peer is up (peer_events.up)
+ *   ready, plain       -> a data link: the dialer sends LINK_OPEN, the listener waits
+ *     LINK_OPEN proved -> bound to its peer's session, LINK_OK sent, sealing on
+ *     LINK_OK proved   -> bound (the dialer's side), sealing on
+ *   any failure        -> closed; a refused peer is counted and logged once per address
+ */
 #include "tunvnet/peer.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunnel/auth.h"
 #include "tunnel/frame.h"
+#include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/events.h"
-#include "tunvnet/forward.h"
+#include "tunvnet/link.h"
 #include "tunvnet/log.h"
-#include "tunvnet/move.h"
-#include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 
 #define MAX_MEMBERS      1024
 #define REFUSED_LOG_MAX  256
+#define GC_MS            10000
+#define SUBSTRATE_TCP    0 /* the index of tcp among the substrates (HELLO's bitmap) */
 
-/* A link to some node, from connect or accept. Untrusted until verified. */
-struct conn {
-	struct conn *next;          /* in d->conns until bound to a peer */
-	struct daemon *d;
-	struct tunnel_link *link;
-	struct peer *peer;          /* the peer dialed, or bound; NULL for an unbound accept */
-	struct seed *seed;          /* the seed dialed, or NULL */
-	bool initiator;
-	bool got_hello, verified;
-	struct auth_state auth;
-	struct sockaddr_storage remote;
-	struct sockaddr_storage hello_listen;
-	char name[NODE_NAME_MAX + 1];
-	struct loop_timer timeout;
+/* Counters of this layer, by name in `vnetctl stats --json` ("peers_*"). */
+enum peer_counter {
+	PC_REFUSED_CERT,      /* TLS refused a certificate (unknown CA, expired, revoked) */
+	PC_REFUSED_HELLO,     /* HELLO named another node, or disagreed on protection */
+	PC_REFUSED_LINK,      /* a data link's LINK_OPEN / LINK_OK did not prove */
+	PC_LIMITED,           /* a connection refused at once: too many pending */
+	PC_HANDSHAKE_TIMEOUT, /* a connection that never finished its handshake */
+	PC_REJECTED_FRAMES,   /* sealed frames that failed to open: forged or altered */
+	PC_REPLAYED_FRAMES,   /* sealed frames replayed or out of order */
+	PC_HINTS_DROPPED,     /* PEERS entries not kept: too many peers known */
+	PC_HINTS_FORGOTTEN,   /* hinted peers never proven, dropped after a while */
+	PC_DATA_LINKS_UP,
+	PC_MAX
+};
+
+static const char *const pc_names[PC_MAX] = {
+	"refused_certificate", "refused_hello", "refused_link", "pending_limited",
+	"handshake_timeouts", "rejected_frames", "replayed_frames", "hints_dropped",
+	"hints_forgotten", "data_links_up",
 };
 
 /* A seed address from the config; dialed while no peer up listens there. */
 struct seed {
 	struct sockaddr_storage addr;
-	struct conn *dial;
+	struct peer_link *dial;
 	struct loop_timer retry;
 	uint32_t backoff_ms;
 	bool is_self;
 	struct daemon *d;
 };
 
-static struct seed *seeds;
-static int nseeds;
+struct peer_set {
+	struct daemon *d;
+	const struct peer_events *ev;
+	void *arg;
+	struct tls_ctx *tls;
+	struct tunnel *tcp;
+	struct tunnel_listener *listener;
+	struct peer_link *pending;    /* links not bound to a peer yet */
+	int npending;
+	struct seed *seeds;
+	int nseeds;
+	/* Remote addresses whose refusal was logged already: log once, count always. */
+	struct sockaddr_storage refused[REFUSED_LOG_MAX];
+	int nrefused;
+	/* Dials to hinted addresses: a token bucket. */
+	double hint_tokens;
+	uint64_t hint_ms;
+	struct loop_timer gc;
+	uint64_t c[PC_MAX];
+	uint8_t out[FRAME_MAX_PAYLOAD]; /* sealing scratch */
+	uint8_t in[FRAME_MAX_PAYLOAD];  /* opening scratch */
+	struct msg_member members[MAX_MEMBERS];
+};
 
-/* Remote addresses whose refusal was logged already: log once, count always. */
-static struct sockaddr_storage refused[REFUSED_LOG_MAX];
-static int nrefused;
+static const struct tunnel_events link_events;
 
-static void conn_close(struct conn *c, const char *why);
+static void link_close(struct peer_link *l, const char *why);
 static void seed_schedule(struct seed *s);
 static void peer_schedule(struct peer *p);
+static void data_schedule(struct peer *p);
 
-static const struct tunnel_events conn_events;
+static struct peer_set *ps_of(const struct daemon *d)
+{
+	return d->pset;
+}
 
-static const char *conn_desc(const struct conn *c, char buf[ADDR_STRLEN + NODE_NAME_MAX + 4])
+static const char *link_desc(const struct peer_link *l, char buf[ADDR_STRLEN + NODE_NAME_MAX + 4])
 {
 	char a[ADDR_STRLEN];
 
-	if (c->peer && c->peer->name[0])
-		return c->peer->name;
-	if (c->name[0])
-		snprintf(buf, ADDR_STRLEN + NODE_NAME_MAX + 4, "%s (%s)", c->name,
-			 addr_fmt(&c->remote, a));
+	if (l->bound && l->peer)
+		return l->peer->name;
+	if (l->name[0])
+		snprintf(buf, ADDR_STRLEN + NODE_NAME_MAX + 4, "%s (%s)", l->name,
+			 addr_fmt(&l->remote, a));
 	else
-		snprintf(buf, ADDR_STRLEN + NODE_NAME_MAX + 4, "%s", addr_fmt(&c->remote, a));
+		snprintf(buf, ADDR_STRLEN + NODE_NAME_MAX + 4, "%s", addr_fmt(&l->remote, a));
 	return buf;
 }
 
@@ -83,7 +123,7 @@ struct peer *peer_find(struct daemon *d, const char *name)
 
 bool peer_is_up(const struct peer *p)
 {
-	return p->up != NULL;
+	return p->ctl != NULL;
 }
 
 size_t peer_count_up(const struct daemon *d)
@@ -91,7 +131,7 @@ size_t peer_count_up(const struct daemon *d)
 	size_t n = 0;
 
 	for (const struct peer *p = d->peers; p; p = p->next)
-		n += p->up != NULL;
+		n += p->ctl != NULL;
 	return n;
 }
 
@@ -111,8 +151,15 @@ static bool addr_same_host(const struct sockaddr_storage *a, const struct sockad
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+static SSL *ctl_ssl(const struct peer *p)
+{
+	return p->ctl ? p->ctl->ops->tls(p->ctl->lk) : NULL;
 }
 
 /* --- sending ------------------------------------------------------------------------ */
@@ -121,9 +168,9 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 {
 	int err;
 
-	if (!p->up)
+	if (!p->ctl)
 		return -ENOTCONN;
-	err = p->d->substrate->send(p->up->link, type, flags, buf, len);
+	err = link_send(p->ctl, type, flags, buf, len, ps_of(p->d)->out);
 	if (err == 0)
 		p->tx_frames++;
 	return err;
@@ -131,17 +178,30 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 
 void peer_flush(struct peer *p)
 {
-	if (p->up)
-		p->d->substrate->flush(p->up->link);
+	if (p->ctl)
+		p->ctl->ops->flush(p->ctl->lk);
+	for (int i = 0; i < p->ndata; i++)
+		p->data[i]->ops->flush(p->data[i]->lk);
 }
 
-int peer_send_data(struct peer *p, uint16_t flags, const void *pkt, size_t len)
+/* The link DATA takes now: a data link when one is up, else the control link. The
+ * substrates' choice between several data links comes with more substrates. */
+static struct peer_link *data_link(struct peer *p, uint32_t flags)
 {
+	if ((flags & PEER_SEND_ORDERED) || p->ndata == 0)
+		return p->ctl;
+	return p->data[0];
+}
+
+int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
+{
+	struct peer_link *l;
 	int err;
 
-	if (!p->up)
+	if (!p->ctl)
 		return -ENOTCONN;
-	err = p->d->substrate->send(p->up->link, FRAME_DATA, flags, pkt, len);
+	l = data_link(p, flags);
+	err = link_send(l, FRAME_DATA, (uint16_t)(flags & 0xffff), pkt, len, ps_of(p->d)->out);
 	if (err == 0) {
 		p->tx_frames++;
 		p->tx_packets++;
@@ -152,31 +212,29 @@ int peer_send_data(struct peer *p, uint16_t flags, const void *pkt, size_t len)
 	return err;
 }
 
-static int conn_send(struct conn *c, uint8_t type, const void *buf, size_t len)
+static void send_hello(struct peer_link *l)
 {
-	return c->d->substrate->send(c->link, type, 0, buf, len);
-}
-
-static void send_hello(struct conn *c)
-{
+	struct daemon *d = l->d;
 	struct msg_hello h;
-	uint8_t buf[256];
+	uint8_t buf[128];
 	int n;
 
 	memset(&h, 0, sizeof(h));
-	snprintf(h.name, sizeof(h.name), "%s", c->d->cfg.node);
-	memcpy(h.nonce, c->auth.my_nonce, sizeof(h.nonce));
-	h.listen = c->d->cfg.listen;
+	snprintf(h.name, sizeof(h.name), "%s", d->cfg.node);
+	h.listen = d->cfg.listen;
+	h.flags = d->cfg.sealed ? MSG_HELLO_SEALED : 0;
+	h.substrates = 1u << SUBSTRATE_TCP;
 	n = msg_hello_encode(&h, buf, sizeof(buf));
 	if (n > 0)
-		conn_send(c, FRAME_HELLO, buf, (size_t)n);
+		link_send(l, FRAME_HELLO, 0, buf, (size_t)n, ps_of(d)->out);
 }
 
-/* Every peer up, and ourselves: what a newcomer needs to complete the mesh. */
+/* Every peer up whose address is known, and ourselves: what a newcomer needs to complete
+ * the mesh. A receiver takes it as hints. */
 static void broadcast_members(struct daemon *d)
 {
-	static struct msg_member m[MAX_MEMBERS];
-	static uint8_t buf[FRAME_MAX_PAYLOAD];
+	struct peer_set *ps = ps_of(d);
+	struct msg_member *m = ps->members;
 	size_t n = 0;
 	int len;
 
@@ -184,26 +242,28 @@ static void broadcast_members(struct daemon *d)
 	snprintf(m[n].name, sizeof(m[n].name), "%s", d->cfg.node);
 	m[n++].addr = d->cfg.listen;
 	for (struct peer *p = d->peers; p && n < MAX_MEMBERS; p = p->next) {
-		if (!p->up || p->addr.ss_family == AF_UNSPEC)
+		if (!p->ctl || !p->addr_known || p->addr.ss_family == AF_UNSPEC)
 			continue;
 		memset(&m[n], 0, sizeof(m[n]));
 		snprintf(m[n].name, sizeof(m[n].name), "%s", p->name);
 		m[n++].addr = p->addr;
 	}
-	len = msg_peers_encode(m, n, buf, sizeof(buf));
+	len = msg_peers_encode(m, n, ps->in, sizeof(ps->in));
 	if (len < 0) {
 		log_warnx("member list does not fit in a frame (%zu members)", n);
 		return;
 	}
 	for (struct peer *p = d->peers; p; p = p->next)
-		if (p->up)
-			peer_send_ctl(p, FRAME_PEERS, 0, buf, (size_t)len);
+		if (p->ctl)
+			peer_send_ctl(p, FRAME_PEERS, 0, ps->in, (size_t)len);
 }
 
 /* --- peers --------------------------------------------------------------------------- */
 
 static void on_retry(struct loop_timer *t, void *arg);
+static void on_data_retry(struct loop_timer *t, void *arg);
 static void on_keepalive(struct loop_timer *t, void *arg);
+static void on_rekey(struct loop_timer *t, void *arg);
 
 static struct peer *peer_new(struct daemon *d, const char *name)
 {
@@ -215,13 +275,32 @@ static struct peer *peer_new(struct daemon *d, const char *name)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->addr.ss_family = AF_UNSPEC;
 	p->rtt_ms = -1;
-	p->since_ms = loop_now(d->loop);
-	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->since_ms = p->learned_ms = loop_now(d->loop);
+	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
 	loop_timer_init(&p->retry, on_retry, p);
+	loop_timer_init(&p->data_retry, on_data_retry, p);
 	loop_timer_init(&p->keepalive, on_keepalive, p);
+	loop_timer_init(&p->rekey, on_rekey, p);
 	p->next = d->peers;
 	d->peers = p;
 	return p;
+}
+
+static void peer_free(struct peer *p)
+{
+	struct daemon *d = p->d;
+
+	loop_timer_stop(d->loop, &p->retry);
+	loop_timer_stop(d->loop, &p->data_retry);
+	loop_timer_stop(d->loop, &p->keepalive);
+	loop_timer_stop(d->loop, &p->rekey);
+	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	free(p);
 }
 
 /* We dial a named peer when our name is lower; the other side waits for us. */
@@ -230,30 +309,53 @@ static bool we_dial(const struct peer *p)
 	return p->addr.ss_family != AF_UNSPEC && strcmp(p->d->cfg.node, p->name) < 0;
 }
 
-static struct conn *conn_new(struct daemon *d, struct tunnel_link *lk, bool initiator,
-			     const struct sockaddr_storage *remote);
+static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
+				  bool initiator, const struct sockaddr_storage *remote);
+
+/* A dial to an address only a hint gave us takes a token; false: wait for one. */
+static bool hint_token(struct peer_set *ps, uint64_t now)
+{
+	double burst = PEER_HINT_DIALS_PER_S;
+
+	ps->hint_tokens += (double)(now - ps->hint_ms) * PEER_HINT_DIALS_PER_S / 1000.0;
+	if (ps->hint_tokens > burst)
+		ps->hint_tokens = burst;
+	ps->hint_ms = now;
+	if (ps->hint_tokens < 1.0)
+		return false;
+	ps->hint_tokens -= 1.0;
+	return true;
+}
 
 static void peer_dial(struct peer *p)
 {
+	struct daemon *d = p->d;
+	struct peer_set *ps = ps_of(d);
 	struct tunnel_link *lk;
-	struct conn *c;
+	struct peer_link *l;
 	int err;
 
-	if (p->up || p->dial || !we_dial(p))
+	if (p->ctl || p->dial || !we_dial(p))
 		return;
-	err = p->d->substrate->connect(p->d->loop, &p->addr, &lk);
+	if (!p->addr_known && !hint_token(ps, loop_now(d->loop))) {
+		/* Wait for the bucket: about one token's time, with jitter. */
+		loop_timer_arm(d->loop, &p->retry,
+			       1000 / PEER_HINT_DIALS_PER_S + (uint64_t)(random() % 1000));
+		return;
+	}
+	err = d->substrate->connect(ps->tcp, &p->addr, ps->tls, &lk);
 	if (err < 0) {
 		peer_schedule(p);
 		return;
 	}
-	c = conn_new(p->d, lk, true, &p->addr);
-	if (!c) {
-		p->d->substrate->close(lk);
+	l = link_new(d, lk, LINK_CONTROL, true, &p->addr);
+	if (!l) {
+		d->substrate->close(lk);
 		peer_schedule(p);
 		return;
 	}
-	c->peer = p;
-	p->dial = c;
+	l->peer = p;
+	p->dial = l;
 }
 
 static void on_retry(struct loop_timer *t, void *arg)
@@ -272,9 +374,47 @@ static uint32_t next_backoff(uint32_t *backoff)
 
 static void peer_schedule(struct peer *p)
 {
-	if (!we_dial(p) || p->up || p->dial)
+	if (!we_dial(p) || p->ctl || p->dial)
 		return;
 	loop_timer_arm(p->d->loop, &p->retry, next_backoff(&p->backoff_ms));
+}
+
+/* The side that dialed the control link opens the data link, to the address it dialed. */
+static void data_dial(struct peer *p)
+{
+	struct daemon *d = p->d;
+	struct peer_set *ps = ps_of(d);
+	struct tunnel_link *lk;
+	struct peer_link *l;
+
+	if (!p->ctl || !p->ctl->initiator || p->data_dial || p->ndata >= 1 ||
+	    p->ctl->remote.ss_family == AF_UNSPEC)
+		return;
+	if (d->substrate->connect(ps->tcp, &p->ctl->remote, NULL, &lk) < 0) {
+		data_schedule(p);
+		return;
+	}
+	l = link_new(d, lk, LINK_DATA, true, &p->ctl->remote);
+	if (!l) {
+		d->substrate->close(lk);
+		data_schedule(p);
+		return;
+	}
+	l->peer = p;
+	l->id = ++p->link_next;
+	p->data_dial = l;
+}
+
+static void on_data_retry(struct loop_timer *t, void *arg)
+{
+	data_dial(arg);
+}
+
+static void data_schedule(struct peer *p)
+{
+	if (!p->ctl || !p->ctl->initiator || p->data_dial)
+		return;
+	loop_timer_arm(p->d->loop, &p->data_retry, next_backoff(&p->data_backoff_ms));
 }
 
 static void on_keepalive(struct loop_timer *t, void *arg)
@@ -284,10 +424,10 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 	uint8_t buf[8];
 	size_t off = 0;
 
-	if (!p->up)
+	if (!p->ctl)
 		return;
 	if (now - p->last_rx_ms > PEER_DEAD_MS) {
-		conn_close(p->up, "keepalive timeout");
+		link_close(p->ctl, "keepalive timeout");
 		return;
 	}
 	put_be64(buf, sizeof(buf), &off, now);
@@ -295,7 +435,20 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 	loop_timer_arm(p->d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
 }
 
-/* Records what another node told us about a member. */
+/* Data keys move to their next generation every rekey_interval, in the sending
+ * direction; the receiver follows without a pause (tunnel/seal.h). */
+static void on_rekey(struct loop_timer *t, void *arg)
+{
+	struct peer *p = arg;
+
+	for (int i = 0; i < p->ndata; i++)
+		if (p->data[i]->sealed)
+			seal_rekey_tx(&p->data[i]->seal);
+	if (p->ctl)
+		loop_timer_arm(p->d->loop, &p->rekey, (uint64_t)p->d->cfg.rekey_s * 1000);
+}
+
+/* A hint: another node says a member is at an address. */
 static void learn(struct daemon *d, const struct msg_member *m)
 {
 	struct peer *p;
@@ -304,15 +457,39 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		return;
 	p = peer_find(d, m->name);
 	if (!p) {
+		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+			ps_of(d)->c[PC_HINTS_DROPPED]++;
+			return;
+		}
 		p = peer_new(d, m->name);
 		if (!p)
 			return;
-		log_info("learned peer %s", m->name);
+		log_debug("hint: peer %s", m->name);
 	}
-	if (m->addr.ss_family != AF_UNSPEC && !addr_equal(&p->addr, &m->addr))
+	/* A hint never replaces an address that was configured or proven. */
+	if (!p->addr_known && m->addr.ss_family != AF_UNSPEC && !p->ctl && !p->dial)
 		p->addr = m->addr;
-	if (!p->up && !p->dial && !loop_timer_armed(&p->retry))
+	if (!p->ctl && !p->dial && !loop_timer_armed(&p->retry))
 		peer_dial(p);
+}
+
+/* Forgets hinted peers that never proved themselves. */
+static void on_gc(struct loop_timer *t, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = loop_now(d->loop);
+	struct peer *next;
+
+	for (struct peer *p = d->peers; p; p = next) {
+		next = p->next;
+		if (p->ctl || p->dial || p->ever_up || p->addr_known ||
+		    now - p->learned_ms < PEER_HINT_FORGET_MS)
+			continue;
+		ps_of(d)->c[PC_HINTS_FORGOTTEN]++;
+		log_debug("forgetting hinted peer %s: never proven", p->name);
+		peer_free(p);
+	}
+	loop_timer_arm(d->loop, t, GC_MS);
 }
 
 /* --- seeds --------------------------------------------------------------------------- */
@@ -322,30 +499,31 @@ static bool seed_reached(const struct seed *s)
 	if (s->is_self)
 		return true;
 	for (struct peer *p = s->d->peers; p; p = p->next)
-		if (p->up && addr_equal(&p->addr, &s->addr))
+		if (p->ctl && addr_equal(&p->addr, &s->addr))
 			return true;
 	return false;
 }
 
 static void seed_dial(struct seed *s)
 {
+	struct daemon *d = s->d;
 	struct tunnel_link *lk;
-	struct conn *c;
+	struct peer_link *l;
 
 	if (s->dial || seed_reached(s))
 		return;
-	if (s->d->substrate->connect(s->d->loop, &s->addr, &lk) < 0) {
+	if (d->substrate->connect(ps_of(d)->tcp, &s->addr, ps_of(d)->tls, &lk) < 0) {
 		seed_schedule(s);
 		return;
 	}
-	c = conn_new(s->d, lk, true, &s->addr);
-	if (!c) {
-		s->d->substrate->close(lk);
+	l = link_new(d, lk, LINK_CONTROL, true, &s->addr);
+	if (!l) {
+		d->substrate->close(lk);
 		seed_schedule(s);
 		return;
 	}
-	c->seed = s;
-	s->dial = c;
+	l->seed = s;
+	s->dial = l;
 }
 
 static void on_seed_retry(struct loop_timer *t, void *arg)
@@ -363,13 +541,16 @@ static void seed_schedule(struct seed *s)
 /* When a peer goes down, the seeds at its address start dialing again. */
 static void seeds_kick(struct daemon *d)
 {
-	for (int i = 0; i < nseeds; i++)
-		if (!seeds[i].dial && !loop_timer_armed(&seeds[i].retry))
-			seed_schedule(&seeds[i]);
+	struct peer_set *ps = ps_of(d);
+
+	for (int i = 0; i < ps->nseeds; i++)
+		if (!ps->seeds[i].dial && !loop_timer_armed(&ps->seeds[i].retry))
+			seed_schedule(&ps->seeds[i]);
 }
 
 static int seeds_set(struct daemon *d, const struct config *cfg)
 {
+	struct peer_set *ps = ps_of(d);
 	struct seed *ns = calloc((size_t)cfg->nseeds + 1, sizeof(*ns));
 
 	if (!ns)
@@ -380,433 +561,788 @@ static int seeds_set(struct daemon *d, const struct config *cfg)
 		ns[i].backoff_ms = PEER_BACKOFF_MIN_MS;
 		loop_timer_init(&ns[i].retry, on_seed_retry, &ns[i]);
 	}
-	for (int i = 0; i < nseeds; i++) {
-		loop_timer_stop(d->loop, &seeds[i].retry);
-		if (seeds[i].dial) {
-			seeds[i].dial->seed = NULL; /* the attempt goes on, unowned */
-			seeds[i].dial = NULL;
+	for (int i = 0; i < ps->nseeds; i++) {
+		loop_timer_stop(d->loop, &ps->seeds[i].retry);
+		if (ps->seeds[i].dial) {
+			ps->seeds[i].dial->seed = NULL; /* the attempt goes on, unowned */
+			ps->seeds[i].dial = NULL;
 		}
 	}
-	free(seeds);
-	seeds = ns;
-	nseeds = cfg->nseeds;
-	for (int i = 0; i < nseeds; i++)
-		seed_dial(&seeds[i]);
+	free(ps->seeds);
+	ps->seeds = ns;
+	ps->nseeds = cfg->nseeds;
+	for (int i = 0; i < ps->nseeds; i++)
+		seed_dial(&ps->seeds[i]);
 	return 0;
 }
 
-void peer_reload_seeds(struct daemon *d, const struct config *nc)
+void peer_reload(struct daemon *d, const struct config *nc)
 {
-	char a[ADDR_STRLEN];
+	struct peer_set *ps = ps_of(d);
+	char a[ADDR_STRLEN], why[TLS_WHY_MAX];
 
 	if (seeds_set(d, nc) < 0) {
 		log_warnx("reload: out of memory, seeds unchanged");
+	} else {
+		d->cfg.nseeds = nc->nseeds;
+		memcpy(d->cfg.seeds, nc->seeds, sizeof(d->cfg.seeds));
+		for (int i = 0; i < ps->nseeds; i++)
+			log_info("seed %s", addr_fmt(&ps->seeds[i].addr, a));
+	}
+	if (!nc->crl_file[0])
+		return;
+	if (tls_ctx_reload_crl(ps->tls, nc->crl_file, why, sizeof(why)) < 0) {
+		log_warnx("reload: %s; keeping the revocation list in use", why);
 		return;
 	}
-	d->cfg.nseeds = nc->nseeds;
-	memcpy(d->cfg.seeds, nc->seeds, sizeof(d->cfg.seeds));
-	for (int i = 0; i < nseeds; i++)
-		log_info("seed %s", addr_fmt(&seeds[i].addr, a));
+	snprintf(d->cfg.crl_file, sizeof(d->cfg.crl_file), "%s", nc->crl_file);
+	log_info("revocation list %s re-read", nc->crl_file);
+	for (struct peer *p = d->peers; p; p = p->next) {
+		SSL *s = ctl_ssl(p);
+
+		if (s && tls_recheck(ps->tls, s, why, sizeof(why)) < 0) {
+			log_warnx("peer %s: %s: dropping it", p->name, why);
+			ps->c[PC_REFUSED_CERT]++;
+			stats_add(STAT_HANDSHAKE_REFUSED, 1);
+			link_close(p->ctl, "certificate no longer valid");
+		}
+	}
 }
 
 /* --- links ---------------------------------------------------------------------------- */
 
-static void conn_unlist(struct conn *c)
+static void pending_unlist(struct peer_link *l)
 {
-	for (struct conn **pp = &c->d->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
+	struct peer_set *ps = ps_of(l->d);
+
+	for (struct peer_link **pp = &ps->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			ps->npending--;
 			return;
 		}
 	}
 }
 
-/* Closes c and updates whoever pointed at it. */
-static void conn_close(struct conn *c, const char *why)
+static void data_unlist(struct peer *p, struct peer_link *l)
 {
-	struct daemon *d = c->d;
-	struct peer *p = c->peer;
+	for (int i = 0; i < p->ndata; i++) {
+		if (p->data[i] == l) {
+			p->data[i] = p->data[--p->ndata];
+			p->data[p->ndata] = NULL;
+			return;
+		}
+	}
+}
+
+/* The peer's session is over: its data links go with it (their keys came from it). */
+static void peer_down(struct peer *p, const char *why)
+{
+	struct daemon *d = p->d;
+	struct peer_set *ps = ps_of(d);
+
+	log_info("peer %s down: %s", p->name, why);
+	stats_add(STAT_LINK_DOWNS, 1);
+	events_peer(EVENT_PEER_DOWN, p->name, why);
+	p->ctl = NULL;
+	p->since_ms = loop_now(d->loop);
+	loop_timer_stop(d->loop, &p->keepalive);
+	loop_timer_stop(d->loop, &p->rekey);
+	loop_timer_stop(d->loop, &p->data_retry);
+	while (p->ndata)
+		link_close(p->data[0], "its control link is down");
+	if (p->data_dial)
+		link_close(p->data_dial, "its control link is down");
+	if (ps->ev && ps->ev->down)
+		ps->ev->down(p, why, ps->arg);
+}
+
+/* Closes l and updates whoever pointed at it. */
+static void link_close(struct peer_link *l, const char *why)
+{
+	struct daemon *d = l->d;
+	struct peer *p = l->peer;
 	char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 
-	if (p && p->up == c) {
-		log_info("peer %s down: %s", p->name, why);
-		stats_add(STAT_LINK_DOWNS, 1);
-		events_peer(EVENT_PEER_DOWN, p->name, why);
-		p->up = NULL;
-		p->since_ms = loop_now(d->loop);
-		loop_timer_stop(d->loop, &p->keepalive);
-		move_peer_down(d, p);
+	if (p && p->ctl == l) {
+		peer_down(p, why);
+	} else if (p && l->role == LINK_DATA && l->bound) {
+		data_unlist(p, l);
+		log_info("peer %s: data link %llu down: %s", p->name, (unsigned long long)l->id,
+			 why);
 	} else {
-		log_debug("link %s closed: %s", conn_desc(c, desc), why);
+		log_debug("link %s closed: %s", link_desc(l, desc), why);
 	}
-	if (p && p->dial == c)
+	if (p && p->dial == l)
 		p->dial = NULL;
-	if (c->seed && c->seed->dial == c)
-		c->seed->dial = NULL;
-	conn_unlist(c);
-	loop_timer_stop(d->loop, &c->timeout);
-	/* What we queued goes out first: a peer we refuse still gets our AUTH, so that it
-	 * can judge (and count) the refusal on its side too. */
-	d->substrate->flush(c->link);
-	d->substrate->close(c->link);
-	if (c->seed)
-		seed_schedule(c->seed);
-	if (p)
+	if (p && p->data_dial == l)
+		p->data_dial = NULL;
+	if (l->seed && l->seed->dial == l)
+		l->seed->dial = NULL;
+	if (!l->bound)
+		pending_unlist(l);
+	loop_timer_stop(d->loop, &l->timeout);
+	/* What we queued goes out first (a goodbye frame, the last data). */
+	l->ops->flush(l->lk);
+	l->ops->close(l->lk);
+	if (l->seed)
+		seed_schedule(l->seed);
+	if (p && l->role == LINK_CONTROL) {
 		peer_schedule(p);
-	if (p && !p->up)
-		seeds_kick(d);
-	auth_clear(&c->auth);
-	free(c);
+		if (!p->ctl)
+			seeds_kick(d);
+	}
+	if (p && l->role == LINK_DATA && p->ctl)
+		data_schedule(p);
+	if (l->sealed)
+		seal_free(&l->seal);
+	free(l);
 }
 
 static void on_handshake_timeout(struct loop_timer *t, void *arg)
 {
-	conn_close(arg, "handshake timed out");
+	ps_of(((struct peer_link *)arg)->d)->c[PC_HANDSHAKE_TIMEOUT]++;
+	link_close(arg, "handshake timed out");
 }
 
-static struct conn *conn_new(struct daemon *d, struct tunnel_link *lk, bool initiator,
-			     const struct sockaddr_storage *remote)
+static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
+				  bool initiator, const struct sockaddr_storage *remote)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct peer_set *ps = ps_of(d);
+	struct peer_link *l = calloc(1, sizeof(*l));
 
-	if (!c)
+	if (!l)
 		return NULL;
-	c->d = d;
-	c->link = lk;
-	c->initiator = initiator;
-	c->remote = *remote;
-	auth_init(&c->auth, d->cfg.key, d->cfg.node, initiator);
-	loop_timer_init(&c->timeout, on_handshake_timeout, c);
-	loop_timer_arm(d->loop, &c->timeout, PEER_HANDSHAKE_MS);
-	c->next = d->conns;
-	d->conns = c;
-	d->substrate->set_events(lk, &conn_events, c);
-	if (!initiator)
-		send_hello(c);
-	return c;
+	l->d = d;
+	l->ops = d->substrate;
+	l->lk = lk;
+	l->role = role;
+	l->initiator = initiator;
+	if (remote)
+		l->remote = *remote;
+	else
+		l->remote.ss_family = AF_UNSPEC;
+	loop_timer_init(&l->timeout, on_handshake_timeout, l);
+	loop_timer_arm(d->loop, &l->timeout, PEER_HANDSHAKE_MS);
+	l->next = ps->pending;
+	ps->pending = l;
+	ps->npending++;
+	d->substrate->set_events(lk, &link_events, l);
+	return l;
 }
 
-static void refuse(struct conn *c, const char *why)
+/* Counts and closes a link whose peer we will not have; logged once per address. */
+static void refuse(struct peer_link *l, enum peer_counter why_counter, const char *why)
 {
+	struct peer_set *ps = ps_of(l->d);
 	char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 	int i;
 
+	ps->c[why_counter]++;
 	stats_add(STAT_HANDSHAKE_REFUSED, 1);
 	{
-		char a[ADDR_STRLEN], detail[96];
+		char a[ADDR_STRLEN], detail[TLS_WHY_MAX + ADDR_STRLEN + 4];
 
-		snprintf(detail, sizeof(detail), "%s: %s", addr_fmt(&c->remote, a), why);
-		events_peer(EVENT_HANDSHAKE_REFUSED, c->name, detail);
+		snprintf(detail, sizeof(detail), "%s: %s", addr_fmt(&l->remote, a), why);
+		events_peer(EVENT_HANDSHAKE_REFUSED, l->name, detail);
 	}
-	for (i = 0; i < nrefused && !addr_same_host(&refused[i], &c->remote); i++)
+	for (i = 0; i < ps->nrefused && !addr_same_host(&ps->refused[i], &l->remote); i++)
 		;
-	if (i == nrefused) {
+	if (i == ps->nrefused) {
 		log_warnx("refused %s: %s (logged once per address; counted in "
-			  "handshake_refused)", conn_desc(c, desc), why);
-		if (nrefused < REFUSED_LOG_MAX)
-			refused[nrefused++] = c->remote;
+			  "handshake_refused)", link_desc(l, desc), why);
+		if (ps->nrefused < REFUSED_LOG_MAX)
+			ps->refused[ps->nrefused++] = l->remote;
 	}
-	conn_close(c, why);
+	link_close(l, why);
 }
 
-/* The name of the node that dialed c: both sides compute the same. */
-static const char *dialer(const struct conn *c)
+/* The name of the node that dialed l: both sides compute the same. */
+static const char *dialer(const struct peer_link *l)
 {
-	return c->initiator ? c->d->cfg.node : c->name;
+	return l->initiator ? l->d->cfg.node : l->name;
 }
 
-/* c has proved the key: bind it to its peer and bring the peer up. */
-static void conn_bind(struct conn *c)
+static void bind_pending(struct peer_link *l, struct peer *p)
 {
-	struct daemon *d = c->d;
+	if (p->dial == l)
+		p->dial = NULL;
+	if (p->data_dial == l)
+		p->data_dial = NULL;
+	if (l->seed && l->seed->dial == l)
+		l->seed->dial = NULL;
+	l->seed = NULL;
+	pending_unlist(l);
+	loop_timer_stop(l->d->loop, &l->timeout);
+	l->peer = p;
+	l->bound = true;
+}
+
+/* A control link whose peer proved its name (certificate) and said HELLO: the peer is up. */
+static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
+{
+	struct daemon *d = l->d;
+	struct peer_set *ps = ps_of(d);
 	struct peer *p;
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], why[128];
 
-	if (strcmp(c->name, d->cfg.node) == 0) {
-		if (c->seed)
-			c->seed->is_self = true;
-		conn_close(c, "connected to ourselves");
+	if (strcmp(h->name, l->name) != 0) {
+		snprintf(why, sizeof(why), "HELLO says \"%s\" but the certificate names \"%s\"",
+			 h->name, l->name);
+		refuse(l, PC_REFUSED_HELLO, why);
 		return;
 	}
-	if (c->peer && strcmp(c->peer->name, c->name) != 0) {
-		/* We dialed one name and reached another: the address moved. */
-		struct peer *old = c->peer;
+	if (strcmp(l->name, d->cfg.node) == 0) {
+		if (l->seed)
+			l->seed->is_self = true;
+		link_close(l, "connected to ourselves");
+		return;
+	}
+	if (!(h->flags & MSG_HELLO_SEALED) != !d->cfg.sealed) {
+		snprintf(why, sizeof(why), "data_protection differs: %s here, %s there",
+			 d->cfg.sealed ? "sealed" : "none",
+			 h->flags & MSG_HELLO_SEALED ? "sealed" : "none");
+		refuse(l, PC_REFUSED_HELLO, why);
+		return;
+	}
+	if (l->peer && strcmp(l->peer->name, l->name) != 0) {
+		/* We dialed one name and reached another: that address is not the first
+		 * one's. A hinted address was wrong: forget it. */
+		struct peer *old = l->peer;
 
 		old->dial = NULL;
-		c->peer = NULL;
+		if (!old->addr_known)
+			old->addr.ss_family = AF_UNSPEC;
+		l->peer = NULL;
 		peer_schedule(old);
 	}
-	p = peer_find(d, c->name);
-	if (!p && !(p = peer_new(d, c->name))) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	if (c->hello_listen.ss_family != AF_UNSPEC)
-		p->addr = c->hello_listen;
-	if (p->up) {
-		/* Two links to one peer: keep the one dialed by the lower name. */
-		if (strcmp(dialer(c), dialer(p->up)) >= 0) {
-			conn_close(c, "duplicate link");
+	p = peer_find(d, l->name);
+	if (!p) {
+		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+			link_close(l, "too many peers known");
 			return;
 		}
-		conn_close(p->up, "replaced by a link dialed by the lower name");
+		p = peer_new(d, l->name);
+		if (!p) {
+			link_close(l, "out of memory");
+			return;
+		}
 	}
-	if (p->dial == c)
-		p->dial = NULL;
-	if (c->seed && c->seed->dial == c)
-		c->seed->dial = NULL;
-	c->seed = NULL;
-	conn_unlist(c);
-	loop_timer_stop(d->loop, &c->timeout);
-	c->peer = p;
-	p->up = c;
+	/* Its own word about itself, over its own authenticated link. */
+	if (h->listen.ss_family != AF_UNSPEC) {
+		p->addr = h->listen;
+		p->addr_known = true;
+	} else if (l->initiator && l->remote.ss_family != AF_UNSPEC) {
+		p->addr = l->remote;
+		p->addr_known = true;
+	}
+	if (p->ctl) {
+		/* Two links to one peer: keep the one dialed by the lower name. */
+		if (strcmp(dialer(l), dialer(p->ctl)) >= 0) {
+			link_close(l, "duplicate link");
+			return;
+		}
+		link_close(p->ctl, "replaced by a link dialed by the lower name");
+	}
+	bind_pending(l, p);
+	p->ctl = l;
+	p->ever_up = true;
 	p->since_ms = p->last_rx_ms = loop_now(d->loop);
-	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->link_next = p->link_last_in = 0;
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
+	loop_timer_arm(d->loop, &p->rekey, (uint64_t)d->cfg.rekey_s * 1000);
 	stats_add(STAT_LINK_UPS, 1);
-	log_info("peer %s up (%s, %s)", p->name, addr_fmt(&c->remote, a),
-		 c->initiator ? "dialed" : "accepted");
+	log_info("peer %s up (%s, %s, TLS)", p->name, addr_fmt(&l->remote, a),
+		 l->initiator ? "dialed" : "accepted");
 	{
 		char detail[ADDR_STRLEN + 16];
 
-		snprintf(detail, sizeof(detail), "%s, %s", a, c->initiator ? "dialed" : "accepted");
+		snprintf(detail, sizeof(detail), "%s, %s", a, l->initiator ? "dialed" : "accepted");
 		events_peer(EVENT_PEER_UP, p->name, detail);
 	}
 	broadcast_members(d);
-	routing_send_table(d, p);
+	if (ps->ev && ps->ev->up)
+		ps->ev->up(p, ps->arg);
+	data_dial(p);
 }
 
-static void on_hello(struct conn *c, const uint8_t *buf, size_t len)
+static void data_up(struct peer *p, struct peer_link *l)
 {
-	struct msg_hello h;
+	struct peer_set *ps = ps_of(p->d);
 
-	if (c->got_hello) {
-		conn_close(c, "second HELLO");
-		return;
-	}
-	if (msg_hello_decode(buf, len, &h) < 0) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
-		conn_close(c, "malformed HELLO");
-		return;
-	}
-	c->got_hello = true;
-	snprintf(c->name, sizeof(c->name), "%s", h.name);
-	c->hello_listen = h.listen;
-	auth_set_peer(&c->auth, h.nonce, h.name);
-	{
-		uint8_t mac[AUTH_MAC_BYTES];
-
-		auth_proof(&c->auth, mac);
-		conn_send(c, FRAME_AUTH, mac, sizeof(mac));
-	}
+	bind_pending(l, p);
+	if (p->ndata == PEER_DATA_LINKS_MAX) /* the oldest goes */
+		link_close(p->data[0], "replaced by a newer data link");
+	p->data[p->ndata++] = l;
+	p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	ps->c[PC_DATA_LINKS_UP]++;
+	log_info("peer %s: data link %llu up (%s, %s)", p->name, (unsigned long long)l->id,
+		 l->ops->name, l->sealed ? "sealed" : "not sealed");
 }
 
-static void on_auth(struct conn *c, const uint8_t *buf, size_t len)
+/* The listener's side of a data link: LINK_OPEN must prove the peer's session. */
+static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 {
-	if (!c->got_hello || len != AUTH_MAC_BYTES) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
-		conn_close(c, !c->got_hello ? "AUTH before HELLO" : "malformed AUTH");
+	struct daemon *d = l->d;
+	struct msg_link_open m;
+	struct msg_link_ok ok;
+	uint8_t out[64];
+	struct peer *p;
+	SSL *s;
+	int n;
+
+	if (msg_link_open_decode(buf, len, &m) < 0) {
+		refuse(l, PC_REFUSED_LINK, "malformed LINK_OPEN");
 		return;
 	}
-	if (!auth_verify(&c->auth, buf)) {
-		refuse(c, "wrong cluster key (AUTH proof does not verify)");
+	snprintf(l->name, sizeof(l->name), "%s", m.name);
+	p = peer_find(d, m.name);
+	s = p ? ctl_ssl(p) : NULL;
+	if (!s) {
+		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for a node with no session here");
 		return;
 	}
-	c->verified = true;
-	conn_bind(c);
+	if (m.substrate != SUBSTRATE_TCP || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
+	    m.link <= p->link_last_in ||
+	    !link_proof_ok(s, false, m.name, d->cfg.node, m.link, m.substrate, m.flags, m.mac)) {
+		refuse(l, PC_REFUSED_LINK, "LINK_OPEN does not prove the peer's session");
+		return;
+	}
+	p->link_last_in = m.link;
+	l->id = m.link;
+	ok.link = m.link;
+	if (link_proof(s, true, m.name, d->cfg.node, m.link, m.substrate, m.flags, ok.mac) < 0 ||
+	    (n = msg_link_ok_encode(&ok, out, sizeof(out))) < 0 ||
+	    l->ops->send(l->lk, FRAME_LINK_OK, 0, out, (size_t)n) < 0 ||
+	    (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
+		link_close(l, "cannot answer LINK_OPEN");
+		return;
+	}
+	data_up(p, l);
+}
+
+/* The dialer's side: LINK_OK must prove the same session back. */
+static void on_link_ok(struct peer_link *l, const uint8_t *buf, size_t len)
+{
+	struct daemon *d = l->d;
+	struct peer *p = l->peer;
+	uint8_t flags = d->cfg.sealed ? MSG_HELLO_SEALED : 0;
+	struct msg_link_ok m;
+	SSL *s = p ? ctl_ssl(p) : NULL;
+
+	if (!s || msg_link_ok_decode(buf, len, &m) < 0 || m.link != l->id ||
+	    !link_proof_ok(s, true, d->cfg.node, p->name, l->id, SUBSTRATE_TCP, flags, m.mac)) {
+		refuse(l, PC_REFUSED_LINK, "LINK_OK does not prove the peer's session");
+		return;
+	}
+	if (d->cfg.sealed && link_seal_keys(l, s) < 0) {
+		link_close(l, "cannot key the data link");
+		return;
+	}
+	data_up(p, l);
 }
 
 static void on_peers(struct peer *p, const uint8_t *buf, size_t len)
 {
-	static struct msg_member m[MAX_MEMBERS];
+	struct peer_set *ps = ps_of(p->d);
 	size_t n;
 
-	if (msg_peers_decode(buf, len, m, MAX_MEMBERS, &n) < 0) {
+	if (msg_peers_decode(buf, len, ps->members, MAX_MEMBERS, &n) < 0) {
 		stats_add(STAT_PROTOCOL_ERRORS, 1);
-		conn_close(p->up, "malformed PEERS");
+		link_close(p->ctl, "malformed PEERS");
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		learn(p->d, &m[i]);
+		learn(p->d, &ps->members[i]);
+}
+
+static void protocol_error(struct peer_link *l, const char *what)
+{
+	char why[96], desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
+
+	stats_add(STAT_PROTOCOL_ERRORS, 1);
+	snprintf(why, sizeof(why), "%s", what);
+	log_warnx("link %s: %s, closing", link_desc(l, desc), why);
+	link_close(l, why);
+}
+
+/* A frame on a link not bound yet: only its handshake's frames. */
+static void on_handshake_frame(struct peer_link *l, const struct frame_hdr *h,
+			       const uint8_t *payload)
+{
+	char why[64];
+
+	if (l->role == LINK_CONTROL && h->type == FRAME_HELLO && !l->got_hello) {
+		struct msg_hello m;
+
+		l->got_hello = true;
+		if (msg_hello_decode(payload, h->len, &m) < 0) {
+			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			refuse(l, PC_REFUSED_HELLO, "malformed HELLO");
+			return;
+		}
+		ctl_bind(l, &m);
+		return;
+	}
+	if (l->role == LINK_DATA && !l->initiator && h->type == FRAME_LINK_OPEN) {
+		on_link_open(l, payload, h->len);
+		return;
+	}
+	if (l->role == LINK_DATA && l->initiator && h->type == FRAME_LINK_OK) {
+		on_link_ok(l, payload, h->len);
+		return;
+	}
+	stats_add(STAT_PROTOCOL_ERRORS, 1);
+	snprintf(why, sizeof(why), "%s frame before the handshake finished",
+		 frame_type_name(h->type));
+	refuse(l, l->role == LINK_DATA ? PC_REFUSED_LINK : PC_REFUSED_HELLO, why);
 }
 
 static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const uint8_t *payload,
 		     void *arg)
 {
-	struct conn *c = arg;
-	struct peer *p = c->verified ? c->peer : NULL;
-	char why[64];
+	struct peer_link *l = arg;
+	struct peer *p = l->peer;
+	struct peer_set *ps = ps_of(l->d);
+	const uint8_t *body;
+	size_t len;
+	char why[96];
+	int err;
 
-	if (!p) {
-		switch (h->type) {
-		case FRAME_HELLO:
-			on_hello(c, payload, h->len);
-			return;
-		case FRAME_AUTH:
-			on_auth(c, payload, h->len);
-			return;
-		default:
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
-			snprintf(why, sizeof(why), "%s frame before authentication",
-				 frame_type_name(h->type));
-			refuse(c, why);
-			return;
-		}
+	if (!l->bound) {
+		on_handshake_frame(l, h, payload);
+		return;
 	}
+	err = link_open(l, h, payload, ps->in, &body, &len);
+	if (err < 0) {
+		/* Forged, altered, replayed or reordered: the link cannot be trusted from
+		 * here on; a new one is made (the control link re-dials, the data link is
+		 * opened again). Routes and jobs do not notice. */
+		ps->c[err == -EALREADY ? PC_REPLAYED_FRAMES : PC_REJECTED_FRAMES]++;
+		p->rejected++;
+		snprintf(why, sizeof(why), "a %s frame %s", frame_type_name(h->type),
+			 err == -EALREADY ? "was replayed or reordered" : "failed authentication");
+		log_ratelimited(log_warnx, "peer %s: %s, closing the link", p->name, why);
+		link_close(l, why);
+		return;
+	}
+	l->rx_frames++;
 	p->rx_frames++;
-	p->last_rx_ms = loop_now(c->d->loop);
+	p->last_rx_ms = loop_now(l->d->loop);
 	switch (h->type) {
 	case FRAME_DATA:
 		p->rx_packets++;
-		p->rx_bytes += h->len;
-		forward_from_peer(p, h->flags, payload, h->len);
-		break;
-	case FRAME_ROUTES:
-		if (routing_receive(c->d, p, h->flags, payload, h->len) < 0) {
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
-			conn_close(c, "malformed ROUTES");
-		}
-		break;
-	case FRAME_PEERS:
-		on_peers(p, payload, h->len);
-		break;
-	case FRAME_MIGRATE:
-	case FRAME_MIGRATE_DONE:
-		if ((h->type == FRAME_MIGRATE ? move_on_migrate : move_on_migrate_done)(
-			    c->d, p, payload, h->len) < 0) {
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
-			conn_close(c, "malformed MIGRATE");
-		}
-		break;
+		p->rx_bytes += len;
+		if (ps->ev && ps->ev->frame)
+			ps->ev->frame(p, h->type, h->flags, body, len, ps->arg);
+		return;
 	case FRAME_PING:
-		peer_send_ctl(p, FRAME_PONG, 0, payload, h->len);
-		break;
+		link_send(l, FRAME_PONG, 0, body, len, ps->out);
+		return;
 	case FRAME_PONG: {
-		uint64_t ts;
+		uint64_t ts, now = loop_now(l->d->loop);
 		size_t off = 0;
 
-		if (get_be64(payload, h->len, &off, &ts) && ts <= loop_now(c->d->loop))
-			p->rtt_ms = (int64_t)(loop_now(c->d->loop) - ts);
+		if (l == p->ctl && get_be64(body, len, &off, &ts) && ts <= now)
+			p->rtt_ms = (int64_t)(now - ts);
+		return;
+	}
+	case FRAME_PEERS:
+	case FRAME_ROUTES:
+	case FRAME_MIGRATE:
+	case FRAME_MIGRATE_DONE:
+		if (l != p->ctl)
+			break; /* control frames come on the control link only */
+		if (h->type == FRAME_PEERS) {
+			on_peers(p, body, len);
+			return;
+		}
+		if (ps->ev && ps->ev->frame &&
+		    ps->ev->frame(p, h->type, h->flags, body, len, ps->arg) < 0) {
+			snprintf(why, sizeof(why), "malformed %s", frame_type_name(h->type));
+			protocol_error(l, why);
+		}
+		return;
+	default:
 		break;
 	}
-	default:
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
-		snprintf(why, sizeof(why), "unexpected %s frame", frame_type_name(h->type));
-		log_warnx("peer %s: %s, closing the link", p->name, why);
-		conn_close(c, why);
-	}
+	snprintf(why, sizeof(why), "unexpected %s frame on a %s link", frame_type_name(h->type),
+		 l->role == LINK_CONTROL ? "control" : "data");
+	protocol_error(l, why);
 }
 
-static void on_connected(struct tunnel_link *lk, void *arg)
+static void on_ready(struct tunnel_link *lk, void *arg)
 {
-	send_hello(arg);
+	struct peer_link *l = arg;
+	SSL *s = l->ops->tls(lk);
+	struct peer_set *ps = ps_of(l->d);
+
+	l->ready = true;
+	if (!l->initiator)
+		l->ops->remote(lk, &l->remote);
+	if (s) {
+		/* A control link: TLS verified the certificate against the CA. */
+		l->role = LINK_CONTROL;
+		if (tls_peer_name(s, l->name, sizeof(l->name)) < 0) {
+			refuse(l, PC_REFUSED_CERT, "the certificate names no valid node");
+			return;
+		}
+		send_hello(l);
+		return;
+	}
+	if (l->role == LINK_CONTROL && l->initiator) {
+		link_close(l, "no TLS on a control link");
+		return;
+	}
+	l->role = LINK_DATA;
+	if (l->initiator) {
+		struct peer *p = l->peer;
+		struct msg_link_open m;
+		uint8_t out[128];
+		SSL *cs = p ? ctl_ssl(p) : NULL;
+		int n;
+
+		memset(&m, 0, sizeof(m));
+		snprintf(m.name, sizeof(m.name), "%s", l->d->cfg.node);
+		m.link = l->id;
+		m.substrate = SUBSTRATE_TCP;
+		m.flags = l->d->cfg.sealed ? MSG_HELLO_SEALED : 0;
+		if (!cs || link_proof(cs, false, m.name, p->name, m.link, m.substrate, m.flags,
+				      m.mac) < 0 ||
+		    (n = msg_link_open_encode(&m, out, sizeof(out))) < 0 ||
+		    l->ops->send(lk, FRAME_LINK_OPEN, 0, out, (size_t)n) < 0) {
+			link_close(l, "cannot open the data link");
+			return;
+		}
+	}
+	(void)ps;
 }
 
 static void on_closed(struct tunnel_link *lk, int err, const char *why, void *arg)
 {
-	struct conn *c = arg;
-	char msg[128];
+	struct peer_link *l = arg;
+	char msg[TLS_WHY_MAX + 64];
 
+	if (err == -EKEYREJECTED) {
+		snprintf(msg, sizeof(msg), "TLS: %s", why);
+		refuse(l, PC_REFUSED_CERT, msg);
+		return;
+	}
 	if (err == -EPROTO) {
-		/* A frame we cannot parse: say which peer sent it, once per event. */
 		char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 
 		stats_add(STAT_PROTOCOL_ERRORS, 1);
-		log_warnx("link %s: protocol error: %s, closing", conn_desc(c, desc), why);
+		log_ratelimited(log_warnx, "link %s: protocol error: %s, closing",
+				link_desc(l, desc), why);
 	}
 	snprintf(msg, sizeof(msg), "%s: %s", why, strerror(-err));
-	conn_close(c, msg);
+	link_close(l, msg);
 }
 
-static const struct tunnel_events conn_events = {
-	.connected = on_connected,
+static const struct tunnel_events link_events = {
+	.ready = on_ready,
 	.frame = on_frame,
 	.closed = on_closed,
 };
 
+static int pending_from(struct peer_set *ps, const struct sockaddr_storage *from)
+{
+	int n = 0;
+
+	for (struct peer_link *l = ps->pending; l; l = l->next)
+		n += !l->initiator && addr_same_host(&l->remote, from);
+	return n;
+}
+
 static void on_accepted(struct tunnel_link *lk, const struct sockaddr_storage *from, void *arg)
 {
 	struct daemon *d = arg;
+	struct peer_set *ps = ps_of(d);
 
-	if (!conn_new(d, lk, false, from))
+	/* A stranger costs a struct and, for TLS, the handshake: at most this many. */
+	if (ps->npending >= PEER_PENDING_MAX ||
+	    pending_from(ps, from) >= PEER_PENDING_PER_HOST) {
+		ps->c[PC_LIMITED]++;
+		d->substrate->close(lk);
+		return;
+	}
+	if (!link_new(d, lk, LINK_DATA, false, from)) /* the first byte tells the role */
 		d->substrate->close(lk);
 }
 
-int peer_start(struct daemon *d)
+int peer_adopt_fd(struct daemon *d, int fd, bool tls_server)
 {
-	char a[ADDR_STRLEN];
+	struct peer_set *ps = ps_of(d);
+	struct tunnel_link *lk;
 	int err;
 
-	err = d->substrate->listen(d->loop, &d->cfg.listen, on_accepted, d, &d->listener);
-	if (err < 0) {
-		errno = -err;
-		log_warn("listen on %s", addr_fmt(&d->cfg.listen, a));
+	err = d->substrate->adopt(ps->tcp, fd, ps->tls, tls_server, &lk);
+	if (err < 0)
 		return err;
+	if (!link_new(d, lk, LINK_CONTROL, !tls_server, NULL)) {
+		d->substrate->close(lk);
+		return -ENOMEM;
 	}
-	log_info("listening on %s (%s)", addr_fmt(&d->cfg.listen, a), d->substrate->name);
-	return seeds_set(d, &d->cfg);
+	return 0;
+}
+
+int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
+{
+	struct peer_set *ps = calloc(1, sizeof(*ps));
+	struct tls_cred cr = { d->cfg.ca_file, d->cfg.cert_file, d->cfg.key_file,
+			       d->cfg.crl_file, d->cfg.node };
+	char a[ADDR_STRLEN], why[TLS_WHY_MAX];
+	int err;
+
+	if (!ps)
+		return -ENOMEM;
+	d->pset = ps;
+	ps->d = d;
+	ps->ev = ev;
+	ps->arg = arg;
+	ps->hint_tokens = PEER_HINT_DIALS_PER_S;
+	ps->hint_ms = loop_now(d->loop);
+	loop_timer_init(&ps->gc, on_gc, d);
+	err = tls_ctx_new(&cr, &ps->tls, why, sizeof(why));
+	if (err < 0) {
+		log_warnx("%s", why);
+		goto fail;
+	}
+	err = d->substrate->open(d->loop, &ps->tcp);
+	if (err < 0)
+		goto fail;
+	if (d->cfg.listen.ss_family != AF_UNSPEC) {
+		err = d->substrate->listen(ps->tcp, &d->cfg.listen, ps->tls, on_accepted, d,
+					   &ps->listener);
+		if (err < 0) {
+			errno = -err;
+			log_warn("listen on %s", addr_fmt(&d->cfg.listen, a));
+			goto fail;
+		}
+		log_info("listening on %s (%s, TLS 1.3 control links, data %s)",
+			 addr_fmt(&d->cfg.listen, a), d->substrate->name,
+			 d->cfg.sealed ? "sealed" : "not sealed");
+	}
+	loop_timer_arm(d->loop, &ps->gc, GC_MS);
+	err = seeds_set(d, &d->cfg);
+	if (err < 0)
+		goto fail;
+	return 0;
+fail:
+	peer_stop(d);
+	return err;
 }
 
 void peer_stop(struct daemon *d)
 {
-	while (d->conns)
-		conn_close(d->conns, "shutting down");
+	struct peer_set *ps = ps_of(d);
+
+	if (!ps)
+		return;
+	while (ps->pending)
+		link_close(ps->pending, "shutting down");
 	while (d->peers) {
 		struct peer *p = d->peers;
 
-		if (p->up)
-			conn_close(p->up, "shutting down");
+		if (p->ctl)
+			link_close(p->ctl, "shutting down");
 		if (p->dial)
-			conn_close(p->dial, "shutting down");
-		loop_timer_stop(d->loop, &p->retry);
-		loop_timer_stop(d->loop, &p->keepalive);
-		d->peers = p->next;
-		free(p);
+			link_close(p->dial, "shutting down");
+		peer_free(p);
 	}
-	for (int i = 0; i < nseeds; i++)
-		loop_timer_stop(d->loop, &seeds[i].retry);
-	free(seeds);
-	seeds = NULL;
-	nseeds = 0;
-	d->substrate->listener_close(d->listener);
-	d->listener = NULL;
+	for (int i = 0; i < ps->nseeds; i++)
+		loop_timer_stop(d->loop, &ps->seeds[i].retry);
+	free(ps->seeds);
+	loop_timer_stop(d->loop, &ps->gc);
+	if (ps->listener)
+		d->substrate->listener_close(ps->listener);
+	if (ps->tcp)
+		d->substrate->free(ps->tcp);
+	tls_ctx_free(ps->tls);
+	free(ps);
+	d->pset = NULL;
 }
 
 static const char *state_name(const struct peer *p)
 {
-	if (p->up)
+	if (p->ctl)
 		return "up";
 	if (p->dial)
 		return "connecting";
 	return we_dial(p) ? "backoff" : "down";
 }
 
+static json_t *links_json(const struct peer *p)
+{
+	json_t *arr = json_array();
+
+	if (p->ctl)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "role",
+			"control", "substrate", p->ctl->ops->name, "protection", "tls",
+			"tx_frames", (json_int_t)p->ctl->tx_frames,
+			"rx_frames", (json_int_t)p->ctl->rx_frames));
+	for (int i = 0; i < p->ndata; i++) {
+		const struct peer_link *l = p->data[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "role",
+			"data", "substrate", l->ops->name, "protection",
+			l->sealed ? "sealed" : "none", "link", (json_int_t)l->id,
+			"tx_frames", (json_int_t)l->tx_frames,
+			"rx_frames", (json_int_t)l->rx_frames,
+			"rekeys", (json_int_t)(l->sealed ? l->seal.rekeys : 0)));
+	}
+	return arr;
+}
+
 json_t *peer_list_json(struct daemon *d)
 {
+	struct peer_set *ps = ps_of(d);
 	json_t *arr = json_array();
 	uint64_t now = loop_now(d->loop);
 	char a[ADDR_STRLEN];
 
-	for (struct peer *p = d->peers; p; p = p->next)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+	for (struct peer *p = d->peers; p; p = p->next) {
+		const struct peer_link *dl = p->ctl ? data_link(p, 0) : NULL;
+
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"node", p->name,
 			"address", p->addr.ss_family == AF_UNSPEC ? "" : addr_fmt(&p->addr, a),
-			"state", state_name(p), "substrate", d->substrate->name,
+			"state", state_name(p),
+			"substrate", dl ? dl->ops->name : d->substrate->name,
 			"since_s", (json_int_t)((now - p->since_ms) / 1000),
 			"rtt_ms", (json_int_t)p->rtt_ms,
 			"tx_frames", (json_int_t)p->tx_frames,
 			"rx_frames", (json_int_t)p->rx_frames,
-			"drops", (json_int_t)p->drops));
-	for (int i = 0; i < nseeds; i++) {
-		if (seeds[i].is_self || seed_reached(&seeds[i]))
+			"drops", (json_int_t)p->drops,
+			"rejected_frames", (json_int_t)p->rejected,
+			"links", links_json(p)));
+	}
+	for (int i = 0; ps && i < ps->nseeds; i++) {
+		if (ps->seeds[i].is_self || seed_reached(&ps->seeds[i]))
 			continue;
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
-			"node", "", "address", addr_fmt(&seeds[i].addr, a),
-			"state", seeds[i].dial ? "connecting" : "backoff",
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:[]}",
+			"node", "", "address", addr_fmt(&ps->seeds[i].addr, a),
+			"state", ps->seeds[i].dial ? "connecting" : "backoff",
 			"substrate", d->substrate->name, "since_s", (json_int_t)0,
 			"rtt_ms", (json_int_t)-1, "tx_frames", (json_int_t)0,
-			"rx_frames", (json_int_t)0, "drops", (json_int_t)0));
+			"rx_frames", (json_int_t)0, "drops", (json_int_t)0,
+			"rejected_frames", (json_int_t)0, "links"));
 	}
 	return arr;
+}
+
+json_t *peer_counters_json(struct daemon *d)
+{
+	struct peer_set *ps = ps_of(d);
+	json_t *o = json_object();
+
+	for (int i = 0; i < PC_MAX; i++)
+		json_object_set_new(o, pc_names[i], json_integer(ps ? (json_int_t)ps->c[i] : 0));
+	json_object_set_new(o, "pending", json_integer(ps ? ps->npending : 0));
+	json_object_set_new(o, "known", json_integer((json_int_t)peer_count_known(d)));
+	return o;
 }

@@ -1,20 +1,38 @@
-/* Peers: the other nodes' daemons, their links, membership and the handshake.
+/* Peers: the other nodes' daemons. A peer is an identity with several links.
  *
- * A link starts as a `struct conn` (tunvnet/peer.c) that is not trusted: it may carry
- * HELLO and AUTH only. Each side sends HELLO (name, listen address, fresh nonce) as
- * soon as the link is there, and AUTH (proof of the cluster key over both nonces,
- * tunnel/auth.h) when it has the other's HELLO. A conn whose AUTH verifies is bound to
- * the peer of that name, which is then "up": ROUTES, PEERS and DATA are accepted from
- * then on, never before. A failed proof closes the link, is counted, and is logged once
- * per remote address.
+ * Identity. A peer is exactly the node name its certificate carries (tunnel/tls.h): the
+ * control link is TLS 1.3 with mutual certificate authentication against the cluster CA.
+ * After the handshake each side sends HELLO (its listen address, whether its data links
+ * are sealed, its substrates) inside TLS; a HELLO that names another node than the
+ * certificate, or disagrees on data protection, is refused. The peer is "up" once both
+ * HELLOs crossed: ROUTES, PEERS, MIGRATE and DATA are accepted from then on, never before.
  *
- * Membership is a full mesh: nodes start from seed addresses (config) and learn the rest
- * from the PEERS lists of authenticated peers. A node dials a named peer only if its own
- * name is lower, and a seed only while no peer up has the seed's address; so mostly one
- * side dials. When both did anyway, each side keeps the link dialed by the lower name and
- * closes the other, which both sides agree on. A link dies when nothing was received for
- * PEER_DEAD_MS (keepalive PINGs every second); a dialing side retries with exponential
- * backoff up to PEER_BACKOFF_MAX_MS. */
+ * Links. Besides the control link a peer has data links (link.h), each over a substrate,
+ * opened by the side that dialed the control link: a plain connection to the same port
+ * whose first frame, LINK_OPEN, proves with a key from the control session's TLS exporter
+ * that it belongs to this session (a rising link number makes a replayed LINK_OPEN
+ * useless); LINK_OK proves the same back. Every frame after that is sealed with keys
+ * from the same exporter (unless data_protection = none). A data link dies with its
+ * control link. DATA goes on a data link when one is up, else on the control link; frames
+ * that must stay in order with control frames (a move's hand-over, a VIP's first packets
+ * after it moved) go on the control link (PEER_SEND_ORDERED): nothing assumes two links
+ * are ordered with respect to each other.
+ *
+ * Membership. Nodes start from seed addresses (config) and learn others from PEERS lists.
+ * What PEERS says is a hint: a learned address is dialled (at a bounded rate), but the
+ * name it was given for counts only once that node's certificate proves it, and a hint
+ * never replaces an address that was configured or proven. A node dials a named peer
+ * only if its own name is lower, and a seed only while no peer up has the seed's address.
+ * When both sides dialed anyway, each keeps the link dialed by the lower name. A link
+ * dies when nothing was received for PEER_DEAD_MS (keepalive PINGs every second); a
+ * dialing side retries with exponential backoff. Hints that never came up are forgotten.
+ *
+ * Strangers. Until its handshake completes, a connection holds a small struct and (for
+ * TLS) OpenSSL's handshake state, nothing else; there are at most PEER_PENDING_MAX of them,
+ * PEER_PENDING_PER_HOST per remote address, each with a PEER_HANDSHAKE_MS deadline;
+ * nothing is said to a stranger beyond what TLS itself sends.
+ *
+ * This layer reports upward through struct peer_events; it calls nothing above it. */
 #ifndef TUNVNET_PEER_H
 #define TUNVNET_PEER_H
 
@@ -30,53 +48,94 @@
 #include "tunvnet/msg.h"
 #include "tunvnet/stats.h"
 
-#define PEER_KEEPALIVE_MS    1000
-#define PEER_DEAD_MS         6000
-#define PEER_HANDSHAKE_MS    5000
-#define PEER_BACKOFF_MIN_MS  100
-#define PEER_BACKOFF_MAX_MS  5000
+#define PEER_KEEPALIVE_MS     1000
+#define PEER_DEAD_MS          6000
+#define PEER_HANDSHAKE_MS     3000
+#define PEER_BACKOFF_MIN_MS   100
+#define PEER_BACKOFF_MAX_MS   5000
+#define PEER_PENDING_MAX      64    /* connections not yet authenticated, in all */
+#define PEER_PENDING_PER_HOST 8     /* ... from one remote address */
+#define PEER_KNOWN_MAX        1024  /* peers known (proven or hinted) */
+#define PEER_HINT_DIALS_PER_S 20    /* dials to addresses only a hint gave us */
+#define PEER_HINT_FORGET_MS   (10 * 60 * 1000) /* a hint never proven is dropped then */
+#define PEER_DATA_LINKS_MAX   4
+
+/* peer_send_data flags beside the FRAME_F_* ones (never on the wire) */
+#define PEER_SEND_ORDERED 0x80000000u /* keep in order with control frames: control link */
 
 struct daemon;
-struct conn;
+struct peer;
+struct peer_link;
+struct peer_set;
+struct tls_ctx;
+
+/* What the layer above hears. Frames are those of an up peer: ROUTES, DATA, MIGRATE,
+ * MIGRATE_DONE (the peer layer handles its own: HELLO, LINK_*, PEERS, PING, PONG). A
+ * frame handler returns 0, or -EBADMSG for a malformed body: the link is then closed
+ * and counted as a protocol error. */
+struct peer_events {
+	void (*up)(struct peer *p, void *arg);
+	void (*down)(struct peer *p, const char *why, void *arg);
+	int  (*frame)(struct peer *p, uint8_t type, uint16_t flags, const uint8_t *payload,
+		      size_t len, void *arg);
+};
 
 struct peer {
 	struct peer *next;
 	struct daemon *d;
 	char name[NODE_NAME_MAX + 1];
 	struct sockaddr_storage addr; /* where it listens (AF_UNSPEC: unknown) */
-	struct conn *up;              /* the authenticated link, or NULL */
-	struct conn *dial;            /* our outgoing attempt, or NULL */
-	struct loop_timer retry;
-	uint32_t backoff_ms;
-	struct loop_timer keepalive;
+	bool addr_known;              /* configured (a seed reached it) or proven (its HELLO) */
+	struct peer_link *ctl;        /* the authenticated control link, or NULL: down */
+	struct peer_link *dial;       /* our outgoing control link attempt, or NULL */
+	struct peer_link *data[PEER_DATA_LINKS_MAX]; /* data links up */
+	int ndata;
+	struct peer_link *data_dial;  /* our outgoing data link attempt */
+	uint64_t link_next;           /* the next data link number we dial (this session) */
+	uint64_t link_last_in;        /* the highest accepted from it (this session) */
+	struct loop_timer retry, keepalive, data_retry, rekey;
+	uint32_t backoff_ms, data_backoff_ms;
 	uint64_t last_rx_ms;
 	uint64_t since_ms;            /* when it last went up or down */
+	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
+	bool ever_up;
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;
 	/* DATA only (the IP packets), for stats and the Prometheus export */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t drops_by[DROP_REASON_MAX]; /* stats_drop_at() */
+	uint64_t rejected;            /* frames that failed to open (forged, replayed) */
 };
 
-/* Listens on the configured address and starts dialing the seeds. 0 or -errno. */
-int  peer_start(struct daemon *d);
+/* Loads the credential, listens on the configured address and starts dialing the seeds;
+ * ev reports upward. 0 or -errno (logged). */
+int  peer_start(struct daemon *d, const struct peer_events *ev, void *arg);
 /* Closes every link and frees every peer. */
 void peer_stop(struct daemon *d);
-/* Replaces the seed list with nc's (SIGHUP). */
-void peer_reload_seeds(struct daemon *d, const struct config *nc);
+/* SIGHUP: the seed list from nc, and the revocation list re-read: a peer whose
+ * certificate is now revoked is dropped. */
+void peer_reload(struct daemon *d, const struct config *nc);
 
 struct peer *peer_find(struct daemon *d, const char *name);
 bool peer_is_up(const struct peer *p);
 size_t peer_count_up(const struct daemon *d);
 size_t peer_count_known(const struct daemon *d);
 
-/* Queues one DATA frame (FRAME_F_* flags) to p. 0, -ENOTCONN (no link), -ENOBUFS. */
-int peer_send_data(struct peer *p, uint16_t flags, const void *pkt, size_t len);
-/* Queues one control frame to p. */
+/* Queues one DATA frame (FRAME_F_* flags, PEER_SEND_ORDERED) to p. 0, -ENOTCONN (no
+ * link), -ENOBUFS (the link is backed up). */
+int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len);
+/* Queues one control frame to p, on its control link. */
 int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf, size_t len);
 /* Writes what is queued to p now (someone waits for it). */
 void peer_flush(struct peer *p);
 
+/* Takes a connected stream socket as a link (tests: two daemons over a socketpair);
+ * tls_server says which end runs the TLS server. 0 or -errno. */
+int peer_adopt_fd(struct daemon *d, int fd, bool tls_server);
+
 json_t *peer_list_json(struct daemon *d);
+/* The peer layer's own counters as {name: n} (handshakes refused and why, frames that
+ * failed to open, links, hints). A new reference. */
+json_t *peer_counters_json(struct daemon *d);
 
 #endif
