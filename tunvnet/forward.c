@@ -17,6 +17,7 @@
 #include "tunvnet/log.h"
 #include "tunvnet/packet.h"
 #include "tunvnet/peer.h"
+#include "tunvnet/route.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/vnet.h"
@@ -56,6 +57,19 @@ static bool closes_connection(const uint8_t *ip, size_t iplen, const struct pack
 {
 	return pi->proto == IPPROTO_TCP && !pi->frag_nonfirst && iplen >= pi->l3_len + 14u &&
 	       (ip[pi->l3_len + 13] & 0x05);
+}
+
+/* A VIP that just came to this node: its first packets travel on the control link,
+ * behind the announcement that tells the far node the VIP is ours now (which checks every
+ * DATA's source against its routes). The data link is not ordered with the control link.
+ */
+#define ORDERED_AFTER_MOVE_MS 200
+
+static bool just_moved(struct daemon *d, const struct vip *src)
+{
+	const struct route_entry *e = route_lookup(d->routes, src);
+
+	return e && loop_now(d->loop) - e->changed_ms < ORDERED_AFTER_MOVE_MS;
 }
 
 int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
@@ -120,7 +134,8 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		return 0;
 	}
 	capture_packet(CAPTURE_TO_PEER, j, p, ip, iplen, iplen);
-	err = peer_send_data(p, flags, pkt, len);
+	err = peer_send_data(p, flags | (just_moved(d, &pi.src) ? PEER_SEND_ORDERED : 0), pkt,
+			     len);
 	if (err == -ENOBUFS) {
 		stats_drop_at(DROP_QUEUE_FULL, j, p);
 		return -ENOBUFS;
@@ -174,7 +189,7 @@ static bool pointer_live(struct daemon *d, const struct vip *v)
 }
 
 /* Sends a FRAME_DATA payload on to node, marked FRAME_F_FORWARDED. */
-static int send_on(struct daemon *d, const char *node, uint16_t flags, const uint8_t *pkt,
+static int send_on(struct daemon *d, const char *node, uint32_t flags, const uint8_t *pkt,
 		   size_t len, const uint8_t *ip, size_t iplen)
 {
 	struct peer *p = peer_find(d, node);
@@ -185,7 +200,7 @@ static int send_on(struct daemon *d, const char *node, uint16_t flags, const uin
 		return -ENOTCONN;
 	}
 	capture_packet(CAPTURE_TO_PEER, NULL, p, ip, iplen, iplen);
-	err = peer_send_data(p, flags | FRAME_F_FORWARDED, pkt, len);
+	err = peer_send_data(p, (uint32_t)flags | FRAME_F_FORWARDED, pkt, len);
 	if (err < 0) {
 		stats_drop_at(err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
 		return err;
@@ -194,9 +209,30 @@ static int send_on(struct daemon *d, const char *node, uint16_t flags, const uin
 	return 0;
 }
 
+/* A hand-over: on the control link, so that the HANDED_OVER that follows it on that
+ * link arrives after every packet. */
 int forward_to_node(struct daemon *d, const char *node, const uint8_t *pkt, size_t len)
 {
-	return send_on(d, node, 0, pkt, len, pkt, len);
+	return send_on(d, node, PEER_SEND_ORDERED, pkt, len, pkt, len);
+}
+
+/* A peer speaks only for its own jobs: a DATA frame's source must be a VIP routed to it.
+ * The one exception is what a VIP's old node sends on to the VIP's new host (held
+ * packets, stragglers: FRAME_F_FORWARDED, from others' sources), for the job here that
+ * came from that node, within its grace. */
+static bool source_ok(struct daemon *d, struct peer *p, uint16_t flags,
+		      const struct packet_info *pi)
+{
+	const struct route_entry *e = route_lookup(d->routes, &pi->src);
+	struct job *to;
+
+	if (e && strcmp(e->node, p->name) == 0)
+		return true;
+	if (!(flags & FRAME_F_FORWARDED))
+		return false;
+	to = job_by_vip(d, &pi->dst);
+	return to && strcmp(to->moved_from, p->name) == 0 &&
+	       loop_now(d->loop) < to->moved_until_ms;
 }
 
 void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_t len)
@@ -217,6 +253,14 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 	capture_packet(CAPTURE_FROM_PEER, NULL, p, ip, iplen, iplen);
 	if (packet_parse(ip, iplen, &pi) < 0) {
 		stats_drop_at(DROP_MALFORMED, NULL, p);
+		return;
+	}
+	if (!source_ok(d, p, flags, &pi)) {
+		char s[VIP_STRLEN];
+
+		stats_drop_at(DROP_SPOOFED_SOURCE_PEER, NULL, p);
+		log_ratelimited(log_info, "peer %s: dropped DATA from %s, not a VIP routed to it",
+				p->name, vip_fmt(&pi.src, s));
 		return;
 	}
 	to = job_by_vip(d, &pi.dst);

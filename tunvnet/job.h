@@ -60,6 +60,11 @@ struct job {
 	 * held, packets that did not come through that hand-over are held back, so that
 	 * a flow is not reordered by the move. "" when not waiting. */
 	char await_from[32];
+	/* The node this job's VIPs came from in its last move, and until when that node may
+	 * still send on packets for it (FRAME_F_FORWARDED: held ones, stragglers) whose
+	 * sources are not its own (forward.c checks every peer's sources). */
+	char moved_from[32];
+	uint64_t moved_until_ms;
 };
 
 /* The job of namespace spec, made (TUN created in it) if there is none yet.

@@ -85,6 +85,11 @@ static void await_handover(struct daemon *d, struct job *j, const char *old)
 	struct peer *p = old[0] ? peer_find(d, old) : NULL;
 	struct await *a;
 
+	if (old[0] && strcmp(old, d->cfg.node) != 0) {
+		snprintf(j->moved_from, sizeof(j->moved_from), "%s", old);
+		j->moved_until_ms = loop_now(d->loop) + MOVE_HANDOVER_WAIT_MS +
+				    (uint64_t)d->cfg.forward_grace_ms;
+	}
 	if (!p || !peer_is_up(p) || strcmp(old, d->cfg.node) == 0 || !(a = calloc(1, sizeof(*a))))
 		return;
 	snprintf(j->await_from, sizeof(j->await_from), "%s", old);

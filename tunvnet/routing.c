@@ -12,6 +12,7 @@
 #include "tunvnet/msg.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/stats.h"
 
 #define GC_INTERVAL_MS (60 * 1000)
 #define MAX_PER_FRAME  (FRAME_MAX_PAYLOAD / 16) /* the smallest encoded route is 16 bytes */
@@ -189,10 +190,20 @@ void routing_send_handed_over(struct daemon *d, struct peer *p, const struct rou
 	batch_flush(&batch);
 }
 
+/* Our own entries only (tombstones included, so a withdrawal missed is learned): the
+ * peer learns every other node's from that node. */
+static void batch_add_own(const struct route_entry *e, void *arg)
+{
+	struct batch *b = arg;
+
+	if (strcmp(e->node, b->d->cfg.node) == 0)
+		batch_add(e, b);
+}
+
 void routing_send_table(struct daemon *d, struct peer *p)
 {
 	batch_start(&batch, d, p, FRAME_F_FULL_TABLE);
-	route_foreach(d->routes, batch_add, &batch);
+	route_foreach(d->routes, batch_add_own, &batch);
 	batch_flush(&batch);
 }
 
@@ -225,19 +236,56 @@ static void assert_self(struct daemon *d, const struct vip *v)
 	}
 }
 
+/* Whether a peer's entry may be applied: each node speaks only for itself (an entry names
+ * the node that sent it, over that node's own authenticated link), and an epoch rises by
+ * at most one above the highest seen for the VIP (a full table on connect may catch up
+ * on moves this node missed, by at most ROUTING_RESYNC_MAX). Epochs stay below 2^63, so
+ * they print exactly in JSON. */
+static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
+		       const struct route_entry *e)
+{
+	const struct route_entry *cur;
+	uint64_t step = flags & FRAME_F_FULL_TABLE ? ROUTING_RESYNC_MAX : 1;
+	char vb[VIP_STRLEN];
+
+	if (strcmp(e->node, p->name) != 0) {
+		stats_add(STAT_ROUTES_NOT_OWN, 1);
+		log_ratelimited(log_warnx, "peer %s announced %s for node %s: refused (a node "
+				"speaks only for itself)", p->name, vip_fmt(&e->vip, vb), e->node);
+		return false;
+	}
+	cur = route_get(d->routes, &e->vip);
+	if (e->epoch > ROUTING_EPOCH_MAX || (cur && e->epoch > cur->epoch &&
+					     e->epoch - cur->epoch > step)) {
+		stats_add(STAT_ROUTES_EPOCH_JUMP, 1);
+		log_ratelimited(log_warnx, "peer %s announced %s at epoch %llu, highest seen %llu: "
+				"refused (an epoch rises by one)", p->name, vip_fmt(&e->vip, vb),
+				(unsigned long long)e->epoch,
+				(unsigned long long)(cur ? cur->epoch : 0));
+		return false;
+	}
+	return true;
+}
+
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,
 		    size_t len)
 {
 	static struct route_entry e[MAX_PER_FRAME];
+	static bool check[MAX_PER_FRAME];
 	size_t n;
 
 	if (msg_routes_decode(buf, len, e, MAX_PER_FRAME, &n) < 0)
 		return -EBADMSG;
-	static bool check[MAX_PER_FRAME];
-
 	for (size_t i = 0; i < n; i++) {
 		int changed;
 
+		check[i] = false;
+		/* An answer (ACK) says what the peer holds, others' entries included: that
+		 * is for move.c to read, never applied here. */
+		if ((flags & FRAME_F_ACK) && strcmp(e[i].node, p->name) != 0)
+			continue;
+		if (!acceptable(d, p, flags, &e[i]))
+			continue;
 		e[i].changed_ms = loop_now(d->loop);
 		changed = apply(d, &e[i], p->name);
 		check[i] = changed != 0 || strcmp(e[i].node, d->cfg.node) == 0;

@@ -15,6 +15,8 @@
 #include "tunvnet/vip.h"
 
 #define ROUTING_TOMBSTONE_MS (10 * 60 * 1000)
+#define ROUTING_EPOCH_MAX    ((uint64_t)INT64_MAX) /* higher is refused: see routing.c */
+#define ROUTING_RESYNC_MAX   65536 /* a full table may jump this far (missed moves) */
 
 struct daemon;
 struct peer;
@@ -33,7 +35,7 @@ int routing_withdraw(struct daemon *d, const struct vip *v);
 
 /* Tells p (the new node of e's VIP) that everything held here for it was sent. */
 void routing_send_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e);
-/* Sends p the whole table, tombstones included. */
+/* Sends p this node's own entries, tombstones included. */
 void routing_send_table(struct daemon *d, struct peer *p);
 /* Applies a ROUTES frame from p. 0, or -EBADMSG (the link is then closed). */
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,

@@ -18,6 +18,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_TUN_WRITE] = "tun_write",
 	[DROP_SUSPENDED] = "suspended",
 	[DROP_HOLD_FULL] = "hold_full",
+	[DROP_SPOOFED_SOURCE_PEER] = "spoofed_source_peer",
 };
 
 static const char *const counter_names[STAT_COUNTER_MAX] = {
@@ -37,6 +38,8 @@ static const char *const counter_names[STAT_COUNTER_MAX] = {
 	[STAT_LINK_DOWNS] = "link_downs",
 	[STAT_HELD_PACKETS] = "held_packets",
 	[STAT_FORWARDED] = "forwarded",
+	[STAT_ROUTES_NOT_OWN] = "routes_not_own",
+	[STAT_ROUTES_EPOCH_JUMP] = "routes_epoch_jump",
 };
 
 const char *stats_drop_name(enum drop_reason r)

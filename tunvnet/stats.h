@@ -18,6 +18,7 @@ enum drop_reason {
 	DROP_TUN_WRITE,      /* the job's TUN refused the write */
 	DROP_SUSPENDED,      /* sent by a suspended job (its dying kernel state) */
 	DROP_HOLD_FULL,      /* the hold queue of a suspended / standby job is full */
+	DROP_SPOOFED_SOURCE_PEER, /* a peer sent DATA whose source is not a VIP routed to it */
 	DROP_REASON_MAX
 };
 
@@ -33,6 +34,8 @@ enum stat_counter {
 	STAT_LINK_UPS, STAT_LINK_DOWNS,
 	STAT_HELD_PACKETS,                    /* packets held for suspended / standby jobs */
 	STAT_FORWARDED,                       /* sent on by a forwarding pointer or hand-over */
+	STAT_ROUTES_NOT_OWN,                  /* route entries a peer sent for another node */
+	STAT_ROUTES_EPOCH_JUMP,               /* ... with an epoch more than one ahead */
 	STAT_COUNTER_MAX
 };
 
