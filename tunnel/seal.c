@@ -116,12 +116,15 @@ int seal_frame(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, 
 	return (int)(len + SEAL_OVERHEAD);
 }
 
-/* Whether counter c may still be accepted (not seen, not too old). */
+/* Whether counter c may still be accepted. On a stream, only the next one: a frame
+ * dropped, replayed or moved on the way shows as a gap or a repeat. */
 static bool fresh(const struct seal *s, uint64_t c)
 {
+	if (s->stream)
+		return c == (s->rx_any ? s->rx_top + 1 : 0);
 	if (!s->rx_any || c > s->rx_top)
 		return true;
-	if (s->stream || s->rx_top - c >= SEAL_WINDOW)
+	if (s->rx_top - c >= SEAL_WINDOW)
 		return false;
 	return !(s->rx_bitmap[(c / 64) % (SEAL_WINDOW / 64)] & (1ull << (c % 64)));
 }
@@ -141,6 +144,15 @@ static void mark(struct seal *s, uint64_t c)
 		s->rx_any = true;
 	}
 	s->rx_bitmap[(c / 64) % (SEAL_WINDOW / 64)] |= 1ull << (c % 64);
+}
+
+void seal_unsend(struct seal *s, size_t len)
+{
+	s->tx_ctr--;
+	if (s->tx_frames > 0) { /* not across a rotation: the new key starts at zero */
+		s->tx_frames--;
+		s->tx_bytes -= len < s->tx_bytes ? len : s->tx_bytes;
+	}
 }
 
 static bool try_open(struct seal_key *k, const uint8_t *ad, const uint8_t *in, size_t clen,

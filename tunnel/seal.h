@@ -13,7 +13,9 @@
  * and is 64 bits wide), so no nonce is ever used twice.
  *
  * Freshness: the receiver keeps the highest counter it accepted. On an ordered substrate
- * (a stream) a counter must exceed it: a replayed, reordered or re-inserted frame fails.
+ * (a stream) the next frame must carry the next counter: a replayed, reordered,
+ * re-inserted or dropped frame fails (a frame the substrate refused is taken back with
+ * seal_unsend, so the sender's counters have no gaps either).
  * On a datagram substrate a window of SEAL_WINDOW counters below the highest is
  * accepted once each (RFC 6479 style), so reordering in the network costs nothing.
  *
@@ -74,6 +76,10 @@ int seal_frame(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, 
  * stale counter. */
 int seal_open(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, size_t len,
 	      uint8_t *out, size_t cap);
+/* Takes back the last sealed frame (len plain bytes), which was never sent: the
+ * substrate refused it. Its counter is used again for the next frame, which is safe
+ * since no one saw the first. */
+void seal_unsend(struct seal *s, size_t len);
 /* Moves the sending direction to the next generation (a timer of the owner's). */
 void seal_rekey_tx(struct seal *s);
 

@@ -285,11 +285,16 @@ static bool handshake(struct tunnel_link *lk)
 		set_out(lk, true);
 		return true;
 	}
-	if (e == SSL_ERROR_SYSCALL && r == 0)
-		snprintf(why, sizeof(why), "closed during the TLS handshake");
-	else
-		tls_error(lk->ssl, why, sizeof(why));
-	fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+	{
+		/* before tls_error(), which empties OpenSSL's error queue */
+		bool refused = tls_failed_verify(lk->ssl);
+
+		if (e == SSL_ERROR_SYSCALL && r == 0)
+			snprintf(why, sizeof(why), "closed during the TLS handshake");
+		else
+			tls_error(lk->ssl, why, sizeof(why));
+		fail(lk, refused ? -EKEYREJECTED : -EPROTO, why);
+	}
 	return false;
 }
 
@@ -351,8 +356,10 @@ static ssize_t link_read(struct tunnel_link *lk)
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0)) {
 			fail(lk, -ECONNRESET, "closed by peer");
 		} else {
+			bool refused = tls_failed_verify(lk->ssl);
+
 			tls_error(lk->ssl, why, sizeof(why));
-			fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+			fail(lk, refused ? -EKEYREJECTED : -EPROTO, why);
 		}
 		return -1;
 	}

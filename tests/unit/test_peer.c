@@ -1,0 +1,212 @@
+/* Two daemons' peer layers in one process, over a socketpair: TLS 1.3 with certificates
+ * from a CA made for the test (scripts/vnet-ca), HELLO both ways, then frames each way.
+ * Also: a certificate from another CA is refused, and nothing is delivered from it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tunnel/frame.h"
+#include "tunnel/tunnel.h"
+#include "tunvnet/daemon.h"
+#include "tunvnet/log.h"
+#include "tunvnet/loop.h"
+#include "tunvnet/peer.h"
+
+static char dir[] = "/tmp/tv-test-peer.XXXXXX";
+
+struct got {
+	int ups, downs, frames;
+	uint8_t type;
+	uint16_t flags;
+	uint8_t payload[256];
+	size_t len;
+};
+
+static void on_up(struct peer *p, void *arg)
+{
+	((struct got *)((struct daemon *)arg)->ctl)->ups++;
+}
+
+static void on_down(struct peer *p, const char *why, void *arg)
+{
+	((struct got *)((struct daemon *)arg)->ctl)->downs++;
+}
+
+static int on_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t *payload,
+		    size_t len, void *arg)
+{
+	struct got *g = (struct got *)((struct daemon *)arg)->ctl;
+
+	g->frames++;
+	g->type = type;
+	g->flags = flags;
+	g->len = len < sizeof(g->payload) ? len : sizeof(g->payload);
+	memcpy(g->payload, payload, g->len);
+	return 0;
+}
+
+static const struct peer_events ev = { on_up, on_down, on_frame };
+
+/* A daemon as far as the peer layer needs one; its struct got hides in d->ctl, which
+ * the peer layer never touches. */
+static void daemon_make(struct daemon *d, struct got *g, const char *name, const char *ca)
+{
+	memset(d, 0, sizeof(*d));
+	memset(g, 0, sizeof(*g));
+	snprintf(d->cfg.node, sizeof(d->cfg.node), "%s", name);
+	d->cfg.listen.ss_family = AF_UNSPEC;
+	snprintf(d->cfg.ca_file, sizeof(d->cfg.ca_file), "%s/%s/ca.crt", dir, ca);
+	snprintf(d->cfg.cert_file, sizeof(d->cfg.cert_file), "%s/%s/%s.crt", dir, ca, name);
+	snprintf(d->cfg.key_file, sizeof(d->cfg.key_file), "%s/%s/%s.key", dir, ca, name);
+	d->cfg.sealed = true;
+	d->cfg.rekey_s = 600;
+	d->substrate = tunnel_lookup("tcp");
+	d->ctl = (struct control *)g;
+	assert_int_equal(loop_new(&d->loop), 0);
+	assert_int_equal(peer_start(d, &ev, d), 0);
+}
+
+static void daemon_end(struct daemon *d)
+{
+	peer_stop(d);
+	loop_free(d->loop);
+}
+
+/* Turns both loops until cond holds or 5 s passed. */
+static bool run_until(struct daemon *a, struct daemon *b, bool (*cond)(void *), void *arg)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (cond(arg))
+			return true;
+		loop_run_once(a->loop, 5);
+		loop_run_once(b->loop, 5);
+	}
+	return cond(arg);
+}
+
+struct pair {
+	struct daemon a, b;
+	struct got ga, gb;
+};
+
+static bool both_up(void *arg)
+{
+	struct pair *p = arg;
+	struct peer *x = peer_find(&p->a, "nb"), *y = peer_find(&p->b, "na");
+
+	return x && y && peer_is_up(x) && peer_is_up(y);
+}
+
+static bool b_got_frame(void *arg)
+{
+	return ((struct pair *)arg)->gb.frames > 0;
+}
+
+static bool a_got_frame(void *arg)
+{
+	return ((struct pair *)arg)->ga.frames > 0;
+}
+
+static void connect_pair(struct pair *p)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(peer_adopt_fd(&p->a, sv[0], false), 0);
+	assert_int_equal(peer_adopt_fd(&p->b, sv[1], true), 0);
+}
+
+static void two_daemons_exchange_frames(void **state)
+{
+	static struct pair p;
+	const char ping[] = "a DATA frame from na";
+	const char routes[] = "a ROUTES body";
+
+	daemon_make(&p.a, &p.ga, "na", "ca");
+	daemon_make(&p.b, &p.gb, "nb", "ca");
+	connect_pair(&p);
+	assert_true(run_until(&p.a, &p.b, both_up, &p));
+	assert_int_equal(p.ga.ups, 1);
+	assert_int_equal(p.gb.ups, 1);
+
+	assert_int_equal(peer_send_data(peer_find(&p.a, "nb"), FRAME_F_FORWARDED, ping,
+					sizeof(ping)), 0);
+	assert_true(run_until(&p.a, &p.b, b_got_frame, &p));
+	assert_int_equal(p.gb.type, FRAME_DATA);
+	assert_int_equal(p.gb.flags, FRAME_F_FORWARDED);
+	assert_int_equal(p.gb.len, sizeof(ping));
+	assert_memory_equal(p.gb.payload, ping, sizeof(ping));
+
+	assert_int_equal(peer_send_ctl(peer_find(&p.b, "na"), FRAME_ROUTES, 0, routes,
+				       sizeof(routes)), 0);
+	assert_true(run_until(&p.a, &p.b, a_got_frame, &p));
+	assert_int_equal(p.ga.type, FRAME_ROUTES);
+	assert_memory_equal(p.ga.payload, routes, sizeof(routes));
+
+	daemon_end(&p.a);
+	assert_true(p.ga.downs == 1);
+	daemon_end(&p.b);
+}
+
+/* nb's certificate comes from another CA: neither side brings the other up. */
+static void other_ca_refused(void **state)
+{
+	static struct pair p;
+	json_t *c;
+
+	daemon_make(&p.a, &p.ga, "na", "ca");
+	daemon_make(&p.b, &p.gb, "nb", "other");
+	connect_pair(&p);
+	for (int i = 0; i < 200; i++) {
+		loop_run_once(p.a.loop, 5);
+		loop_run_once(p.b.loop, 5);
+	}
+	assert_int_equal(p.ga.ups + p.gb.ups, 0);
+	assert_null(peer_find(&p.a, "nb"));
+	c = peer_counters_json(&p.a);
+	assert_true(json_integer_value(json_object_get(c, "refused_certificate")) >= 1);
+	json_decref(c);
+	daemon_end(&p.a);
+	daemon_end(&p.b);
+}
+
+static int setup(void **state)
+{
+	char cmd[512];
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "scripts/vnet-ca init %s/ca && scripts/vnet-ca issue %s/ca na && "
+		 "scripts/vnet-ca issue %s/ca nb && scripts/vnet-ca init %s/other && "
+		 "scripts/vnet-ca issue %s/other nb", dir, dir, dir, dir, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(two_daemons_exchange_frames),
+		cmocka_unit_test(other_ca_refused),
+	};
+
+	log_init("test_peer", false, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
