@@ -395,24 +395,24 @@ static void check_credentials(struct ctx *c)
 	if (ca && cfg->ca_file[0]) {
 		ca_ok = tls_check_ca(cfg->ca_file, why, sizeof(why)) == 0;
 		if (!ca_ok)
-			report(c, ca, "ca: %s", why);
+			report(c, ca, "[security] ca: %s", why);
 	}
 	if (key && cfg->key_file[0]) {
 		key_ok = tls_check_key(cfg->key_file, why, sizeof(why)) == 0;
 		if (!key_ok)
-			report(c, key, "key: %s", why);
+			report(c, key, "[security] key: %s", why);
 	}
 	if (crl && cfg->crl_file[0] && ca_ok) {
 		crl_ok = tls_check_crl(cfg->crl_file, cfg->ca_file, why, sizeof(why)) == 0;
 		if (!crl_ok)
-			report(c, crl, "crl: %s", why);
+			report(c, crl, "[security] crl: %s", why);
 	}
 	if (cert && cfg->cert_file[0] && ca_ok && key_ok && crl_ok && cfg->node[0]) {
 		struct tls_cred cr = { cfg->ca_file, cfg->cert_file, cfg->key_file,
 				       cfg->crl_file, cfg->node };
 
 		if (tls_check_cert(&cr, why, sizeof(why)) < 0)
-			report(c, cert, "cert: %s", why);
+			report(c, cert, "[security] cert: %s", why);
 	}
 }
 

@@ -1,10 +1,13 @@
 /* Config parser: golden files (tests/unit/golden/config/NAME.conf -> NAME.out or
- * NAME.err), then what golden files cannot hold: key files with their modes, generated
- * files (65 seeds, long lines, NUL bytes, CRLF), missing files, agreement with inih.
+ * NAME.err), then what golden files cannot hold: credentials (modes, another CA,
+ * expired, revoked, another name), generated files (65 seeds, long lines, NUL bytes,
+ * CRLF), missing files, agreement with inih.
  *
- * Every case runs in a fresh mkdtemp directory holding a good key file, cluster.key
- * (mode 0600: git does not keep modes, so no key file lives in the tree). Error text is
- * compared with that directory's "DIR/" cut out, so expected lines read "NAME.conf:4: ...".
+ * Every case runs in a fresh mkdtemp directory holding a good credential for node n1:
+ * ca.crt, n1.crt, n1.key (mode 0600) and crl.pem, copied from a CA made once per run with
+ * scripts/vnet-ca (git keeps no modes and certificates expire, so none lives in the
+ * tree). Error text is compared with that directory's "DIR/" cut out, so expected lines
+ * read "NAME.conf:4: ...".
  * UPDATE_GOLDEN=1 rewrites the expected files from what the parser says (review them!). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,19 +28,26 @@
 #include <cmocka.h>
 #include <ini.h>
 
-#include "tunnel/auth.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/config.h"
 
-static const char good_secret[] = "0123456789abcdef0123456789abcdef-golden\n";
-
-/* The smallest valid file: lines 1..6. */
-static const char base[] = "[node]\n"
+/* The smallest valid file: lines 1..9. */
+static const char base[] = "[security]\n"
+			   "ca = ca.crt\n"
+			   "cert = n1.crt\n"
+			   "key = n1.key\n"
+			   "[node]\n"
 			   "name = n1\n"
 			   "listen = 198.18.0.1\n"
-			   "key_file = cluster.key\n"
 			   "[pool]\n"
 			   "ipv4 = 198.19.1.0/24\n";
+#define BASE_LINES 9
+#define SECURITY "[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
+
+/* The CA of this run and its credentials (setup_pki). */
+static char pki[64];
+/* Nodes of the golden files that load, beside n1: each has a certificate. */
+static const char *const golden_nodes[] = { "node-1.rack_2", "first", "n" };
 
 /* snprintf that fails the test instead of cutting a path short */
 static void __attribute__((format(printf, 3, 4)))
@@ -171,14 +181,68 @@ static void rm_rf(const char *dir)
 	assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* Copies pki/from to dir/to with mode. */
+static void copy_file(const char *dir, const char *to, const char *from, mode_t mode)
+{
+	char src[160], dst[160], *text;
+
+	fmt(src, sizeof(src), "%s/%s", pki, from);
+	fmt(dst, sizeof(dst), "%s/%s", dir, to);
+	text = slurp(src);
+	assert_non_null(text);
+	write_str(dst, text, mode);
+	free(text);
+}
+
 static void make_dir(char dir[64])
 {
-	char key[128];
-
 	strcpy(dir, "/tmp/test_config.XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	fmt(key, sizeof(key), "%s/cluster.key", dir);
-	write_str(key, good_secret, 0600);
+	copy_file(dir, "ca.crt", "ca/ca.crt", 0644);
+	copy_file(dir, "crl.pem", "ca/crl.pem", 0644);
+	copy_file(dir, "n1.crt", "ca/n1.crt", 0644);
+	copy_file(dir, "n1.key", "ca/n1.key", 0600);
+	/* the nodes of the golden files that load */
+	for (size_t i = 0; i < sizeof(golden_nodes) / sizeof(golden_nodes[0]); i++) {
+		char from[80], to[64];
+
+		fmt(from, sizeof(from), "ca/%s.crt", golden_nodes[i]);
+		fmt(to, sizeof(to), "%s.crt", golden_nodes[i]);
+		copy_file(dir, to, from, 0644);
+		fmt(from, sizeof(from), "ca/%s.key", golden_nodes[i]);
+		fmt(to, sizeof(to), "%s.key", golden_nodes[i]);
+		copy_file(dir, to, from, 0600);
+	}
+}
+
+/* One CA for the whole run: n1 and n2 good, "old" expired, "gone" revoked, and an n1
+ * from another CA. */
+static int setup_pki(void **state)
+{
+	char cmd[1024];
+	int n;
+
+	strcpy(pki, "/tmp/test_config_pki.XXXXXX");
+	if (!mkdtemp(pki))
+		return -1;
+	n = snprintf(cmd, sizeof(cmd),
+		     "exec >/dev/null; set -e; ca=scripts/vnet-ca; $ca init %s/ca; "
+		     "$ca issue %s/ca n1; $ca issue %s/ca n2; "
+		     "$ca issue %s/ca n1x --start 200101000000Z --end 210101000000Z; "
+		     "$ca issue %s/ca gone; $ca revoke %s/ca gone; "
+		     "$ca init %s/other; $ca issue %s/other n1; "
+		     "for n in node-1.rack_2 first n; do $ca issue %s/ca $n; done",
+		     pki, pki, pki, pki, pki, pki, pki, pki, pki);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+static int teardown_pki(void **state)
+{
+	return nftw(pki, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int setup(void **state)
@@ -294,8 +358,7 @@ static bool golden_one(const char *gdir, const char *name, int *n_out, int *n_er
 		fclose(m);
 		got2 = strip_dir(printed, dir);
 		free(printed);
-		if (ret != 0 || strcmp(got2, got) != 0 ||
-		    memcmp(cfg.key, cfg2.key, sizeof(cfg.key)) != 0) {
+		if (ret != 0 || strcmp(got2, got) != 0) {
 			print_error("%s: printed form does not load back the same:\n%s", name,
 				    errs2);
 			ok = false;
@@ -370,7 +433,6 @@ static void test_valid_and_defaults(void **state)
 {
 	const struct fixture *fx = *state;
 	struct sockaddr_storage a;
-	uint8_t key[AUTH_KEY_BYTES];
 	struct config cfg;
 	char *errs, want[128];
 
@@ -387,157 +449,145 @@ static void test_valid_and_defaults(void **state)
 	assert_string_equal(cfg.state_dir, CONFIG_DEFAULT_STATE);
 	assert_string_equal(cfg.ctl_socket, CONFIG_DEFAULT_SOCKET);
 	assert_int_equal(cfg.mtu, 1500);
-	fmt(want, sizeof(want), "%s/cluster.key", fx->dir);
+	fmt(want, sizeof(want), "%s/n1.key", fx->dir);
 	assert_string_equal(cfg.key_file, want);
-	assert_int_equal(auth_key_from_secret((const uint8_t *)good_secret,
-					      strlen(good_secret), key), 0);
-	assert_memory_equal(cfg.key, key, sizeof(key));
+	fmt(want, sizeof(want), "%s/n1.crt", fx->dir);
+	assert_string_equal(cfg.cert_file, want);
+	fmt(want, sizeof(want), "%s/ca.crt", fx->dir);
+	assert_string_equal(cfg.ca_file, want);
+	assert_string_equal(cfg.crl_file, "");
+	assert_true(cfg.sealed);
+	assert_int_equal(cfg.rekey_s, CONFIG_DEFAULT_REKEY_S);
 }
 
-/* ---- key files ---- */
+/* ---- credentials ---- */
 
-static void write_key(const struct fixture *fx, const char *name, const char *s, mode_t mode)
+/* base with its [security] lines 2..4 replaced by ca, cert, key (and crl, if any). */
+static const char *with_cred(char *buf, size_t cap, const char *ca, const char *cert,
+			     const char *key, const char *crl)
 {
-	char path[128];
-
-	fmt(path, sizeof(path), "%s/%s", fx->dir, name);
-	write_str(path, s, mode);
+	fmt(buf, cap, "[security]\nca = %s\ncert = %s\nkey = %s\n%s%s%s[node]\nname = n1\n"
+		"listen = 198.18.0.1\n[pool]\nipv4 = 198.19.1.0/24\n", ca, cert, key,
+		crl ? "crl = " : "", crl ? crl : "", crl ? "\n" : "");
+	return buf;
 }
 
 static void test_key_mode(void **state)
 {
 	const struct fixture *fx = *state;
+	char path[128];
 
-	write_key(fx, "cluster.key", good_secret, 0640);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0640: a cluster secret "
-			 "must not be open to group or others (chmod 600)\n");
-	write_key(fx, "cluster.key", good_secret, 0604);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0604: a cluster secret "
-			 "must not be open to group or others (chmod 600)\n");
-	write_key(fx, "cluster.key", good_secret, 0602);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0602: a cluster secret "
-			 "must not be open to group or others (chmod 600)\n");
-	write_key(fx, "cluster.key", good_secret, 0400);
-	expect(fx, base, "");
-	write_key(fx, "cluster.key", good_secret, 0700);
+	fmt(path, sizeof(path), "%s/n1.key", fx->dir);
+	assert_int_equal(chmod(path, 0640), 0);
+	expect(fx, base, "t.conf:4: [security] key: private key n1.key is accessible by group or others "
+			 "(mode 0640): chmod 600 it\n");
+	assert_int_equal(chmod(path, 0604), 0);
+	expect(fx, base, "t.conf:4: [security] key: private key n1.key is accessible by group or others "
+			 "(mode 0604): chmod 600 it\n");
+	assert_int_equal(chmod(path, 0400), 0);
 	expect(fx, base, "");
 }
 
-static void test_key_short(void **state)
+static void test_cred_files(void **state)
 {
 	const struct fixture *fx = *state;
-	char secret[40];
+	char text[512], path[160];
 
-	/* 31 bytes of secret, blanks around it do not count */
-	fmt(secret, sizeof(secret), "  %.31s\n\n", good_secret);
-	write_key(fx, "cluster.key", secret, 0600);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
-			 "of secret are required (leading and trailing blanks do not count)\n");
-	write_key(fx, "cluster.key", "", 0600);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
-			 "of secret are required (leading and trailing blanks do not count)\n");
-	/* exactly 32 is enough */
-	fmt(secret, sizeof(secret), "%.32s", good_secret);
-	write_key(fx, "cluster.key", secret, 0600);
-	expect(fx, base, "");
-	/* both problems of one file are reported */
-	write_key(fx, "cluster.key", "short", 0644);
-	expect(fx, base, "t.conf:4: key_file: \"cluster.key\" has mode 0644: a cluster secret "
-			 "must not be open to group or others (chmod 600)\n"
-			 "t.conf:4: key_file: \"cluster.key\" is too short: at least 32 bytes "
-			 "of secret are required (leading and trailing blanks do not count)\n");
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "nosuch.crt", "n1.key", NULL),
+	       "t.conf:3: [security] cert: cannot read nosuch.crt: No such file or directory\n");
+	expect(fx, with_cred(text, sizeof(text), "nosuch.crt", "n1.crt", "n1.key", NULL),
+	       "t.conf:2: [security] ca: cannot read nosuch.crt: No such file or directory\n");
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n1.crt", "nosuch.key", NULL),
+	       "t.conf:4: [security] key: cannot read nosuch.key: No such file or directory\n");
+	/* a key that is not a key, a CA that is a node's certificate */
+	fmt(path, sizeof(path), "%s/junk.key", fx->dir);
+	write_str(path, "not a key\n", 0600);
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n1.crt", "junk.key", NULL),
+	       "t.conf:4: [security] key: junk.key holds no PEM private key (unsupported)\n");
+	expect(fx, with_cred(text, sizeof(text), "n1.crt", "n1.crt", "n1.key", NULL),
+	       "t.conf:2: [security] ca: n1.crt is not a CA certificate\n");
+	/* the key of another node */
+	copy_file(fx->dir, "n2.key", "ca/n2.key", 0600);
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n1.crt", "n2.key", NULL),
+	       "t.conf:3: [security] cert: private key n2.key does not belong to certificate n1.crt\n");
 }
 
-static void test_key_unreadable(void **state)
+static void test_cred_refused(void **state)
 {
 	const struct fixture *fx = *state;
-	char path[128], *big;
+	char text[512];
 
-	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\n\nkey_file = nosuch.key\n"
-		   "[pool]\nipv6 = fd00:19:1::/64\n",
-	       "t.conf:5: key_file: \"nosuch.key\" can't be opened: No such file or directory\n");
-	fmt(path, sizeof(path), "%s/sub", fx->dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = sub\n"
-		   "[pool]\nipv6 = fd00:19:1::/64\n",
-	       "t.conf:4: key_file: \"sub\" is not a regular file\n");
-
-	big = malloc(5000);
-	assert_non_null(big);
-	memset(big, 'k', 5000);
-	fmt(path, sizeof(path), "%s/big.key", fx->dir);
-	write_file(path, big, 5000, 0600);
-	free(big);
-	expect(fx, "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = big.key\n"
-		   "[pool]\nipv6 = fd00:19:1::/64\n",
-	       "t.conf:4: key_file: \"big.key\" is longer than 4096 bytes: not a key file\n");
+	copy_file(fx->dir, "other.crt", "other/n1.crt", 0644);
+	copy_file(fx->dir, "other.key", "other/n1.key", 0600);
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "other.crt", "other.key", NULL),
+	       "t.conf:3: [security] cert: certificate other.crt does not verify against the CA: "
+	       "unable to get local issuer certificate\n");
+	copy_file(fx->dir, "old.crt", "ca/n1x.crt", 0644);
+	copy_file(fx->dir, "old.key", "ca/n1x.key", 0600);
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "old.crt", "old.key", NULL),
+	       "t.conf:3: [security] cert: certificate old.crt has expired\n");
+	copy_file(fx->dir, "n2.crt", "ca/n2.crt", 0644);
+	copy_file(fx->dir, "n2.key", "ca/n2.key", 0600);
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n2.crt", "n2.key", NULL),
+	       "t.conf:3: [security] cert: certificate n2.crt is for node \"n2\", not \"n1\"\n");
+	/* revoked: only with the revocation list */
+	copy_file(fx->dir, "gone.crt", "ca/gone.crt", 0644);
+	copy_file(fx->dir, "gone.key", "ca/gone.key", 0600);
+	fmt(text, sizeof(text), "%s", base);
+	expect(fx, "[security]\nca = ca.crt\ncert = gone.crt\nkey = gone.key\ncrl = crl.pem\n"
+		   "[node]\nname = gone\nlisten = 198.18.0.1\n[pool]\nipv4 = 198.19.1.0/24\n",
+	       "t.conf:3: [security] cert: certificate gone.crt does not verify against the CA: "
+	       "certificate revoked\n");
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n1.crt", "n1.key", "crl.pem"), "");
+	expect(fx, with_cred(text, sizeof(text), "ca.crt", "n1.crt", "n1.key", "n1.crt"),
+	       "t.conf:5: [security] crl: n1.crt holds no PEM revocation list (no start line)\n");
 }
 
-/* A relative key_file is found next to the config, whatever the working directory. */
-static void test_key_relative(void **state)
+static void test_protection(void **state)
 {
 	const struct fixture *fx = *state;
-	char sub[128], conf[160], keyp[160], want[160], *errs;
 	struct config cfg;
-	char text[256];
+	char text[512], *errs;
+
+	fmt(text, sizeof(text), "%s[security]\ndata_protection = none\nrekey_interval = 5\n",
+	    base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_false(cfg.sealed);
+	assert_int_equal(cfg.rekey_s, 5);
+	fmt(text, sizeof(text), "%s[security]\ndata_protection = off\nrekey_interval = 0\n", base);
+	expect(fx, text, "t.conf:11: [security] data_protection: \"off\" is neither \"sealed\" nor \"none\"\n"
+			 "t.conf:12: [security] rekey_interval: \"0\" is not in 1..86400\n");
+}
+
+/* Relative credential paths are found next to the config, whatever the working
+ * directory. */
+static void test_cred_relative(void **state)
+{
+	const struct fixture *fx = *state;
+	char sub[128], conf[160], want[160], *errs;
+	struct config cfg;
 	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	assert_true(cwd >= 0);
 	fmt(sub, sizeof(sub), "%s/etc", fx->dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	fmt(keyp, sizeof(keyp), "%s/k2", sub);
-	write_str(keyp, good_secret, 0600);
 	fmt(conf, sizeof(conf), "%s/node.conf", sub);
-	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=k2\n[pool]\n"
-			"ipv4=198.19.0.0/16\n", 0644);
+	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\n[pool]\nipv4=198.19.0.0/16\n"
+			"[security]\nca=../ca.crt\ncert=../n1.crt\nkey=../n1.key\n", 0644);
 	assert_int_equal(chdir("/"), 0);
 	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
 	free(errs);
-	fmt(want, sizeof(want), "%s/k2", sub);
+	fmt(want, sizeof(want), "%s/../n1.key", sub);
 	assert_string_equal(cfg.key_file, want);
-
-	/* "../cluster.key" from etc/ */
-	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=../cluster.key\n[pool]\n"
-			"ipv4=198.19.0.0/16\n", 0644);
-	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
-	free(errs);
-	fmt(want, sizeof(want), "%s/../cluster.key", sub);
-	assert_string_equal(cfg.key_file, want);
-
-	/* an absolute path is taken as it is */
-	fmt(text, sizeof(text), "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=%s\n[pool]\n"
-		 "ipv4=198.19.0.0/16\n", keyp);
-	write_str(conf, text, 0644);
-	assert_int_equal(load(fx->dir, conf, &cfg, &errs), 0);
-	free(errs);
-	assert_string_equal(cfg.key_file, keyp);
-
 	/* a config named without a directory: relative to the working directory */
-	assert_int_equal(chdir(sub), 0);
-	write_str(conf, "[node]\nname=n1\nlisten=198.18.0.1\nkey_file=k2\n[pool]\n"
-			"ipv4=198.19.0.0/16\n", 0644);
-	assert_int_equal(load(fx->dir, "node.conf", &cfg, &errs), 0);
+	assert_int_equal(chdir(fx->dir), 0);
+	write_str("t2.conf", base, 0644);
+	assert_int_equal(load(fx->dir, "t2.conf", &cfg, &errs), 0);
 	free(errs);
-	assert_string_equal(cfg.key_file, "k2");
+	assert_string_equal(cfg.key_file, "n1.key");
 	assert_int_equal(fchdir(cwd), 0);
 	close(cwd);
-}
-
-/* Any error leaves no key behind, even when the key file itself was fine. */
-static void test_key_wiped_on_error(void **state)
-{
-	const struct fixture *fx = *state;
-	static const uint8_t zero[AUTH_KEY_BYTES];
-	struct config cfg;
-	char *errs, text[512];
-
-	fmt(text, sizeof(text), "%smtu = 1\n", base);
-	assert_int_equal(load_text(fx, text, &cfg, &errs), 1);
-	free(errs);
-	assert_memory_equal(cfg.key, zero, sizeof(zero));
-	assert_int_equal(load_text(fx, base, &cfg, &errs), 0);
-	free(errs);
-	assert_memory_not_equal(cfg.key, zero, sizeof(zero));
 }
 
 /* ---- generated files ---- */
@@ -552,14 +602,14 @@ static void test_too_many_seeds(void **state)
 	int i;
 
 	assert_non_null(m);
-	fprintf(m, "%s[peers]\n", base); /* lines 1..7 */
+	fprintf(m, "%s[peers]\n", base); /* lines 1..BASE_LINES + 1 */
 	for (i = 0; i < CONFIG_MAX_SEEDS + 3; i++)
 		fprintf(m, "seed = 198.18.%d.%d\n", i / 200, 1 + i % 200);
 	fclose(m);
-	/* one report, at seed number 65 (line 7 + 65), not one per extra seed */
+	/* one report, at seed number 65 (line BASE_LINES + 1 + 65), not one per extra seed */
 	assert_int_equal(load_text(fx, text, &cfg, &errs), 1);
 	assert_true(asprintf(&p, "t.conf:%d: [peers] seed: \"198.18.0.65\" is one seed too "
-			     "many (at most %d)\n", 7 + CONFIG_MAX_SEEDS + 1,
+			     "many (at most %d)\n", BASE_LINES + 1 + CONFIG_MAX_SEEDS + 1,
 			     CONFIG_MAX_SEEDS) > 0);
 	assert_string_equal(errs, p);
 	free(p);
@@ -591,32 +641,32 @@ static void test_long_line(void **state)
 	 * not split into two lines: the line numbers after it stay right) */
 	fmt(text, sizeof(text), "%s[peers]\n;%*s\nseed = %*s\nmtu = 1\n", base, max - 1, "",
 		 max - 7, "198.18.0.2");
-	expect(fx, text, "t.conf:10: unknown key \"mtu\" in [peers]\n");
+	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]\n");
 	fmt(text, sizeof(text), "%s[peers]\nseed = %*s\nmtu = 1\n", base, max + 1 - 7,
 		 "198.18.0.2");
-	fmt(want, sizeof(want), "t.conf:8: line is longer than %d bytes\n"
-		 "t.conf:9: unknown key \"mtu\" in [peers]\n", max);
+	fmt(want, sizeof(want), "t.conf:11: line is longer than %d bytes\n"
+		 "t.conf:12: unknown key \"mtu\" in [peers]\n", max);
 	expect(fx, text, want);
 }
 
 static void test_odd_bytes(void **state)
 {
 	const struct fixture *fx = *state;
-	static const char nul[] = "[node]\nname = n1\nlisten = 198.18.0.1\nkey_file = cluster.key\n"
-				  "mtu = 15\0000\n[pool]\nipv4 = 198.19.1.0/24\n";
+	static const char nul[] = "[node]\nname = n1\nlisten = 198.18.0.1\nforward_grace = 1\n"
+				  "mtu = 15\0000\n[pool]\nipv4 = 198.19.1.0/24\n" SECURITY;
 	struct config cfg;
 	char path[128], *errs;
 
 	/* UTF-8 byte order mark and CRLF line ends, as some editors write */
 	expect(fx, "\xef\xbb\xbf[node]\r\nname = n1\r\nlisten = 198.18.0.1\r\n"
-		   "key_file = cluster.key\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n",
+		   "forward_grace = 1\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n"
+		   "[security]\r\nca = ca.crt\r\ncert = n1.crt\r\nkey = n1.key\r\n",
 	       "t.conf:7: unknown key \"mtu\" in [pool]\n");
 	/* control bytes in a value are shown escaped */
-	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n",
+	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n" SECURITY,
 	       "t.conf:2: name: \"n\\x01\\x7f\\\"\\\\1\" is not a valid node name "
 	       "(1..31 of A-Z a-z 0-9 . _ -)\n"
-	       "t.conf:4: missing required key \"listen\" in [node]\n"
-	       "t.conf:4: missing required key \"key_file\" in [node]\n");
+	       "t.conf:8: missing required key \"listen\" in [node]\n");
 
 	fmt(path, sizeof(path), "%s/t.conf", fx->dir);
 	write_file(path, nul, sizeof(nul) - 1, 0644);
@@ -634,7 +684,8 @@ static void test_show_cuts_long_values(void **state)
 	v[100] = '\0';
 	/* the key is wrong, in [pool]: its name is quoted and cut at 64 bytes */
 	fmt(text, sizeof(text), "%s%s = 1\n", base, v);
-	fmt(want, sizeof(want), "t.conf:7: unknown key \"%.64s...\" in [pool]\n", v);
+	fmt(want, sizeof(want), "t.conf:%d: unknown key \"%.64s...\" in [pool]\n", BASE_LINES + 1,
+	    v);
 	expect(fx, text, want);
 }
 
@@ -692,11 +743,14 @@ static void test_indented(void **state)
 {
 	const struct fixture *fx = *state;
 
-	expect(fx, "[node]\n  name = n1\n  listen = 198.18.0.1\n\tkey_file = cluster.key\n"
-		   "  [pool]\n    ipv4 = 198.19.1.0/24\n", "");
+	expect(fx, "[node]\n  name = n1\n  listen = 198.18.0.1\n\tmtu = 1500\n"
+		   "  [pool]\n    ipv4 = 198.19.1.0/24\n [security]\n  ca = ca.crt\n"
+		   "  cert = n1.crt\n\tkey = n1.key\n", "");
 	expect(fx, "[node]\nname = n1\n  n2\n", "t.conf:3: expected 'key = value' or '[section]'\n"
 	       "t.conf:3: missing required key \"listen\" in [node]\n"
-	       "t.conf:3: missing required key \"key_file\" in [node]\n"
+	       "t.conf:3: missing required key \"ca\" in [security]\n"
+	       "t.conf:3: missing required key \"cert\" in [security]\n"
+	       "t.conf:3: missing required key \"key\" in [security]\n"
 	       "t.conf:3: missing required key \"ipv4\" or \"ipv6\" in [pool]\n");
 }
 
@@ -706,7 +760,9 @@ static void test_empty_file(void **state)
 
 	expect(fx, "", "t.conf:0: missing required key \"name\" in [node]\n"
 		       "t.conf:0: missing required key \"listen\" in [node]\n"
-		       "t.conf:0: missing required key \"key_file\" in [node]\n"
+		       "t.conf:0: missing required key \"ca\" in [security]\n"
+		       "t.conf:0: missing required key \"cert\" in [security]\n"
+		       "t.conf:0: missing required key \"key\" in [security]\n"
 		       "t.conf:0: missing required key \"ipv4\" or \"ipv6\" in [pool]\n");
 }
 
@@ -719,8 +775,8 @@ static void test_print(void **state)
 	FILE *m;
 
 	assert_int_equal(load_text(fx, "[peers]\nseed=198.18.0.9\nseed=[fd00::9]:99\n[node]\n"
-				   "mtu=9000\nkey_file=cluster.key\nname=a.b_c-D\n"
-				   "listen=[fd00::1]\n[pool]\nipv6=fd00:19::/48\n",
+				   "mtu=9000\nname=n1\n"
+				   "listen=[fd00::1]\n[pool]\nipv6=fd00:19::/48\n" SECURITY,
 				   &cfg, &errs), 0);
 	free(errs);
 	m = open_memstream(&text, &cap);
@@ -728,14 +784,14 @@ static void test_print(void **state)
 	config_print(&cfg, m);
 	fclose(m);
 	got = strip_dir(text, fx->dir);
-	fmt(want, sizeof(want), "[node]\nname = a.b_c-D\nlisten = [fd00::1]:7000\n"
-		 "key_file = cluster.key\nstate_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
+	fmt(want, sizeof(want), "[node]\nname = n1\nlisten = [fd00::1]:7000\n"
+		 "state_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
 		 "offload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
-		 "seed = [fd00::9]:99\n", CONFIG_DEFAULT_STATE, CONFIG_DEFAULT_SOCKET);
+		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
+		 "data_protection = sealed\nrekey_interval = %d\n", CONFIG_DEFAULT_STATE,
+		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S);
 	assert_string_equal(got, want);
-	/* the key is never printed */
-	assert_null(strstr(text, "golden"));
 	free(got);
 	free(text);
 }
@@ -747,10 +803,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_valid_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_short, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_unreadable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_relative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_wiped_on_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_relative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_seeds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_bytes, setup, teardown),
@@ -761,5 +817,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }

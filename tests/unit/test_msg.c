@@ -59,12 +59,10 @@ static void route(struct route_entry *e, const char *vip, uint64_t epoch, const 
 
 static void fill_hello(struct msg_hello *m, const char *name)
 {
-	unsigned i;
-
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	for (i = 0; i < AUTH_NONCE_BYTES; i++)
-		m->nonce[i] = (uint8_t)(i * 7 + 1);
+	m->flags = MSG_HELLO_SEALED;
+	m->substrates = 0x5;
 }
 
 /* Every proper prefix of a valid encoding must be refused. */
@@ -87,7 +85,8 @@ static void hello_round_trip(const struct msg_hello *in)
 	assert_true(n > 0);
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), 0);
 	assert_string_equal(out.name, in->name);
-	assert_memory_equal(out.nonce, in->nonce, AUTH_NONCE_BYTES);
+	assert_int_equal(out.flags, in->flags);
+	assert_int_equal(out.substrates, in->substrates);
 	assert_sa_equal(&out.listen, &in->listen);
 	assert_hello_truncations_rejected(b, (size_t)n);
 	/* one trailing byte */
@@ -108,6 +107,7 @@ static void test_hello_round_trips(void **state)
 
 	fill_hello(&m, "n");
 	sa6(&m.listen, "fd00:18::1", 65535);
+	m.flags = 0;
 	hello_round_trip(&m);
 
 	fill_hello(&m, "a.very_long-name.0123456789abcd"); /* 31 bytes: the maximum */
@@ -118,8 +118,8 @@ static void test_hello_round_trips(void **state)
 
 static void test_hello_golden(void **state)
 {
-	static const uint8_t want_head[] = { 2, 'n', '1' };
-	static const uint8_t want_tail[] = { 4, 198, 18, 0, 1, 0x1b, 0x58 };
+	static const uint8_t want[] = { 2, 'n', '1', 4, 198, 18, 0, 1, 0x1b, 0x58,
+					MSG_HELLO_SEALED, 0, 0, 0, 5 };
 	struct msg_hello m, out;
 	uint8_t b[128];
 	int n;
@@ -127,22 +127,20 @@ static void test_hello_golden(void **state)
 	fill_hello(&m, "n1");
 	sa4(&m.listen, "198.18.0.1", 7000);
 	n = msg_hello_encode(&m, b, sizeof(b));
-	assert_int_equal(n, 3 + AUTH_NONCE_BYTES + 7);
-	assert_memory_equal(b, want_head, sizeof(want_head));
-	assert_memory_equal(b + 3, m.nonce, AUTH_NONCE_BYTES);
-	assert_memory_equal(b + 3 + AUTH_NONCE_BYTES, want_tail, sizeof(want_tail));
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(b, want, sizeof(want));
 
 	/* no listen address: family 0, port 0 */
 	m.listen.ss_family = AF_UNSPEC;
 	n = msg_hello_encode(&m, b, sizeof(b));
-	assert_int_equal(n, 3 + AUTH_NONCE_BYTES + 3);
-	assert_int_equal(b[3 + AUTH_NONCE_BYTES], 0);
-	assert_int_equal(b[3 + AUTH_NONCE_BYTES + 1], 0);
-	assert_int_equal(b[3 + AUTH_NONCE_BYTES + 2], 0);
+	assert_int_equal(n, 3 + 3 + 5);
+	assert_int_equal(b[3], 0);
+	assert_int_equal(b[4], 0);
+	assert_int_equal(b[5], 0);
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), 0);
 	assert_int_equal(out.listen.ss_family, AF_UNSPEC);
 	/* family 0 with a port is not a valid encoding */
-	b[n - 1] = 1;
+	b[5] = 1;
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), -EBADMSG);
 }
 
@@ -158,11 +156,17 @@ static void test_hello_bad(void **state)
 	assert_true(n > 0);
 
 	/* unknown families */
-	b[1 + 6 + AUTH_NONCE_BYTES] = 5;
+	b[1 + 6] = 5;
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), -EBADMSG);
-	b[1 + 6 + AUTH_NONCE_BYTES] = AF_INET6; /* the host's value, not the wire's */
+	b[1 + 6] = AF_INET6; /* the host's value, not the wire's */
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), -EBADMSG);
-	b[1 + 6 + AUTH_NONCE_BYTES] = 4;
+	b[1 + 6] = 4;
+	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), 0);
+
+	/* unknown flags are refused (a new flag needs a new version) */
+	b[1 + 6 + 7] = 0x02;
+	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), -EBADMSG);
+	b[1 + 6 + 7] = MSG_HELLO_SEALED;
 	assert_int_equal(msg_hello_decode(b, (size_t)n, &out), 0);
 
 	/* bad characters in the name */
@@ -183,15 +187,15 @@ static void test_hello_bad(void **state)
 
 	/* name over NODE_NAME_MAX, even with enough bytes behind the length */
 	{
-		uint8_t big[1 + 32 + AUTH_NONCE_BYTES + 3];
+		uint8_t big[1 + 32 + 3 + 5];
 
 		memset(big, 'a', sizeof(big));
 		big[0] = 32;
-		memset(big + 1 + 32 + AUTH_NONCE_BYTES, 0, 3);
+		memset(big + 1 + 32, 0, 3 + 5);
 		assert_int_equal(msg_hello_decode(big, sizeof(big), &out), -EBADMSG);
 		/* 31 bytes of name is the maximum: valid */
 		big[0] = 31;
-		memset(big + 1 + 31 + AUTH_NONCE_BYTES, 0, 3);
+		memset(big + 1 + 31, 0, 3 + 5);
 		assert_int_equal(msg_hello_decode(big, sizeof(big) - 1, &out), 0);
 		assert_int_equal(strlen(out.name), 31);
 	}
@@ -204,6 +208,49 @@ static void test_hello_bad(void **state)
 	fill_hello(&m, "ok");
 	m.listen.ss_family = AF_UNIX;
 	assert_int_equal(msg_hello_encode(&m, b, sizeof(b)), -EINVAL);
+	fill_hello(&m, "ok");
+	m.flags = 0x80;
+	assert_int_equal(msg_hello_encode(&m, b, sizeof(b)), -EINVAL);
+}
+
+static void test_link_open_ok(void **state)
+{
+	struct msg_link_open m, out;
+	struct msg_link_ok k, kout;
+	uint8_t b[128];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "n2");
+	m.link = 0x0102030405060708ULL;
+	m.substrate = 0;
+	m.flags = MSG_HELLO_SEALED;
+	for (int i = 0; i < MSG_MAC_BYTES; i++)
+		m.mac[i] = (uint8_t)i;
+	n = msg_link_open_encode(&m, b, sizeof(b));
+	assert_int_equal(n, 3 + 8 + 1 + 1 + MSG_MAC_BYTES);
+	assert_int_equal(b[3], 1); /* big-endian link number */
+	assert_int_equal(b[10], 8);
+	assert_int_equal(msg_link_open_decode(b, (size_t)n, &out), 0);
+	assert_string_equal(out.name, "n2");
+	assert_true(out.link == m.link);
+	assert_memory_equal(out.mac, m.mac, MSG_MAC_BYTES);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(msg_link_open_decode(b, (size_t)i, &out), -EBADMSG);
+	assert_int_equal(msg_link_open_decode(b, (size_t)n + 1, &out), -EBADMSG);
+	b[12] = 0x40; /* unknown flag */
+	assert_int_equal(msg_link_open_decode(b, (size_t)n, &out), -EBADMSG);
+
+	memset(&k, 0, sizeof(k));
+	k.link = 7;
+	k.mac[31] = 0xaa;
+	n = msg_link_ok_encode(&k, b, sizeof(b));
+	assert_int_equal(n, 8 + MSG_MAC_BYTES);
+	assert_int_equal(msg_link_ok_decode(b, (size_t)n, &kout), 0);
+	assert_true(kout.link == 7 && kout.mac[31] == 0xaa);
+	assert_int_equal(msg_link_ok_decode(b, (size_t)n - 1, &kout), -EBADMSG);
+	assert_int_equal(msg_link_ok_decode(b, (size_t)n + 1, &kout), -EBADMSG);
+	assert_int_equal(msg_link_ok_encode(&k, b, (size_t)n - 1), -EMSGSIZE);
 }
 
 static void test_name_valid(void **state)
@@ -567,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_hello_round_trips),
 		cmocka_unit_test(test_hello_golden),
 		cmocka_unit_test(test_hello_bad),
+		cmocka_unit_test(test_link_open_ok),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_peers_round_trip),
 		cmocka_unit_test(test_peers_empty),
