@@ -41,6 +41,9 @@ enum frame_type {
 #define FRAME_F_HANDED_OVER 0x0040 /* sent by a VIP's old node to the new one after the
 				    * packets it held: the new node may now deliver
 				    * what it held back meanwhile (flow order kept) */
+/* Any frame on a data link */
+#define FRAME_F_SEALED     0x8000 /* the payload is sealed (tunnel/seal.h): informational,
+				   * for captures; the link, not the flag, decides */
 /* FRAME_DATA flags */
 #define FRAME_F_FORWARDED  0x0010 /* sent on by a forwarding pointer or a hold hand-over:
 				   * never forwarded again (no loops) */

@@ -83,6 +83,7 @@ int link_send(struct peer_link *l, uint8_t type, uint16_t flags, const void *buf
 	if (!l->sealed) {
 		err = l->ops->send(l->lk, type, flags, buf, len);
 	} else {
+		flags |= FRAME_F_SEALED;
 		n = seal_frame(&l->seal, type, flags, buf, len, scratch, FRAME_MAX_PAYLOAD);
 		if (n < 0)
 			return n;
@@ -100,6 +101,8 @@ int link_open(struct peer_link *l, const struct frame_hdr *h, const uint8_t *pay
 {
 	int n;
 
+	if (!l->sealed != !(h->flags & FRAME_F_SEALED))
+		return -EBADMSG; /* a sealed frame on a plain link, or the reverse */
 	if (!l->sealed) {
 		*out = payload;
 		*outlen = h->len;

@@ -73,7 +73,8 @@ int link_seal_keys(struct peer_link *l, SSL *ctl);
 int link_send(struct peer_link *l, uint8_t type, uint16_t flags, const void *buf, size_t len,
 	      uint8_t *scratch);
 /* Opens a received frame's payload: *out points at the plain payload (payload itself,
- * or scratch). 0, -EBADMSG (forged or malformed), -EALREADY (replayed, reordered). */
+ * or scratch). 0, -EBADMSG (forged or malformed), -EALREADY (replayed, reordered). The
+ * caller passes on h->flags without FRAME_F_SEALED. */
 int link_open(struct peer_link *l, const struct frame_hdr *h, const uint8_t *payload,
 	      uint8_t *scratch, const uint8_t **out, size_t *outlen);
 

@@ -1036,7 +1036,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		p->rx_packets++;
 		p->rx_bytes += len;
 		if (ps->ev && ps->ev->frame)
-			ps->ev->frame(p, h->type, h->flags, body, len, ps->arg);
+			ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len, ps->arg);
 		return;
 	case FRAME_PING:
 		link_send(l, FRAME_PONG, 0, body, len, ps->out);
@@ -1060,7 +1060,8 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 			return;
 		}
 		if (ps->ev && ps->ev->frame &&
-		    ps->ev->frame(p, h->type, h->flags, body, len, ps->arg) < 0) {
+		    ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len,
+				  ps->arg) < 0) {
 			snprintf(why, sizeof(why), "malformed %s", frame_type_name(h->type));
 			protocol_error(l, why);
 		}
