@@ -68,6 +68,9 @@ void seal_rekey_tx(struct seal *s)
 {
 	uint8_t next[SEAL_KEY_BYTES];
 
+	if (s->tx_frames == 0)
+		return; /* nothing sent under this key: the receiver could not follow */
+
 	key_next(s->tx.key, next);
 	if (key_set(&s->tx, next, s->tx.gen + 1) == 0) {
 		s->tx_frames = s->tx_bytes = 0;
@@ -191,17 +194,22 @@ int seal_open(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, s
 	} else if (s->rx_prev.set && gen == s->rx_prev.gen && !s->stream) {
 		if (!try_open(&s->rx_prev, ad, in, clen, out))
 			return -EBADMSG;
-	} else if (gen == s->rx.gen + 1) {
+	} else if (gen > s->rx.gen && gen - s->rx.gen <= SEAL_GEN_AHEAD) {
+		/* A newer generation: derive up to it (a datagram substrate may have lost
+		 * every frame of the ones between); keep it only if the frame opens. */
 		struct seal_key next = { 0 };
 		uint8_t k[SEAL_KEY_BYTES];
+		bool ok;
 
-		key_next(s->rx.key, k);
-		if (key_set(&next, k, gen) < 0 || !try_open(&next, ad, in, clen, out)) {
-			OPENSSL_cleanse(k, sizeof(k));
+		memcpy(k, s->rx.key, sizeof(k));
+		for (uint32_t g = s->rx.gen; g < gen; g++)
+			key_next(k, k);
+		ok = key_set(&next, k, gen) == 0 && try_open(&next, ad, in, clen, out);
+		OPENSSL_cleanse(k, sizeof(k));
+		if (!ok) {
 			key_wipe(&next);
 			return -EBADMSG;
 		}
-		OPENSSL_cleanse(k, sizeof(k));
 		key_wipe(&s->rx_prev);
 		s->rx_prev = s->rx;
 		s->rx = next;

@@ -23,8 +23,9 @@
  * SEAL_REKEY_BYTES bytes or a time the owner chooses (seal_rekey_tx). The next key is
  * derived one way from the current one (HMAC-SHA256), so an old key cannot be computed
  * from a newer one; the receiver derives it when the first frame of the new generation
- * authenticates, and keeps the previous key for datagrams still in flight. Traffic never
- * pauses for a rotation. */
+ * authenticates (up to SEAL_GEN_AHEAD generations at once, for datagrams lost), and keeps
+ * the previous key for datagrams still in flight. A sender that sent nothing under its
+ * key does not rotate. Traffic never pauses for a rotation. */
 #ifndef TUNNEL_SEAL_H
 #define TUNNEL_SEAL_H
 
@@ -39,6 +40,7 @@
 #define SEAL_WINDOW       4096
 #define SEAL_REKEY_FRAMES (1ull << 32)
 #define SEAL_REKEY_BYTES  (1ull << 38) /* 256 GiB */
+#define SEAL_GEN_AHEAD    4 /* a receiver follows this many generations at once */
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
@@ -80,7 +82,8 @@ int seal_open(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, s
  * substrate refused it. Its counter is used again for the next frame, which is safe
  * since no one saw the first. */
 void seal_unsend(struct seal *s, size_t len);
-/* Moves the sending direction to the next generation (a timer of the owner's). */
+/* Moves the sending direction to the next generation (a timer of the owner's), unless
+ * nothing was sent under the current one. */
 void seal_rekey_tx(struct seal *s);
 
 #endif

@@ -211,12 +211,27 @@ static void rotation(void **state)
 	n = seal_msg(&p.a, "gen3", c);
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c, (size_t)n, m, sizeof(m)), 4);
 	assert_int_equal(seal_open(&p.b, 5, 0x20, old, (size_t)nold, m, sizeof(m)), -EBADMSG);
-	/* a generation skipped is refused (no key can be guessed ahead) */
+	/* a rotation with nothing sent under the key is not one */
 	seal_rekey_tx(&p.a);
 	seal_rekey_tx(&p.a);
-	n = seal_msg(&p.a, "gen5", c);
+	n = seal_msg(&p.a, "gen4", c);
+	assert_int_equal(p.a.tx.gen, 4);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c, (size_t)n, m, sizeof(m)), 4);
+	/* generations whose frames were all lost (datagrams): followed up to a bound */
+	for (int g = 0; g < SEAL_GEN_AHEAD; g++) {
+		n = seal_msg(&p.a, "lost", c);
+		seal_rekey_tx(&p.a);
+	}
+	n = seal_msg(&p.a, "gen8", c);
+	assert_int_equal(p.a.tx.gen, 4 + SEAL_GEN_AHEAD);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c, (size_t)n, m, sizeof(m)), 4);
+	for (int g = 0; g <= SEAL_GEN_AHEAD; g++) {
+		n = seal_msg(&p.a, "lost", c);
+		seal_rekey_tx(&p.a);
+	}
+	n = seal_msg(&p.a, "too far", c);
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c, (size_t)n, m, sizeof(m)), -EBADMSG);
-	assert_true(p.b.rekeys == 3);
+	assert_true(p.b.rekeys == 5);
 	pair_free(&p);
 }
 
