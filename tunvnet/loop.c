@@ -310,6 +310,18 @@ int loop_before_sleep(struct loop *l, void (*cb)(void *arg), void *arg)
 	return 0;
 }
 
+void loop_before_sleep_del(struct loop *l, void (*cb)(void *arg), void *arg)
+{
+	for (int i = 0; i < l->nhooks; i++) {
+		if (l->hooks[i].cb == cb && l->hooks[i].arg == arg) {
+			memmove(&l->hooks[i], &l->hooks[i + 1],
+				(size_t)(l->nhooks - i - 1) * sizeof(l->hooks[0]));
+			l->nhooks--;
+			return;
+		}
+	}
+}
+
 /* --- the loop ------------------------------------------------------------------------ */
 
 int loop_run(struct loop *l)

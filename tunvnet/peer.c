@@ -430,8 +430,8 @@ static void conn_close(struct conn *c, const char *why)
 
 	if (p && p->up == c) {
 		log_info("peer %s down: %s", p->name, why);
-		stats_add(STAT_LINK_DOWNS, 1);
-		events_peer(EVENT_PEER_DOWN, p->name, why);
+		stats_add(&d->stats, STAT_LINK_DOWNS, 1);
+		events_peer(d->events, EVENT_PEER_DOWN, p->name, why);
 		p->up = NULL;
 		p->since_ms = loop_now(d->loop);
 		loop_timer_stop(d->loop, &p->keepalive);
@@ -491,12 +491,12 @@ static void refuse(struct conn *c, const char *why)
 	char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 	int i;
 
-	stats_add(STAT_HANDSHAKE_REFUSED, 1);
+	stats_add(&c->d->stats, STAT_HANDSHAKE_REFUSED, 1);
 	{
 		char a[ADDR_STRLEN], detail[96];
 
 		snprintf(detail, sizeof(detail), "%s: %s", addr_fmt(&c->remote, a), why);
-		events_peer(EVENT_HANDSHAKE_REFUSED, c->name, detail);
+		events_peer(c->d->events, EVENT_HANDSHAKE_REFUSED, c->name, detail);
 	}
 	for (i = 0; i < nrefused && !addr_same_host(&refused[i], &c->remote); i++)
 		;
@@ -564,14 +564,14 @@ static void conn_bind(struct conn *c)
 	p->backoff_ms = PEER_BACKOFF_MIN_MS;
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
-	stats_add(STAT_LINK_UPS, 1);
+	stats_add(&d->stats, STAT_LINK_UPS, 1);
 	log_info("peer %s up (%s, %s)", p->name, addr_fmt(&c->remote, a),
 		 c->initiator ? "dialed" : "accepted");
 	{
 		char detail[ADDR_STRLEN + 16];
 
 		snprintf(detail, sizeof(detail), "%s, %s", a, c->initiator ? "dialed" : "accepted");
-		events_peer(EVENT_PEER_UP, p->name, detail);
+		events_peer(d->events, EVENT_PEER_UP, p->name, detail);
 	}
 	broadcast_members(d);
 	routing_send_table(d, p);
@@ -586,7 +586,7 @@ static void on_hello(struct conn *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (msg_hello_decode(buf, len, &h) < 0) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		conn_close(c, "malformed HELLO");
 		return;
 	}
@@ -605,7 +605,7 @@ static void on_hello(struct conn *c, const uint8_t *buf, size_t len)
 static void on_auth(struct conn *c, const uint8_t *buf, size_t len)
 {
 	if (!c->got_hello || len != AUTH_MAC_BYTES) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		conn_close(c, !c->got_hello ? "AUTH before HELLO" : "malformed AUTH");
 		return;
 	}
@@ -623,7 +623,7 @@ static void on_peers(struct peer *p, const uint8_t *buf, size_t len)
 	size_t n;
 
 	if (msg_peers_decode(buf, len, m, MAX_MEMBERS, &n) < 0) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&p->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		conn_close(p->up, "malformed PEERS");
 		return;
 	}
@@ -647,7 +647,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 			on_auth(c, payload, h->len);
 			return;
 		default:
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 			snprintf(why, sizeof(why), "%s frame before authentication",
 				 frame_type_name(h->type));
 			refuse(c, why);
@@ -664,7 +664,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		break;
 	case FRAME_ROUTES:
 		if (routing_receive(c->d, p, h->flags, payload, h->len) < 0) {
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 			conn_close(c, "malformed ROUTES");
 		}
 		break;
@@ -675,7 +675,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	case FRAME_MIGRATE_DONE:
 		if ((h->type == FRAME_MIGRATE ? move_on_migrate : move_on_migrate_done)(
 			    c->d, p, payload, h->len) < 0) {
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 			conn_close(c, "malformed MIGRATE");
 		}
 		break;
@@ -691,7 +691,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		break;
 	}
 	default:
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		snprintf(why, sizeof(why), "unexpected %s frame", frame_type_name(h->type));
 		log_warnx("peer %s: %s, closing the link", p->name, why);
 		conn_close(c, why);
@@ -712,7 +712,7 @@ static void on_closed(struct tunnel_link *lk, int err, const char *why, void *ar
 		/* A frame we cannot parse: say which peer sent it, once per event. */
 		char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&c->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		log_warnx("link %s: protocol error: %s, closing", conn_desc(c, desc), why);
 	}
 	snprintf(msg, sizeof(msg), "%s: %s", why, strerror(-err));

@@ -1,0 +1,131 @@
+/* A daemon's life (node.h): the one place that knows every module, creates their state
+ * low to high, wires each lower layer's callbacks to the layer above, and tears it all
+ * down in reverse. */
+#include "tunvnet/node.h"
+
+#include <errno.h>
+
+#include "tunnel/tunnel.h"
+#include "tunvnet/capture.h"
+#include "tunvnet/command.h"
+#include "tunvnet/control.h"
+#include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
+#include "tunvnet/forward.h"
+#include "tunvnet/job.h"
+#include "tunvnet/log.h"
+#include "tunvnet/loop.h"
+#include "tunvnet/metrics.h"
+#include "tunvnet/move.h"
+#include "tunvnet/peer.h"
+#include "tunvnet/routing.h"
+
+/* control -> command: each request line. */
+static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
+			void *arg)
+{
+	return command_run(arg, client_id, line, len, deferred);
+}
+
+/* move -> control: a deferred reply finds its client by id. */
+static void reply_by_id(uint64_t client_id, char *line, void *arg)
+{
+	struct daemon *d = arg;
+
+	control_reply(d->ctl, client_id, line);
+}
+
+int node_init(struct daemon *d)
+{
+	struct stats_events drops;
+	int err;
+
+	if (!d->loop) {
+		err = loop_new(&d->loop);
+		if (err < 0)
+			return err;
+		d->own_loop = true;
+	}
+	if (!d->substrate)
+		d->substrate = tunnel_lookup("tcp");
+	d->start_ms = loop_now(d->loop);
+	err = events_new(d->loop, &d->events);
+	if (err < 0)
+		goto fail;
+	events_stats_hook(d->events, &drops);
+	stats_set_events(&d->stats, &drops);
+	err = capture_new(d, &d->capture);
+	if (err == 0)
+		err = job_init(d);
+	if (err == 0)
+		err = routing_init(d);
+	if (err == 0)
+		err = forward_init(d);
+	if (err == 0)
+		err = move_init(d, &(struct move_events){ .reply = reply_by_id, .arg = d });
+	if (err == 0)
+		err = command_init(d);
+	if (err < 0)
+		goto fail;
+	return 0;
+fail:
+	node_free(d);
+	return err;
+}
+
+int node_start(struct daemon *d)
+{
+	const struct control_events ctl = { .request = on_request, .arg = d };
+	int err;
+
+	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
+	if (err < 0)
+		return err;
+	/* The other local management interface: off unless metrics_listen is set. */
+	err = metrics_start(d);
+	if (err < 0)
+		goto out_control;
+	err = peer_start(d);
+	if (err < 0)
+		goto out_metrics;
+	d->running = true;
+	return 0;
+out_metrics:
+	metrics_stop(d);
+out_control:
+	control_stop(d->ctl);
+	d->ctl = NULL;
+	return err;
+}
+
+void node_stop(struct daemon *d)
+{
+	move_stop(d);
+	if (d->running) {
+		peer_stop(d);
+		metrics_stop(d);
+		d->running = false;
+	}
+	control_stop(d->ctl); /* streams end: captures and followers let go */
+	d->ctl = NULL;
+	job_close_all(d);
+}
+
+void node_free(struct daemon *d)
+{
+	command_fini(d);
+	move_fini(d);
+	forward_fini(d);
+	routing_stop(d);
+	job_fini(d);
+	capture_free(d->capture);
+	d->capture = NULL;
+	stats_set_events(&d->stats, NULL);
+	events_free(d->events);
+	d->events = NULL;
+	if (d->own_loop) {
+		loop_free(d->loop);
+		d->loop = NULL;
+		d->own_loop = false;
+	}
+}
