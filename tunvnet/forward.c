@@ -1,4 +1,16 @@
-/* The data path. From a job: parse, check the source is one of the job's VIPs, look the
+/* The data path.
+ *
+ * Outbound flow:
+ *   1. job.c reads a packet (or a super-packet behind its virtio-net header) from a
+ *      job's TUN and reports it through job_events: forward_from_job()
+ *   2. parse, check the source, look up the destination's node (routing_node_of)
+ *   3. a local job: job_deliver(); another node: peer_send_data() onto its link
+ * Inbound flow:
+ *   1. peer.c hands a DATA frame's payload to forward_from_peer()
+ *   2. parse; the local job hosting the destination: job_deliver() (which writes, holds
+ *      or coalesces), else a live forwarding pointer sends it on to the VIP's new node
+ *
+ * From a job: parse, check the source is one of the job's VIPs, look the
  * destination up, then write it into a local job's TUN or queue it to the peer hosting
  * it; an unknown destination gets an ICMP / ICMPv6 unreachable back. From a peer: parse
  * and write it into the local job hosting the destination, or, for a VIP that just moved
