@@ -39,7 +39,7 @@ FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
 	echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
-.PHONY: all deps check tests unit integration demo bench install clean accept
+.PHONY: all deps check tests unit layering integration demo bench install clean accept
 all: $(PROGS) $(LIB)
 
 deps:
@@ -76,12 +76,16 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 # line is `N passed, N failed` over every test. Installs missing packages first.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all tests
-	$(Q)scripts/run-tests
+	$(Q)BUILD=$(BUILD) scripts/run-tests
 
 tests: $(TESTS) $(TOOLS)
 
-unit: $(TESTS)
-	$(Q)scripts/run-tests --unit
+# The unit tests and the layering check (scripts/check-layering reads every object).
+unit: $(TESTS) $(BUILD)/tunvnet/main.o
+	$(Q)BUILD=$(BUILD) scripts/run-tests --unit
+
+layering: $(LIB) $(BUILD)/tunvnet/main.o
+	$(Q)BUILD=$(BUILD) scripts/check-layering -v
 
 integration: all $(TOOLS)
 	$(Q)scripts/run-tests --integration

@@ -1,6 +1,6 @@
 /* Substrates: the ways a frame gets to another node's daemon. Each substrate exports one
  * const ops table from its own file (tcp.c today; udp.c and verbs.c later) and is picked
- * by name in exactly one place, tunnel_lookup(). A substrate knows frames, not routes nor
+ * by name in exactly one place, substrate_lookup() (tunnel/substrate.c). A substrate knows frames, not routes nor
  * peers: it carries frames of the peer protocol (frame.h) over a link and tells its owner
  * what happened through struct tunnel_events. It never seals or opens a frame: the peer
  * layer (tunvnet/link.c) does, the same way on every substrate.
@@ -98,8 +98,5 @@ struct tunnel_ops {
 };
 
 extern const struct tunnel_ops tunnel_tcp_ops;
-
-/* The substrate called name ("tcp"), or NULL. */
-const struct tunnel_ops *tunnel_lookup(const char *name);
 
 #endif

@@ -17,19 +17,16 @@
 #include "tunvnet/control.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
-#include "tunvnet/job.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
-#include "tunvnet/peer.h"
 
 /* Room kept free in a stream for the END record and a few notes: packets that would eat
  * into it are dropped, so the END always gets through. */
 #define RESERVE 4096
 
-unsigned capture_active;
-
 struct session {
 	struct session *next;
+	struct captures *cap;
 	struct daemon *d;
 	struct control_stream *s;
 	struct capture_scope sc;
@@ -40,8 +37,6 @@ struct session {
 	uint64_t packets, dropped;
 	struct loop_timer timer;   /* duration */
 };
-
-static struct session *sessions;
 
 static bool addr_is(const uint8_t *pkt, size_t len, const struct vip *v, size_t src_off,
 		    size_t dst_off, size_t alen)
@@ -74,8 +69,7 @@ static bool packet_has(const uint8_t *pkt, size_t len, const struct vip *v, bool
 }
 
 bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
-			 const struct job *j, const struct peer *p, const uint8_t *pkt,
-			 size_t len)
+			 const char *peer, const uint8_t *pkt, size_t len)
 {
 	bool ingress = dir == CAPTURE_FROM_JOB || dir == CAPTURE_FROM_PEER;
 
@@ -83,8 +77,8 @@ bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
 	case CTL_SCOPE_ALL:
 		return ingress;
 	case CTL_SCOPE_PEER:
-		return (dir == CAPTURE_FROM_PEER || dir == CAPTURE_TO_PEER) && p &&
-		       strcmp(p->name, sc->peer) == 0;
+		return (dir == CAPTURE_FROM_PEER || dir == CAPTURE_TO_PEER) && peer &&
+		       strcmp(peer, sc->peer) == 0;
 	case CTL_SCOPE_VIP:
 		if (!sc->cluster)
 			return ingress && packet_has(pkt, len, &sc->vip, true, true);
@@ -147,13 +141,15 @@ static int write_json(struct session *ss, enum capmsg_type type, json_t *o)
 
 static void session_unlink(struct session *ss)
 {
+	struct captures *c = ss->cap;
 	struct session **pp;
 
-	for (pp = &sessions; *pp && *pp != ss; pp = &(*pp)->next)
+	for (pp = &c->sessions; *pp && *pp != ss; pp = &(*pp)->next)
 		;
 	if (*pp) {
 		*pp = ss->next;
-		capture_active--;
+		if (--c->active == 0)
+			events_unsubscribe(c->d->events, &c->sub);
 	}
 	loop_timer_stop(ss->d->loop, &ss->timer);
 	if (ss->has_prog)
@@ -195,7 +191,7 @@ static void on_duration(struct loop_timer *t, void *arg)
 	finish(arg, "duration");
 }
 
-void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct peer *p,
+void capture_packet_slow(struct captures *c, enum capture_dir dir, const char *peer,
 			 const uint8_t *pkt, size_t len, size_t wire_len)
 {
 	uint8_t hdr[CAPMSG_PACKET_HDR_MAX];
@@ -203,13 +199,13 @@ void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct
 	struct pcap_pkthdr ph;
 	uint64_t ts = 0;
 
-	for (ss = sessions; ss; ss = next) {
+	for (ss = c->sessions; ss; ss = next) {
 		struct iovec iov[2];
 		size_t caplen;
 		int h;
 
 		next = ss->next;
-		if (!capture_scope_match(&ss->sc, dir, j, p, pkt, len))
+		if (!capture_scope_match(&ss->sc, dir, peer, pkt, len))
 			continue;
 		ph.caplen = (bpf_u_int32)len;
 		ph.len = (bpf_u_int32)wire_len;
@@ -238,12 +234,13 @@ void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct
 	}
 }
 
-void capture_note(const char *vip, const char *node, const char *json)
+/* An event as a NOTE to the captures it concerns. vip, node: "" when none. */
+static void note(struct captures *c, const char *vip, const char *node, const char *json)
 {
 	struct session *ss, *next;
 	char vb[VIP_STRLEN];
 
-	for (ss = sessions; ss; ss = next) {
+	for (ss = c->sessions; ss; ss = next) {
 		json_t *o;
 
 		next = ss->next;
@@ -263,13 +260,14 @@ void capture_note(const char *vip, const char *node, const char *json)
 	}
 }
 
-void capture_route(const char *vip, const char *old_node, const char *new_node,
-		   bool withdrawn)
+/* A route changed: the captures of a VIP that left this node hear of it. */
+static void route(struct captures *c, const char *vip, const char *old_node,
+		  const char *new_node, bool withdrawn)
 {
 	struct session *ss, *next;
 	char vb[VIP_STRLEN];
 
-	for (ss = sessions; ss; ss = next) {
+	for (ss = c->sessions; ss; ss = next) {
 		next = ss->next;
 		if (ss->sc.scope != CTL_SCOPE_VIP || withdrawn || !new_node[0] ||
 		    strcmp(old_node, ss->d->cfg.node) != 0 ||
@@ -284,13 +282,48 @@ void capture_route(const char *vip, const char *old_node, const char *new_node,
 	}
 }
 
-char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_request *rq)
+/* The event bus's subscriber (while a capture runs). */
+static void on_event(const struct event *e, const char *json, void *arg)
 {
+	struct captures *c = arg;
+
+	note(c, e->vip, e->type == EVENT_ROUTE_CHANGE ? "" : e->node, json);
+	if (e->type == EVENT_ROUTE_CHANGE)
+		route(c, e->vip, e->old_node, e->new_node, e->withdrawn);
+}
+
+int capture_new(struct daemon *d, struct captures **out)
+{
+	struct captures *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->d = d;
+	c->sub.event = on_event;
+	c->sub.arg = c;
+	*out = c;
+	return 0;
+}
+
+void capture_free(struct captures *c)
+{
+	if (!c)
+		return;
+	/* Sessions end with their streams, in control_stop(), which comes first. */
+	while (c->sessions)
+		session_unlink(c->sessions);
+	free(c);
+}
+
+char *capture_command(struct captures *c, struct control *ctl, uint64_t client_id,
+		      const struct ctl_request *rq)
+{
+	struct daemon *d = c->d;
 	struct session *ss;
 	char err[PCAP_ERRBUF_SIZE + 64];
 	int snaplen = rq->snaplen ? rq->snaplen : CTL_SNAPLEN_MAX;
 
-	if (capture_active >= CAPTURE_MAX_SESSIONS)
+	if (c->active >= CAPTURE_MAX_SESSIONS)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d captures run already",
 					CAPTURE_MAX_SESSIONS);
 	if (snaplen < CTL_SNAPLEN_MIN || snaplen > CTL_SNAPLEN_MAX || rq->count < 0 ||
@@ -298,12 +331,10 @@ char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_req
 		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "bad snaplen, count or duration");
 	if (rq->scope == CTL_SCOPE_VIP && !rq->has_vip)
 		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "scope vip needs a \"vip\"");
-	if (rq->scope == CTL_SCOPE_PEER && !peer_find(d, rq->peer))
-		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "%s knows no peer \"%s\"",
-					d->cfg.node, rq->peer);
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
+	ss->cap = c;
 	ss->d = d;
 	ss->sc.scope = rq->scope;
 	ss->sc.cluster = rq->cluster;
@@ -323,7 +354,7 @@ char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_req
 		}
 		ss->has_prog = true;
 	}
-	ss->s = control_stream_take(d, client_id, CAPTURE_BUFFER, on_stream, ss);
+	ss->s = control_stream_take(ctl, client_id, CAPTURE_BUFFER, on_stream, ss);
 	if (!ss->s) {
 		int e = errno;
 
@@ -336,9 +367,10 @@ char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_req
 	loop_timer_init(&ss->timer, on_duration, ss);
 	if (rq->duration_ms > 0)
 		loop_timer_arm(d->loop, &ss->timer, (uint64_t)rq->duration_ms);
-	ss->next = sessions;
-	sessions = ss;
-	capture_active++;
+	ss->next = c->sessions;
+	c->sessions = ss;
+	if (c->active++ == 0)
+		events_subscribe(d->events, &c->sub);
 	if (rq->scope == CTL_SCOPE_VIP)
 		log_info("capture started: vip %s%s, filter \"%s\"", vip_fmt(&rq->vip, err),
 			 rq->cluster ? " (cluster)" : "", rq->filter);

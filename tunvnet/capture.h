@@ -11,12 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tunvnet/events.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/vip.h"
 
 struct daemon;
-struct job;
-struct peer;
+struct control;
+struct session;
 
 enum capture_dir {
 	CAPTURE_FROM_JOB,  /* read from a job's TUN */
@@ -47,37 +48,45 @@ enum capture_dir {
 #define CAPTURE_BUFFER        (8u << 20) /* a session's output ring */
 #define CAPTURE_MAX_SESSIONS  16
 
-/* Non-zero while at least one capture runs. Written only by capture.c. */
-extern unsigned capture_active;
+/* A daemon's captures. While one runs, capture subscribes to the event bus: an event
+ * goes as a NOTE to the captures it concerns (those of its VIP, of its peer node, and
+ * those of scope all), and when the VIP of a capture leaves this node, its client is told
+ * with a NOTE {"vip", "moved_to"}; a capture that does not follow the VIP across the
+ * cluster then ends (END reason "moved"), one that does goes on (the VIP may come back;
+ * the new node's stream has the packets meanwhile). */
+struct captures {
+	unsigned active;           /* sessions running: the data path's one branch */
+	struct session *sessions;
+	struct daemon *d;          /* loop, node name, events */
+	struct events_sub sub;     /* subscribed while active */
+};
 
-void capture_packet_slow(enum capture_dir dir, const struct job *j, const struct peer *p,
+int  capture_new(struct daemon *d, struct captures **out); /* 0 or -ENOMEM */
+/* Frees c. Its sessions ended when the control socket closed (control_stop() first).
+ * NULL is ignored. */
+void capture_free(struct captures *c);
+
+void capture_packet_slow(struct captures *c, enum capture_dir dir, const char *peer,
 			 const uint8_t *pkt, size_t len, size_t wire_len);
 
 /* pkt: the IP packet (a super-packet as the kernel handed it); wire_len: its real
- * length (len may be shorter if a caller only has the head). */
-static inline void capture_packet(enum capture_dir dir, const struct job *j,
-				  const struct peer *p, const uint8_t *pkt, size_t len,
-				  size_t wire_len)
+ * length (len may be shorter if a caller only has the head); peer: the node it goes to
+ * or comes from, NULL for none. */
+static inline void capture_packet(struct captures *c, enum capture_dir dir, const char *peer,
+				  const uint8_t *pkt, size_t len, size_t wire_len)
 {
-	if (__builtin_expect(capture_active != 0, 0))
-		capture_packet_slow(dir, j, p, pkt, len, wire_len);
+	if (__builtin_expect(c->active != 0, 0))
+		capture_packet_slow(c, dir, peer, pkt, len, wire_len);
 }
 
 struct bpf_program;
 struct ctl_request;
 
-/* The capture command (control client client_id): the reply line; on success the
- * client's connection carries the capture's records from then on. */
-char *capture_command(struct daemon *d, uint64_t client_id, const struct ctl_request *rq);
-/* An event (events.c) as a NOTE to the captures it concerns: those of the VIP vip, of
- * the peer node, and those of scope all. vip, node: "" when none. */
-void capture_note(const char *vip, const char *node, const char *json);
-/* A route changed (events.c): when the VIP of a capture left this node, its client is
- * told with a NOTE {"vip", "moved_to"}; a capture that does not follow the VIP across
- * the cluster then ends (END reason "moved"), one that does goes on (the VIP may come
- * back; the new node's stream has the packets meanwhile). */
-void capture_route(const char *vip, const char *old_node, const char *new_node,
-		   bool withdrawn);
+/* The capture command (control client client_id on ctl): the reply line; on success the
+ * client's connection carries the capture's records from then on. A scope peer is
+ * checked by the caller (command.c). */
+char *capture_command(struct captures *c, struct control *ctl, uint64_t client_id,
+		      const struct ctl_request *rq);
 
 /* Pieces exposed for the unit tests. */
 struct capture_scope {
@@ -88,8 +97,7 @@ struct capture_scope {
 };
 /* Whether a packet seen at dir belongs to the scope (the once-per-node rule above). */
 bool capture_scope_match(const struct capture_scope *sc, enum capture_dir dir,
-			 const struct job *j, const struct peer *p, const uint8_t *pkt,
-			 size_t len);
+			 const char *peer, const uint8_t *pkt, size_t len);
 /* Compiles expr for DLT_RAW into prog (to be pcap_freecode'd): 0, or -EINVAL with
  * libpcap's message in err. */
 int capture_filter_compile(const char *expr, int snaplen, struct bpf_program *prog,

@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "tunnel/tunnel.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/capture.h"
+#include "tunvnet/control.h"
 #include "tunvnet/events.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
@@ -19,6 +21,15 @@
 #include "tunvnet/tun.h"
 
 #define POOL_SCAN_MAX 65536 /* addresses tried when picking a free VIP */
+#define FOLLOW_BUFFER (1u << 20) /* a follower further behind than this is cut off */
+#define MAX_FOLLOWERS 16
+
+struct command {
+	size_t nfollowers;
+};
+
+typedef char *(*command_fn)(struct daemon *d, uint64_t client_id,
+			    const struct ctl_request *rq, bool *deferred);
 
 static const struct vip_prefix *pool_of(struct daemon *d, int family)
 {
@@ -77,9 +88,77 @@ static json_t *status_json(struct daemon *d)
 		"pool4", p4, "pool6", p6, "mtu", d->cfg.mtu, "substrate", d->substrate->name);
 }
 
-static json_t *stats_json(struct daemon *d)
+/* --- stats ----------------------------------------------------------------------------- */
+
+static json_t *drops_json(const uint64_t *drops)
 {
-	return stats_result_json(d); /* shared with the /metrics endpoint */
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < DROP_REASON_MAX; i++)
+		json_object_set_new(o, stats_drop_name(i), json_integer((json_int_t)drops[i]));
+	return o;
+}
+
+static void add_sum(uint64_t *sum, const uint64_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		sum[i] += v[i];
+}
+
+static void objects_json(struct daemon *d, json_t *into)
+{
+	json_t *jobs = json_object(), *peers = json_object(), *subs = json_object();
+	uint64_t sum[7] = { 0 }, sum_drops[DROP_REASON_MAX] = { 0 };
+
+	for (struct job *j = d->jobs; j; j = j->next)
+		json_object_set_new(jobs, j->netns,
+			json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+				  "state", job_state_name(j->state),
+				  "rx_packets", (json_int_t)j->rx_packets,
+				  "rx_bytes", (json_int_t)j->rx_bytes,
+				  "tx_packets", (json_int_t)j->tx_packets,
+				  "tx_bytes", (json_int_t)j->tx_bytes,
+				  "held_packets", (json_int_t)j->nheld,
+				  "drops", drops_json(j->drops)));
+	for (struct peer *p = d->peers; p; p = p->next) {
+		uint64_t v[7] = { p->tx_packets, p->tx_bytes, p->rx_packets, p->rx_bytes,
+				  p->tx_frames, p->rx_frames, peer_is_up(p) };
+
+		add_sum(sum, v, 7);
+		add_sum(sum_drops, p->drops_by, DROP_REASON_MAX);
+		json_object_set_new(peers, p->name,
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+				  "up", peer_is_up(p),
+				  "tx_packets", (json_int_t)v[0], "tx_bytes", (json_int_t)v[1],
+				  "rx_packets", (json_int_t)v[2], "rx_bytes", (json_int_t)v[3],
+				  "tx_frames", (json_int_t)v[4], "rx_frames", (json_int_t)v[5],
+				  "drops", drops_json(p->drops_by)));
+	}
+	/* One substrate per daemon today: its counters are those of all its peers. */
+	json_object_set_new(subs, d->substrate ? d->substrate->name : "tcp",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			  "peers_up", (json_int_t)sum[6],
+			  "tx_packets", (json_int_t)sum[0], "tx_bytes", (json_int_t)sum[1],
+			  "rx_packets", (json_int_t)sum[2], "rx_bytes", (json_int_t)sum[3],
+			  "tx_frames", (json_int_t)sum[4], "rx_frames", (json_int_t)sum[5],
+			  "drops", drops_json(sum_drops)));
+	json_object_set_new(into, "jobs", jobs);
+	json_object_set_new(into, "peers", peers);
+	json_object_set_new(into, "substrates", subs);
+}
+
+json_t *command_stats_json(struct daemon *d)
+{
+	json_t *c = json_object(), *o;
+
+	for (int i = 0; c && i < STAT_COUNTER_MAX; i++)
+		json_object_set_new(c, stats_counter_name(i),
+				    json_integer((json_int_t)d->stats.c[i]));
+	o = json_pack("{s:s, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
+		      drops_json(d->stats.drops));
+	if (o)
+		objects_json(d, o);
+	return o;
 }
 
 static char *netns_error(const struct ctl_request *rq, int err)
@@ -131,7 +210,7 @@ static char *attach_standby(struct daemon *d, const struct ctl_request *rq,
 					err == -E2BIG ? "too many VIPs on one job"
 					: strerror(-err));
 	}
-	events_job(EVENT_JOB_STANDBY, vb, j->netns);
+	events_job(d->events, EVENT_JOB_STANDBY, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:i, s:b}", "vip", vb, "netns",
 					 j->netns, "ifname", TUN_IFNAME, "epoch", 0,
 					 "standby", 1));
@@ -199,7 +278,7 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 	if (err < 0)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: %s", vb,
 					strerror(-err));
-	events_job(EVENT_JOB_ATTACH, vb, j->netns);
+	events_job(d->events, EVENT_JOB_ATTACH, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I}", "vip", vb, "netns", j->netns,
 					 "ifname", TUN_IFNAME, "epoch", (json_int_t)epoch));
 }
@@ -222,17 +301,170 @@ static char *detach(struct daemon *d, const struct ctl_request *rq)
 					d->cfg.node);
 	}
 	routing_withdraw(d, &rq->vip);
-	events_job(EVENT_JOB_DETACH, vb, j->netns);
+	events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
 	err = job_del_vip(j, &rq->vip, &gone);
 	if (err < 0)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "removing %s: %s", vb, strerror(-err));
 	return ctlmsg_reply_ok(json_pack("{s:s, s:b}", "vip", vb, "tun_removed", gone));
 }
 
+/* --- events: a follower is a subscriber of the bus writing to a control stream --------- */
+
+struct follower {
+	struct daemon *d;
+	struct control_stream *s;
+	struct events_sub sub;
+};
+
+static void follower_free(struct follower *f)
+{
+	events_unsubscribe(f->d->events, &f->sub);
+	f->d->command->nfollowers--;
+	free(f);
+}
+
+static void follower_event(const struct event *e, const char *json, void *arg)
+{
+	struct follower *f = arg;
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)json, .iov_len = strlen(json) },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+
+	if (control_stream_writev(f->s, iov, 2) < 0) {
+		/* It stopped reading: cut it off rather than hold events for it. */
+		control_stream_abort(f->s);
+		follower_free(f);
+	}
+}
+
+static void follower_stream(struct control_stream *s, enum control_stream_event ev, void *arg)
+{
+	follower_free(arg);
+	if (ev == CONTROL_STREAM_EOF)
+		control_stream_end(s);
+}
+
+/* Without follow, the reply lists the ring, oldest first; with follow, the client's
+ * connection then carries one JSON object per line per new event, and a follower that
+ * falls FOLLOW_BUFFER behind is cut off. */
+static char *cmd_events(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	struct follower *f;
+	int e;
+
+	if (!rq->follow)
+		return ctlmsg_reply_ok(events_list_json(d->events));
+	if (d->command->nfollowers >= MAX_FOLLOWERS)
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d followers already", MAX_FOLLOWERS);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
+	f->d = d;
+	f->s = control_stream_take(d->ctl, client_id, FOLLOW_BUFFER, follower_stream, f);
+	if (!f->s) {
+		e = errno;
+		free(f);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot follow: %s", strerror(e));
+	}
+	f->sub.event = follower_event;
+	f->sub.arg = f;
+	events_subscribe(d->events, &f->sub);
+	d->command->nfollowers++;
+	return ctlmsg_reply_ok(json_pack("{s:b}", "following", 1));
+}
+
+/* --- the table ------------------------------------------------------------------------ */
+
+static char *cmd_status(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	return ctlmsg_reply_ok(status_json(d));
+}
+
+static char *cmd_peers(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+		       bool *deferred)
+{
+	return ctlmsg_reply_ok(peer_list_json(d));
+}
+
+static char *cmd_routes(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	return ctlmsg_reply_ok(routing_list_json(d));
+}
+
+static char *cmd_jobs(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+		      bool *deferred)
+{
+	return ctlmsg_reply_ok(job_list_json(d));
+}
+
+static char *cmd_attach(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	return attach(d, rq);
+}
+
+static char *cmd_detach(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	return detach(d, rq);
+}
+
+static char *cmd_stats(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+		       bool *deferred)
+{
+	return ctlmsg_reply_ok(command_stats_json(d));
+}
+
+static char *cmd_suspend(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			 bool *deferred)
+{
+	return move_suspend(d, rq);
+}
+
+static char *cmd_resume(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			bool *deferred)
+{
+	return move_resume(d, rq);
+}
+
+static char *cmd_capture(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			 bool *deferred)
+{
+	if (rq->scope == CTL_SCOPE_PEER && !peer_find(d, rq->peer))
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "%s knows no peer \"%s\"",
+					d->cfg.node, rq->peer);
+	return capture_command(d->capture, d->ctl, client_id, rq);
+}
+
+/* Every control command (ctlmsg.h names them and parses their arguments). */
+static const struct {
+	const char *name;
+	command_fn fn;
+} commands[] = {
+	{ "status", cmd_status },
+	{ "peers", cmd_peers },
+	{ "routes", cmd_routes },
+	{ "jobs", cmd_jobs },
+	{ "attach", cmd_attach },
+	{ "detach", cmd_detach },
+	{ "stats", cmd_stats },
+	{ "suspend", cmd_suspend },
+	{ "resume", cmd_resume },
+	{ "activate", move_activate },
+	{ "migrate", move_migrate },
+	{ "capture", cmd_capture },
+	{ "events", cmd_events },
+};
+
 char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t len,
 		  bool *deferred)
 {
 	struct ctl_request rq;
+	const char *name;
 	char why[512];
 	enum ctl_err e;
 
@@ -240,35 +472,21 @@ char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t
 	e = ctlmsg_request_parse(line, len, &rq, why, sizeof(why));
 	if (e != CTL_OK)
 		return ctlmsg_reply_err(e, "%s", why);
-	switch (rq.cmd) {
-	case CTL_CMD_STATUS:
-		return ctlmsg_reply_ok(status_json(d));
-	case CTL_CMD_PEERS:
-		return ctlmsg_reply_ok(peer_list_json(d));
-	case CTL_CMD_ROUTES:
-		return ctlmsg_reply_ok(routing_list_json(d));
-	case CTL_CMD_JOBS:
-		return ctlmsg_reply_ok(job_list_json(d));
-	case CTL_CMD_ATTACH:
-		return attach(d, &rq);
-	case CTL_CMD_DETACH:
-		return detach(d, &rq);
-	case CTL_CMD_STATS:
-		return ctlmsg_reply_ok(stats_json(d));
-	case CTL_CMD_SUSPEND:
-		return move_suspend(d, &rq);
-	case CTL_CMD_RESUME:
-		return move_resume(d, &rq);
-	case CTL_CMD_ACTIVATE:
-		return move_activate(d, client_id, &rq, deferred);
-	case CTL_CMD_MIGRATE:
-		return move_migrate(d, client_id, &rq, deferred);
-	case CTL_CMD_CAPTURE:
-		return capture_command(d, client_id, &rq);
-	case CTL_CMD_EVENTS:
-		return events_command(d, client_id, &rq);
-	default:
-		break;
-	}
+	name = ctlmsg_cmd_name(rq.cmd);
+	for (size_t i = 0; name && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].fn(d, client_id, &rq, deferred);
 	return ctlmsg_reply_err(CTL_ERR_UNKNOWN_CMD, "unknown command");
+}
+
+int command_init(struct daemon *d)
+{
+	d->command = calloc(1, sizeof(*d->command));
+	return d->command ? 0 : -ENOMEM;
+}
+
+void command_fini(struct daemon *d)
+{
+	free(d->command);
+	d->command = NULL;
 }

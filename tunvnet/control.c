@@ -10,13 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "tunvnet/command.h"
 #include "tunvnet/ctlmsg.h"
-#include "tunvnet/daemon.h"
-#include "tunvnet/events.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
-#include "tunvnet/metrics.h"
 
 #define MAX_CLIENTS 64
 #define OBUF_MAX    (64 * 1024 * 1024)
@@ -38,7 +34,9 @@ struct client {
 };
 
 struct control {
-	struct daemon *d;
+	struct loop *loop;
+	char path[PATH_MAX];
+	struct control_events ev;
 	uint64_t next_id;
 	int fd;
 	struct loop_io *io;
@@ -191,11 +189,11 @@ static bool flush(struct client *c)
 	return true;
 }
 
-void control_reply(struct daemon *d, uint64_t client_id, char *line)
+void control_reply(struct control *ctl, uint64_t client_id, char *line)
 {
 	struct client *c;
 
-	for (c = d->ctl ? d->ctl->clients : NULL; c && c->id != client_id; c = c->next)
+	for (c = ctl ? ctl->clients : NULL; c && c->id != client_id; c = c->next)
 		;
 	if (!c) {
 		free(line);
@@ -217,8 +215,8 @@ static void handle_lines(struct client *c)
 		if (c->discarding)
 			c->discarding = false;
 		else
-			queue(c, command_run(c->ctl->d, c->id, c->ibuf + start, i - start,
-					     &c->waiting));
+			queue(c, c->ctl->ev.request(c->id, c->ibuf + start, i - start,
+						    &c->waiting, c->ctl->ev.arg));
 		start = i + 1;
 	}
 	if (c->stream) {
@@ -323,7 +321,7 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 		c->ctl = ctl;
 		c->id = ++ctl->next_id;
 		c->fd = fd;
-		c->io = loop_io_add(ctl->d->loop, fd, EPOLLIN, on_client, c);
+		c->io = loop_io_add(ctl->loop, fd, EPOLLIN, on_client, c);
 		if (!c->io) {
 			close(fd);
 			free(c);
@@ -335,13 +333,13 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 	}
 }
 
-struct control_stream *control_stream_take(struct daemon *d, uint64_t client_id,
+struct control_stream *control_stream_take(struct control *ctl, uint64_t client_id,
 					   size_t limit, control_stream_cb cb, void *arg)
 {
 	struct control_stream *s;
 	struct client *c;
 
-	for (c = d->ctl ? d->ctl->clients : NULL; c && c->id != client_id; c = c->next)
+	for (c = ctl ? ctl->clients : NULL; c && c->id != client_id; c = c->next)
 		;
 	if (!c || c->stream || limit == 0) {
 		errno = c ? EBUSY : ENOENT;
@@ -413,12 +411,12 @@ void control_stream_abort(struct control_stream *s)
  * in one turn and they go out in a few system calls. */
 static void before_sleep(void *arg)
 {
-	struct daemon *d = arg;
+	struct control *ctl = arg;
 	struct client *c, *next;
 
-	if (!d->ctl || !d->ctl->nstreams)
+	if (!ctl->nstreams)
 		return;
-	for (c = d->ctl->clients; c; c = next) {
+	for (c = ctl->clients; c; c = next) {
 		next = c->next;
 		if (c->stream && c->stream->dirty && !c->stream->blocked)
 			flush(c);
@@ -451,22 +449,26 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-int control_start(struct daemon *d)
+int control_start(struct loop *loop, const char *path, const struct control_events *ev,
+		  struct control **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct control *ctl;
 	int err;
 
-	if (strlen(d->cfg.ctl_socket) >= sizeof(sun.sun_path)) {
-		log_warnx("control socket path %s is too long", d->cfg.ctl_socket);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("control socket path %s is too long", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sun.sun_path, d->cfg.ctl_socket);
+	strcpy(sun.sun_path, path);
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
-	ctl->d = d;
-	err = mkdir_parent(d->cfg.ctl_socket);
+	ctl->loop = loop;
+	ctl->ev = *ev;
+	ctl->fd = -1;
+	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
+	err = mkdir_parent(path);
 	if (err == 0)
 		err = claim_path(&sun);
 	if (err == -EADDRINUSE) {
@@ -487,10 +489,10 @@ int control_start(struct daemon *d)
 	}
 	if (err == 0 && listen(ctl->fd, 16) < 0)
 		err = -errno;
-	if (err == 0 && !(ctl->io = loop_io_add(d->loop, ctl->fd, EPOLLIN, on_accept, ctl)))
+	if (err == 0 && !(ctl->io = loop_io_add(loop, ctl->fd, EPOLLIN, on_accept, ctl)))
 		err = -errno;
 	if (err == 0)
-		err = loop_before_sleep(d->loop, before_sleep, d);
+		err = loop_before_sleep(loop, before_sleep, ctl);
 	if (err < 0) {
 		errno = -err;
 		log_warn("control socket %s", sun.sun_path);
@@ -498,24 +500,15 @@ int control_start(struct daemon *d)
 		close(ctl->fd);
 		goto fail;
 	}
-	d->ctl = ctl;
-	events_start(d);
-	/* The other local management interface: off unless metrics_listen is set. */
-	err = metrics_start(d);
-	if (err < 0) {
-		control_stop(d);
-		return err;
-	}
+	*out = ctl;
 	return 0;
 fail:
 	free(ctl);
 	return err;
 }
 
-void control_stop(struct daemon *d)
+void control_stop(struct control *ctl)
 {
-	struct control *ctl = d->ctl;
-
 	if (!ctl)
 		return;
 	while (ctl->clients) {
@@ -534,11 +527,9 @@ void control_stop(struct daemon *d)
 		}
 		client_free(c);
 	}
-	metrics_stop(d);
-	events_stop(d);
+	loop_before_sleep_del(ctl->loop, before_sleep, ctl);
 	loop_io_del(ctl->io);
 	close(ctl->fd);
-	unlink(d->cfg.ctl_socket);
+	unlink(ctl->path);
 	free(ctl);
-	d->ctl = NULL;
 }

@@ -1,24 +1,43 @@
 /* The control socket: a root-only Unix stream socket, one JSON request line in and one
  * JSON reply line out (tunvnet/ctlmsg.h). Clients are served without blocking the
  * daemon: a client that sends garbage gets an error reply, one that stops reading is
- * dropped once its unread replies pass a limit. */
+ * dropped once its unread replies pass a limit.
+ *
+ * A transport only: it knows no command. Each request line goes up to the handler
+ * registered in struct control_events (command.c), with the id of its client; a reply
+ * given later finds its client by that id (control_reply). */
 #ifndef TUNVNET_CONTROL_H
 #define TUNVNET_CONTROL_H
 
-struct daemon;
-
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
-/* Binds the socket (refusing to steal one a live daemon is using). 0 or -errno. */
-int  control_start(struct daemon *d);
-void control_stop(struct daemon *d);
+struct loop;
+struct control;
 
-/* Sends the reply of a request whose handler deferred it (command_run returned NULL),
- * to the client with this id, and resumes reading that client's requests. Takes line
- * (malloc'd); a client that is gone by then is no error. */
-void control_reply(struct daemon *d, uint64_t client_id, char *line);
+struct control_events {
+	/* One request line (without its newline) from client_id. Returns the reply line
+	 * (malloc'd, '\n' included), or NULL with *deferred set when the reply comes later
+	 * through control_reply(); the client's further requests wait until then. */
+	char *(*request)(uint64_t client_id, const char *line, size_t len, bool *deferred,
+			 void *arg);
+	void *arg;
+};
+
+/* Binds the socket at path (refusing to steal one a live daemon is using) and serves it
+ * on loop. *ev is copied. 0 or -errno (logged). */
+int  control_start(struct loop *loop, const char *path, const struct control_events *ev,
+		   struct control **out);
+/* Closes every client (streams get CONTROL_STREAM_CLOSING), the socket, and frees ctl.
+ * NULL is ignored. */
+void control_stop(struct control *ctl);
+
+/* Sends the reply of a request whose handler deferred it, to the client with this id,
+ * and resumes reading that client's requests. Takes line (malloc'd); a client that is
+ * gone by then (or ctl NULL) is no error. */
+void control_reply(struct control *ctl, uint64_t client_id, char *line);
 
 /* Streams (capture, events -f): a command handler takes its client's connection over.
  * The reply line the handler returns goes out first; then the connection carries what
@@ -43,7 +62,7 @@ typedef void (*control_stream_cb)(struct control_stream *s, enum control_stream_
 
 /* Called by the handler of client_id's request, before it returns its reply. NULL with
  * errno set: no such client, or no memory for the ring. */
-struct control_stream *control_stream_take(struct daemon *d, uint64_t client_id,
+struct control_stream *control_stream_take(struct control *ctl, uint64_t client_id,
 					   size_t limit, control_stream_cb cb, void *arg);
 /* Appends all of iov or nothing: 0, or -ENOBUFS when it does not fit. */
 int control_stream_writev(struct control_stream *s, const struct iovec *iov, int iovcnt);

@@ -1,6 +1,6 @@
-/* The event ring behind `vnetctl events`. Events are kept as fixed-size records (no
+/* The event bus behind `vnetctl events`. Events are kept as fixed-size records (no
  * allocation when one is added, so the data path may add drops) and turned into JSON
- * only when someone asks: a listing, a follower, a capture's NOTE. */
+ * only when someone asks: a listing, or a subscriber (a follower, a capture's NOTE). */
 #include "tunvnet/events.h"
 
 #include <errno.h>
@@ -11,33 +11,25 @@
 
 #include <jansson.h>
 
-#include "tunvnet/capture.h"
-#include "tunvnet/control.h"
-#include "tunvnet/ctlmsg.h"
-#include "tunvnet/daemon.h"
 #include "tunvnet/loop.h"
-#include "tunvnet/msg.h"
-#include "tunvnet/vip.h"
 
 #define DROP_WINDOW_MS 1000
-#define FOLLOW_BUFFER  (1u << 20) /* a follower further behind than this is cut off */
-#define MAX_FOLLOWERS  16
 
-struct event {
-	double ts;                 /* realtime, seconds */
-	enum event_type type;
-	char node[NODE_NAME_MAX + 1];
-	char detail[96];
-	char vip[VIP_STRLEN];
-	char old_node[NODE_NAME_MAX + 1], new_node[NODE_NAME_MAX + 1];
-	uint64_t old_epoch, new_epoch;
-	bool withdrawn;
-	enum drop_reason reason;
-	uint64_t count;
+struct events {
+	struct loop *loop;
+	struct event ring[EVENTS_MAX];
+	size_t ring_next, ring_len; /* next slot written; events held */
+	/* Drops aggregate per reason: the first drop after a quiet second is an event at
+	 * once; later ones within the second add up and come out as one event when it is
+	 * over. */
+	struct {
+		uint64_t last_ms;  /* when the last drop event of this reason was added */
+		uint64_t pending;  /* drops since then, not in an event yet */
+	} drops[DROP_REASON_MAX];
+	struct loop_timer drop_timer;
+	struct events_sub *subs;
+	size_t nsubs;
 };
-
-static struct event ring[EVENTS_MAX];
-static size_t ring_next, ring_len; /* next slot written; events held */
 
 static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_PEER_UP] = "peer_up",
@@ -54,20 +46,6 @@ static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_DROP] = "drop",
 };
 
-/* Drops aggregate per reason: the first drop after a quiet second is an event at once;
- * later ones within the second add up and come out as one event when it is over. */
-static struct {
-	uint64_t last_ms;  /* when the last drop event of this reason was added */
-	uint64_t pending;  /* drops since then, not in an event yet */
-} drops[DROP_REASON_MAX];
-
-static struct daemon *daemon_ref;   /* known once a client asked for events */
-static struct loop_timer drop_timer;
-static bool drop_timer_ready;
-
-static struct control_stream *followers[MAX_FOLLOWERS];
-static int nfollowers;
-
 const char *events_type_name(enum event_type t)
 {
 	return (unsigned)t < EVENT_TYPE_MAX ? type_names[t] : "?";
@@ -82,7 +60,7 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static json_t *to_json(const struct event *e)
+json_t *events_to_json(const struct event *e)
 {
 	json_t *o = json_pack("{s:f, s:s}", "ts", e->ts, "type", events_type_name(e->type));
 
@@ -115,49 +93,58 @@ static json_t *to_json(const struct event *e)
 	return o;
 }
 
-static void drop_follower(int i)
+void events_subscribe(struct events *ev, struct events_sub *s)
 {
-	followers[i] = followers[--nfollowers];
+	s->next = ev->subs;
+	ev->subs = s;
+	ev->nsubs++;
 }
 
-/* The event to followers (a line each) and to the captures it concerns (a NOTE). */
-static void publish(const struct event *e)
+void events_unsubscribe(struct events *ev, struct events_sub *s)
 {
+	for (struct events_sub **pp = &ev->subs; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			ev->nsubs--;
+			return;
+		}
+	}
+}
+
+size_t events_subscribers(const struct events *ev)
+{
+	return ev->nsubs;
+}
+
+/* The event to every subscriber, its JSON made once. */
+static void publish(struct events *ev, const struct event *e)
+{
+	struct events_sub *s, *next;
 	json_t *o;
 	char *txt;
 
-	if (!nfollowers && !capture_active)
+	if (!ev->subs)
 		return;
-	o = to_json(e);
+	o = events_to_json(e);
 	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!txt)
 		return;
-	if (capture_active)
-		capture_note(e->vip, e->type == EVENT_ROUTE_CHANGE ? "" : e->node, txt);
-	for (int i = 0; i < nfollowers; i++) {
-		struct iovec iov[2] = {
-			{ .iov_base = txt, .iov_len = strlen(txt) },
-			{ .iov_base = "\n", .iov_len = 1 },
-		};
-
-		if (control_stream_writev(followers[i], iov, 2) < 0) {
-			/* It stopped reading: cut it off rather than hold events for it. */
-			control_stream_abort(followers[i]);
-			drop_follower(i--);
-		}
+	for (s = ev->subs; s; s = next) {
+		next = s->next; /* s may unsubscribe itself */
+		s->event(e, txt, s->arg);
 	}
 	free(txt);
 }
 
-static struct event *add(enum event_type t)
+static struct event *add(struct events *ev, enum event_type t)
 {
-	struct event *e = &ring[ring_next];
+	struct event *e = &ev->ring[ev->ring_next];
 	struct timespec ts;
 
-	ring_next = (ring_next + 1) % EVENTS_MAX;
-	if (ring_len < EVENTS_MAX)
-		ring_len++;
+	ev->ring_next = (ev->ring_next + 1) % EVENTS_MAX;
+	if (ev->ring_len < EVENTS_MAX)
+		ev->ring_len++;
 	memset(e, 0, sizeof(*e));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	e->ts = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -165,19 +152,19 @@ static struct event *add(enum event_type t)
 	return e;
 }
 
-void events_peer(enum event_type t, const char *node, const char *detail)
+void events_peer(struct events *ev, enum event_type t, const char *node, const char *detail)
 {
-	struct event *e = add(t);
+	struct event *e = add(ev, t);
 
 	snprintf(e->node, sizeof(e->node), "%s", node ? node : "");
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
-	publish(e);
+	publish(ev, e);
 }
 
-void events_route(const char *vip, const char *old_node, uint64_t old_epoch,
-		  const char *new_node, uint64_t new_epoch, int withdrawn)
+void events_route(struct events *ev, const char *vip, const char *old_node,
+		  uint64_t old_epoch, const char *new_node, uint64_t new_epoch, int withdrawn)
 {
-	struct event *e = add(EVENT_ROUTE_CHANGE);
+	struct event *e = add(ev, EVENT_ROUTE_CHANGE);
 
 	snprintf(e->vip, sizeof(e->vip), "%s", vip ? vip : "");
 	snprintf(e->old_node, sizeof(e->old_node), "%s", old_node ? old_node : "");
@@ -185,47 +172,45 @@ void events_route(const char *vip, const char *old_node, uint64_t old_epoch,
 	e->old_epoch = old_epoch;
 	e->new_epoch = new_epoch;
 	e->withdrawn = withdrawn != 0;
-	publish(e);
-	if (capture_active)
-		capture_route(e->vip, e->old_node, e->new_node, e->withdrawn);
+	publish(ev, e);
 }
 
-void events_job(enum event_type t, const char *vip, const char *detail)
+void events_job(struct events *ev, enum event_type t, const char *vip, const char *detail)
 {
-	struct event *e = add(t);
+	struct event *e = add(ev, t);
 
 	snprintf(e->vip, sizeof(e->vip), "%s", vip ? vip : "");
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
-	publish(e);
+	publish(ev, e);
 }
 
-static void add_drop(enum drop_reason r, uint64_t count, uint64_t now)
+static void add_drop(struct events *ev, enum drop_reason r, uint64_t count, uint64_t now)
 {
-	struct event *e = add(EVENT_DROP);
+	struct event *e = add(ev, EVENT_DROP);
 
 	e->reason = r;
 	e->count = count;
-	drops[r].last_ms = now;
-	publish(e);
+	ev->drops[r].last_ms = now;
+	publish(ev, e);
 }
 
 /* Drops whose second is over become events. Returns the ms until the next is due (0:
  * none pending). */
-static uint64_t flush_drops(uint64_t now)
+static uint64_t flush_drops(struct events *ev, uint64_t now)
 {
 	uint64_t next = 0;
 
 	for (int r = 0; r < DROP_REASON_MAX; r++) {
 		uint64_t due;
 
-		if (!drops[r].pending)
+		if (!ev->drops[r].pending)
 			continue;
-		due = drops[r].last_ms + DROP_WINDOW_MS;
+		due = ev->drops[r].last_ms + DROP_WINDOW_MS;
 		if (now >= due) {
-			uint64_t n = drops[r].pending;
+			uint64_t n = ev->drops[r].pending;
 
-			drops[r].pending = 0;
-			add_drop(r, n, now);
+			ev->drops[r].pending = 0;
+			add_drop(ev, r, n, now);
 		} else if (!next || due - now < next) {
 			next = due - now;
 		}
@@ -235,100 +220,79 @@ static uint64_t flush_drops(uint64_t now)
 
 static void on_drop_timer(struct loop_timer *t, void *arg)
 {
-	uint64_t next = flush_drops(mono_ms());
+	struct events *ev = arg;
+	uint64_t next = flush_drops(ev, mono_ms());
 
-	if (next && daemon_ref)
-		loop_timer_arm(daemon_ref->loop, &drop_timer, next);
+	if (next)
+		loop_timer_arm(ev->loop, &ev->drop_timer, next);
 }
 
-void events_drop(enum drop_reason r)
+void events_drop(struct events *ev, enum drop_reason r)
 {
 	uint64_t now;
 
 	if ((unsigned)r >= DROP_REASON_MAX)
 		return;
 	now = mono_ms();
-	if (now - drops[r].last_ms >= DROP_WINDOW_MS) {
-		uint64_t n = drops[r].pending + 1;
+	if (now - ev->drops[r].last_ms >= DROP_WINDOW_MS) {
+		uint64_t n = ev->drops[r].pending + 1;
 
-		drops[r].pending = 0;
-		add_drop(r, n, now);
+		ev->drops[r].pending = 0;
+		add_drop(ev, r, n, now);
 		return;
 	}
-	if (drops[r].pending++ == 0 && daemon_ref && !loop_timer_armed(&drop_timer))
-		loop_timer_arm(daemon_ref->loop, &drop_timer,
-			       drops[r].last_ms + DROP_WINDOW_MS > now
-			       ? drops[r].last_ms + DROP_WINDOW_MS - now : 0);
+	if (ev->drops[r].pending++ == 0 && ev->loop && !loop_timer_armed(&ev->drop_timer))
+		loop_timer_arm(ev->loop, &ev->drop_timer,
+			       ev->drops[r].last_ms + DROP_WINDOW_MS > now
+			       ? ev->drops[r].last_ms + DROP_WINDOW_MS - now : 0);
 }
 
-size_t events_count(void)
+static void on_stats_drop(enum drop_reason r, void *arg)
 {
-	return ring_len;
+	events_drop(arg, r);
 }
 
-json_t *events_list_json(void)
+void events_stats_hook(struct events *ev, struct stats_events *out)
+{
+	out->drop = on_stats_drop;
+	out->arg = ev;
+}
+
+size_t events_count(const struct events *ev)
+{
+	return ev->ring_len;
+}
+
+json_t *events_list_json(struct events *ev)
 {
 	json_t *a = json_array();
 
-	flush_drops(mono_ms());
-	for (size_t i = 0; a && i < ring_len; i++) {
-		size_t k = (ring_next + EVENTS_MAX - ring_len + i) % EVENTS_MAX;
+	flush_drops(ev, mono_ms());
+	for (size_t i = 0; a && i < ev->ring_len; i++) {
+		size_t k = (ev->ring_next + EVENTS_MAX - ev->ring_len + i) % EVENTS_MAX;
 
-		json_array_append_new(a, to_json(&ring[k]));
+		json_array_append_new(a, events_to_json(&ev->ring[k]));
 	}
 	return a;
 }
 
-static void on_follower(struct control_stream *s, enum control_stream_event ev, void *arg)
+int events_new(struct loop *loop, struct events **out)
 {
-	for (int i = 0; i < nfollowers; i++)
-		if (followers[i] == s) {
-			drop_follower(i);
-			break;
-		}
-	if (ev == CONTROL_STREAM_EOF)
-		control_stream_end(s);
+	struct events *ev = calloc(1, sizeof(*ev));
+
+	if (!ev)
+		return -ENOMEM;
+	ev->loop = loop;
+	loop_timer_init(&ev->drop_timer, on_drop_timer, ev);
+	*out = ev;
+	return 0;
 }
 
-void events_start(struct daemon *d)
+void events_free(struct events *ev)
 {
-	if (!drop_timer_ready) {
-		loop_timer_init(&drop_timer, on_drop_timer, NULL);
-		drop_timer_ready = true;
-	}
-	if (daemon_ref != d) {
-		if (daemon_ref)
-			loop_timer_stop(daemon_ref->loop, &drop_timer);
-		daemon_ref = d;
-	}
-	if (!loop_timer_armed(&drop_timer)) {
-		uint64_t next = flush_drops(mono_ms());
-
-		if (next)
-			loop_timer_arm(d->loop, &drop_timer, next);
-	}
-}
-
-char *events_command(struct daemon *d, uint64_t client_id, const struct ctl_request *rq)
-{
-	struct control_stream *s;
-
-	events_start(d);
-	if (!rq->follow)
-		return ctlmsg_reply_ok(events_list_json());
-	if (nfollowers >= MAX_FOLLOWERS)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d followers already", MAX_FOLLOWERS);
-	s = control_stream_take(d, client_id, FOLLOW_BUFFER, on_follower, NULL);
-	if (!s)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot follow: %s", strerror(errno));
-	followers[nfollowers++] = s;
-	return ctlmsg_reply_ok(json_pack("{s:b}", "following", 1));
-}
-
-void events_stop(struct daemon *d)
-{
-	if (daemon_ref == d) {
-		loop_timer_stop(d->loop, &drop_timer);
-		daemon_ref = NULL;
-	}
+	if (!ev)
+		return;
+	if (ev->loop)
+		loop_timer_stop(ev->loop, &ev->drop_timer);
+	free(ev);
 }

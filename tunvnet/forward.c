@@ -1,4 +1,16 @@
-/* The data path. From a job: parse, check the source is one of the job's VIPs, look the
+/* The data path.
+ *
+ * Outbound flow:
+ *   1. job.c reads a packet (or a super-packet behind its virtio-net header) from a
+ *      job's TUN and reports it through job_events: forward_from_job()
+ *   2. parse, check the source, look up the destination's node (routing_node_of)
+ *   3. a local job: job_deliver(); another node: peer_send_data() onto its link
+ * Inbound flow:
+ *   1. peer.c hands a DATA frame's payload to forward_from_peer()
+ *   2. parse; the local job hosting the destination: job_deliver() (which writes, holds
+ *      or coalesces), else a live forwarding pointer sends it on to the VIP's new node
+ *
+ * From a job: parse, check the source is one of the job's VIPs, look the
  * destination up, then write it into a local job's TUN or queue it to the peer hosting
  * it; an unknown destination gets an ICMP / ICMPv6 unreachable back. From a peer: parse
  * and write it into the local job hosting the destination, or, for a VIP that just moved
@@ -7,6 +19,7 @@
 #include "tunvnet/forward.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/frame.h"
@@ -32,7 +45,7 @@ static void unreachable(struct job *j, const uint8_t *pkt, size_t len,
 		return;
 	n = packet_icmp_unreach(pkt, len, pi, out, sizeof(out));
 	if (n > 0 && job_write(j, out, (size_t)n) == 0)
-		stats_add(STAT_ICMP_UNREACH_SENT, 1);
+		stats_add(&j->d->stats, STAT_ICMP_UNREACH_SENT, 1);
 }
 
 /* The IP packet of a FRAME_DATA payload: behind the vnet header if there is one. false
@@ -47,6 +60,25 @@ static bool ip_part(uint16_t flags, const uint8_t *pkt, size_t len, const uint8_
 	*ip = pkt + hl;
 	*iplen = len - hl;
 	return true;
+}
+
+/* VIPs that moved away lately, each until its grace period ends. */
+#define POINTERS_MAX 1024
+
+struct pointer {
+	struct vip vip;
+	uint64_t until_ms;
+};
+
+struct forward {
+	struct pointer pointers[POINTERS_MAX];
+	size_t npointers;
+};
+
+/* A drop charged to the job and / or peer it concerns (either may be NULL). */
+static void drop(struct daemon *d, enum drop_reason r, struct job *j, struct peer *p)
+{
+	stats_drop_at(&d->stats, r, j ? j->drops : NULL, p ? p->drops_by : NULL);
 }
 
 /* A super-packet travels whole, its vnet header in front (FRAME_F_VNET_HDR): the far TUN
@@ -83,36 +115,36 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 	int err;
 
 	if (!ip_part(flags, pkt, len, &ip, &iplen)) {
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+		drop(d, DROP_MALFORMED, j, NULL);
 		return 0;
 	}
-	capture_packet(CAPTURE_FROM_JOB, j, NULL, ip, iplen, iplen);
+	capture_packet(d->capture, CAPTURE_FROM_JOB, NULL, ip, iplen, iplen);
 	if (packet_parse(ip, iplen, &pi) < 0) {
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+		drop(d, DROP_MALFORMED, j, NULL);
 		return 0;
 	}
 	if (j->state == JOB_SUSPENDED && closes_connection(ip, iplen, &pi)) {
 		/* Its checkpoint may be under way: a RST or FIN now would end the connection
 		 * the restored job is to carry on. Data, ACKs and retransmissions go out,
 		 * so that the peer's view stays current and no retransmit timer backs off. */
-		stats_drop_at(DROP_SUSPENDED, j, NULL);
+		drop(d, DROP_SUSPENDED, j, NULL);
 		return 0;
 	}
 	if (pi.dst_multicast || pi.src_unspecified) {
-		stats_drop_at(DROP_NON_UNICAST, j, NULL);
+		drop(d, DROP_NON_UNICAST, j, NULL);
 		return 0;
 	}
 	if (!job_has_vip(j, &pi.src)) {
 		char s[VIP_STRLEN];
 
-		stats_drop_at(DROP_SPOOFED_SOURCE, j, NULL);
+		drop(d, DROP_SPOOFED_SOURCE, j, NULL);
 		log_ratelimited(log_info, "job %s: dropped a packet from %s, not its VIP",
 				j->netns, vip_fmt(&pi.src, s));
 		return 0;
 	}
 	node = routing_node_of(d, &pi.dst);
 	if (!node) {
-		stats_drop_at(DROP_NO_ROUTE, j, NULL);
+		drop(d, DROP_NO_ROUTE, j, NULL);
 		unreachable(j, ip, iplen, &pi);
 		return 0;
 	}
@@ -120,46 +152,39 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		struct job *to = job_by_vip(d, &pi.dst);
 
 		if (!to) {
-			stats_drop_at(DROP_NO_ROUTE, j, NULL);
+			drop(d, DROP_NO_ROUTE, j, NULL);
 			unreachable(j, ip, iplen, &pi);
 			return 0;
 		}
 		if (job_deliver(to, flags, pkt, len) == 0)
-			stats_add(STAT_LOCAL_SWITCHED, 1);
+			stats_add(&d->stats, STAT_LOCAL_SWITCHED, 1);
 		return 0;
 	}
 	p = peer_find(d, node);
 	if (!p || !peer_is_up(p)) {
-		stats_drop_at(DROP_NO_LINK, j, p);
+		drop(d, DROP_NO_LINK, j, p);
 		return 0;
 	}
-	capture_packet(CAPTURE_TO_PEER, j, p, ip, iplen, iplen);
+	capture_packet(d->capture, CAPTURE_TO_PEER, p->name, ip, iplen, iplen);
 	err = peer_send_data(p, flags | (just_moved(d, &pi.src) ? PEER_SEND_ORDERED : 0), pkt,
 			     len);
 	if (err == -ENOBUFS) {
-		stats_drop_at(DROP_QUEUE_FULL, j, p);
+		drop(d, DROP_QUEUE_FULL, j, p);
 		return -ENOBUFS;
 	}
 	if (err < 0) {
-		stats_drop_at(DROP_NO_LINK, j, p);
+		drop(d, DROP_NO_LINK, j, p);
 		return 0;
 	}
-	stats_add(STAT_PEER_TX_PACKETS, 1);
-	stats_add(STAT_PEER_TX_BYTES, iplen);
+	stats_add(&d->stats, STAT_PEER_TX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_TX_BYTES, iplen);
 	return 0;
 }
 
-/* VIPs that moved away lately, each until its grace period ends. */
-#define POINTERS_MAX 1024
-
-static struct pointer {
-	struct vip vip;
-	uint64_t until_ms;
-} pointers[POINTERS_MAX];
-static size_t npointers;
-
 void forward_pointer_add(struct daemon *d, const struct vip *v)
 {
+	struct pointer *pointers = d->forward->pointers;
+	size_t npointers = d->forward->npointers;
 	uint64_t now = loop_now(d->loop), until = now + (uint64_t)d->cfg.forward_grace_ms;
 	size_t i, free_slot = npointers;
 
@@ -174,7 +199,7 @@ void forward_pointer_add(struct daemon *d, const struct vip *v)
 			free_slot = 0; /* full of live ones: the oldest slot goes */
 		i = free_slot;
 		if (i == npointers)
-			npointers++;
+			d->forward->npointers++;
 	}
 	pointers[i].vip = *v;
 	pointers[i].until_ms = until;
@@ -182,9 +207,11 @@ void forward_pointer_add(struct daemon *d, const struct vip *v)
 
 static bool pointer_live(struct daemon *d, const struct vip *v)
 {
-	for (size_t i = 0; i < npointers; i++)
-		if (vip_equal(&pointers[i].vip, v))
-			return pointers[i].until_ms > loop_now(d->loop);
+	const struct forward *f = d->forward;
+
+	for (size_t i = 0; i < f->npointers; i++)
+		if (vip_equal(&f->pointers[i].vip, v))
+			return f->pointers[i].until_ms > loop_now(d->loop);
 	return false;
 }
 
@@ -196,16 +223,16 @@ static int send_on(struct daemon *d, const char *node, uint32_t flags, const uin
 	int err;
 
 	if (!p || !peer_is_up(p)) {
-		stats_drop_at(DROP_NO_LINK, NULL, p);
+		drop(d, DROP_NO_LINK, NULL, p);
 		return -ENOTCONN;
 	}
-	capture_packet(CAPTURE_TO_PEER, NULL, p, ip, iplen, iplen);
+	capture_packet(d->capture, CAPTURE_TO_PEER, p->name, ip, iplen, iplen);
 	err = peer_send_data(p, (uint32_t)flags | FRAME_F_FORWARDED, pkt, len);
 	if (err < 0) {
-		stats_drop_at(err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
+		drop(d, err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
 		return err;
 	}
-	stats_add(STAT_FORWARDED, 1);
+	stats_add(&d->stats, STAT_FORWARDED, 1);
 	return 0;
 }
 
@@ -245,20 +272,20 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 	size_t iplen;
 
 	if (!ip_part(flags, pkt, len, &ip, &iplen)) {
-		stats_drop_at(DROP_MALFORMED, NULL, p);
+		drop(d, DROP_MALFORMED, NULL, p);
 		return;
 	}
-	stats_add(STAT_PEER_RX_PACKETS, 1);
-	stats_add(STAT_PEER_RX_BYTES, iplen);
-	capture_packet(CAPTURE_FROM_PEER, NULL, p, ip, iplen, iplen);
+	stats_add(&d->stats, STAT_PEER_RX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_RX_BYTES, iplen);
+	capture_packet(d->capture, CAPTURE_FROM_PEER, p->name, ip, iplen, iplen);
 	if (packet_parse(ip, iplen, &pi) < 0) {
-		stats_drop_at(DROP_MALFORMED, NULL, p);
+		drop(d, DROP_MALFORMED, NULL, p);
 		return;
 	}
 	if (!source_ok(d, p, flags, &pi)) {
 		char s[VIP_STRLEN];
 
-		stats_drop_at(DROP_SPOOFED_SOURCE_PEER, NULL, p);
+		drop(d, DROP_SPOOFED_SOURCE_PEER, NULL, p);
 		log_ratelimited(log_info, "peer %s: dropped DATA from %s, not a VIP routed to it",
 				p->name, vip_fmt(&pi.src, s));
 		return;
@@ -274,5 +301,27 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 		send_on(d, node, flags, pkt, len, ip, iplen);
 		return;
 	}
-	stats_drop_at(DROP_NOT_LOCAL, NULL, p);
+	drop(d, DROP_NOT_LOCAL, NULL, p);
+}
+
+static int from_job(struct job *j, uint16_t flags, uint8_t *pkt, size_t len, void *arg)
+{
+	return forward_from_job(j, flags, pkt, len);
+}
+
+int forward_init(struct daemon *d)
+{
+	static const struct job_events ev = { .packet = from_job };
+
+	d->forward = calloc(1, sizeof(*d->forward));
+	if (!d->forward)
+		return -ENOMEM;
+	job_set_events(d, &ev);
+	return 0;
+}
+
+void forward_fini(struct daemon *d)
+{
+	free(d->forward);
+	d->forward = NULL;
 }

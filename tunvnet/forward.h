@@ -9,13 +9,15 @@
 struct job;
 struct peer;
 
-/* Headroom kept in front of packets read from a TUN, so a frame header can be put in
- * front without a copy once the substrate takes scatter lists. */
-#define FORWARD_HEADROOM 64
 #define FORWARD_MAX_PACKET 65535
 
 struct daemon;
 struct vip;
+
+/* Makes d->forward and registers forward_from_job() as where jobs' packets go
+ * (job_set_events). 0 or -ENOMEM. */
+int  forward_init(struct daemon *d);
+void forward_fini(struct daemon *d);
 
 /* One packet the job's kernel wrote into its TUN; with FRAME_F_VNET_HDR in flags (a TUN
  * with offloads) pkt starts with its virtio-net header, as a FRAME_DATA payload does.

@@ -9,7 +9,6 @@
 #include "tunnel/frame.h"
 #include "tunvnet/capture.h"
 #include "tunvnet/daemon.h"
-#include "tunvnet/forward.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/stats.h"
@@ -23,40 +22,12 @@
  * its virtio-net header; the slack makes a longer one show up as malformed, not cut. */
 #define TUN_READ_MAX   (VNET_HDR_LEN + 65536 + 256)
 
-/* The offloads the kernel took on the TUNs this daemon opened (one kernel, so one set):
- * a super-packet of a kind our TUNs cannot take is segmented here instead. */
-static unsigned tun_offloads;
-
 /* Backpressure. When a link to a peer is backed up, a packet read from a TUN is dropped
  * (bounded queues), and with super-packets one drop loses 40-odd segments at once. So
  * after such a drop no TUN is read for PAUSE_MS: the packets wait in the TUN's queue, where
  * the kernel's TCP small queues hold the senders back, instead of being read and thrown
  * away while the link drains. */
 #define PAUSE_MS 1
-
-static struct loop_timer resume_timer;
-static bool paused;
-
-static void set_reading(struct daemon *d, bool on)
-{
-	for (struct job *j = d->jobs; j; j = j->next)
-		loop_io_set(j->io, on ? EPOLLIN : 0);
-	paused = !on;
-}
-
-static void on_resume(struct loop_timer *t, void *arg)
-{
-	set_reading(arg, true);
-}
-
-static void pause_reading(struct daemon *d)
-{
-	if (paused)
-		return;
-	set_reading(d, false);
-	loop_timer_init(&resume_timer, on_resume, d);
-	loop_timer_arm(d->loop, &resume_timer, PAUSE_MS);
-}
 
 /* The local index VIP -> job: chained hash, one slot per VIP hosted on this node. */
 struct slot {
@@ -65,16 +36,54 @@ struct slot {
 	struct slot *next;
 };
 
-static struct slot *index_buckets[INDEX_BUCKETS];
+/* The state all of a daemon's jobs share. */
+struct job_ctx {
+	struct daemon *d;
+	struct job_events ev;
+	/* The offloads the kernel took on the TUNs this daemon opened (one kernel, so one
+	 * set): a super-packet of a kind our TUNs cannot take is segmented here instead. */
+	unsigned tun_offloads;
+	struct loop_timer resume_timer;
+	bool paused;
+	struct slot *index[INDEX_BUCKETS];
+	/* UDP coalescing on the way into the TUNs (see gro_take() below). */
+	struct vnet_gro gro;
+	struct job *gro_job;
+	bool gro_hooked;
+	uint8_t gro_buf[VNET_GRO_BUF];
+	/* Scratch, used within one call: a TUN read, a segmented super-packet. */
+	uint8_t rbuf[JOB_HEADROOM + TUN_READ_MAX];
+	uint8_t scratch[TUN_READ_MAX];
+};
 
-static struct slot **bucket(const struct vip *v)
+static void set_reading(struct job_ctx *x, bool on)
 {
-	return &index_buckets[vip_hash(v) & (INDEX_BUCKETS - 1)];
+	for (struct job *j = x->d->jobs; j; j = j->next)
+		loop_io_set(j->io, on ? EPOLLIN : 0);
+	x->paused = !on;
 }
 
-static int index_add(const struct vip *v, struct job *j)
+static void on_resume(struct loop_timer *t, void *arg)
 {
-	struct slot **b = bucket(v), *s = malloc(sizeof(*s));
+	set_reading(arg, true);
+}
+
+static void pause_reading(struct job_ctx *x)
+{
+	if (x->paused)
+		return;
+	set_reading(x, false);
+	loop_timer_arm(x->d->loop, &x->resume_timer, PAUSE_MS);
+}
+
+static struct slot **bucket(struct job_ctx *x, const struct vip *v)
+{
+	return &x->index[vip_hash(v) & (INDEX_BUCKETS - 1)];
+}
+
+static int index_add(struct job_ctx *x, const struct vip *v, struct job *j)
+{
+	struct slot **b = bucket(x, v), *s = malloc(sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
@@ -85,9 +94,9 @@ static int index_add(const struct vip *v, struct job *j)
 	return 0;
 }
 
-static void index_del(const struct vip *v)
+static void index_del(struct job_ctx *x, const struct vip *v)
 {
-	for (struct slot **p = bucket(v); *p; p = &(*p)->next) {
+	for (struct slot **p = bucket(x, v); *p; p = &(*p)->next) {
 		if (vip_equal(&(*p)->vip, v)) {
 			struct slot *s = *p;
 
@@ -100,7 +109,7 @@ static void index_del(const struct vip *v)
 
 struct job *job_by_vip(struct daemon *d, const struct vip *v)
 {
-	for (struct slot *s = *bucket(v); s; s = s->next)
+	for (struct slot *s = *bucket(d->jobctx, v); s; s = s->next)
 		if (vip_equal(&s->vip, v))
 			return s->job;
 	return NULL;
@@ -123,18 +132,24 @@ size_t job_count(const struct daemon *d)
 	return n;
 }
 
+static void drop(struct job *j, enum drop_reason r)
+{
+	stats_drop_at(&j->d->stats, r, j->drops, NULL);
+}
+
 /* With offloads each read is a virtio-net header and a packet of up to 64 KiB; the
  * header travels with the packet (FRAME_F_VNET_HDR) so the far TUN gets it whole. */
 static void on_tun(struct loop_io *io, uint32_t events, void *arg)
 {
-	static uint8_t buf[FORWARD_HEADROOM + TUN_READ_MAX];
 	struct job *j = arg;
+	struct job_ctx *x = j->d->jobctx;
+	uint8_t *buf = x->rbuf;
 	bool vnet = j->d->cfg.offload;
 	uint16_t flags = vnet ? FRAME_F_VNET_HDR : 0;
 	size_t hl = vnet ? VNET_HDR_LEN : 0;
 
 	for (int i = 0; i < READS_PER_WAKE; i++) {
-		ssize_t n = read(j->tun_fd, buf + FORWARD_HEADROOM, TUN_READ_MAX);
+		ssize_t n = read(j->tun_fd, buf + JOB_HEADROOM, TUN_READ_MAX);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -142,15 +157,16 @@ static void on_tun(struct loop_io *io, uint32_t events, void *arg)
 			return;
 		}
 		if ((size_t)n <= hl) {
-			stats_drop_at(DROP_MALFORMED, j, NULL);
+			drop(j, DROP_MALFORMED);
 			continue;
 		}
 		j->rx_packets++;
 		j->rx_bytes += (uint64_t)n - hl;
-		stats_add(STAT_TUN_RX_PACKETS, 1);
-		stats_add(STAT_TUN_RX_BYTES, (uint64_t)n - hl);
-		if (forward_from_job(j, flags, buf + FORWARD_HEADROOM, (size_t)n) == -ENOBUFS) {
-			pause_reading(j->d);
+		stats_add(&j->d->stats, STAT_TUN_RX_PACKETS, 1);
+		stats_add(&j->d->stats, STAT_TUN_RX_BYTES, (uint64_t)n - hl);
+		if (x->ev.packet &&
+		    x->ev.packet(j, flags, buf + JOB_HEADROOM, (size_t)n, x->ev.arg) == -ENOBUFS) {
+			pause_reading(x);
 			return;
 		}
 	}
@@ -173,10 +189,10 @@ static int hold(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 
 	if (j->nheld >= JOB_HOLD_MAX_PACKETS || j->held_bytes + len > JOB_HOLD_MAX_BYTES ||
 	    !(hp = malloc(sizeof(*hp) + len))) {
-		stats_drop_at(DROP_HOLD_FULL, j, NULL);
+		drop(j, DROP_HOLD_FULL);
 		return -ENOBUFS;
 	}
-	capture_packet(CAPTURE_HELD, j, NULL, pkt, len, len);
+	capture_packet(j->d->capture, CAPTURE_HELD, NULL, pkt, len, len);
 	hp->next = NULL;
 	hp->flags = flags;
 	hp->len = len;
@@ -185,7 +201,7 @@ static int hold(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	j->held_tail = &hp->next;
 	j->nheld++;
 	j->held_bytes += len;
-	stats_add(STAT_HELD_PACKETS, 1);
+	stats_add(&j->d->stats, STAT_HELD_PACKETS, 1);
 	return 0;
 }
 
@@ -211,18 +227,20 @@ static int put_segment(const uint8_t *pkt, size_t len, void *arg)
 static int segment(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, size_t len,
 		   uint16_t flags, bool held)
 {
-	static uint8_t scratch[TUN_READ_MAX];
+	struct job_ctx *x = j->d->jobctx;
 	struct seg_ctx c = { j, (uint16_t)(flags & ~FRAME_F_VNET_HDR), held };
-	int n = vnet_segment(h, ip, len, scratch, sizeof(scratch), put_segment, &c);
+	int n = vnet_segment(h, ip, len, x->scratch, sizeof(x->scratch), put_segment, &c);
 
 	if (n == -EINVAL || n == -EBADMSG || n == -ENOSPC)
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+		drop(j, DROP_MALFORMED);
 	return n < 0 ? n : 0;
 }
 
 /* Whether this daemon's TUNs take the super-packet h describes as it is. */
 static bool tun_takes(const struct job *j, const struct vnet_info *vi)
 {
+	unsigned tun_offloads = j->d->jobctx->tun_offloads;
+
 	if (!j->d->cfg.offload)
 		return false;
 	switch (vi->gso) {
@@ -244,13 +262,13 @@ static int put_whole(struct job *j, const uint8_t *pkt, size_t len)
 	ssize_t n = write(j->tun_fd, pkt, len);
 
 	if (n < 0) {
-		stats_drop_at(DROP_TUN_WRITE, j, NULL);
+		drop(j, DROP_TUN_WRITE);
 		return -errno;
 	}
 	j->tx_packets++;
 	j->tx_bytes += iplen;
-	stats_add(STAT_TUN_TX_PACKETS, 1);
-	stats_add(STAT_TUN_TX_BYTES, iplen);
+	stats_add(&j->d->stats, STAT_TUN_TX_PACKETS, 1);
+	stats_add(&j->d->stats, STAT_TUN_TX_BYTES, iplen);
 	return 0;
 }
 
@@ -261,58 +279,56 @@ static int put_whole(struct job *j, const uint8_t *pkt, size_t len)
  * else is written to its job, so nothing overtakes it; a job that stopped being ACTIVE
  * meanwhile gets its datagrams held instead. Only with USO, which the kernel needs to
  * take a UDP super-packet. */
-static uint8_t gro_buf[VNET_GRO_BUF];
-static struct vnet_gro gro = { .buf = gro_buf };
-static struct job *gro_job;
-static bool gro_hooked;
-
-static void gro_flush(void)
+static void gro_flush(struct job_ctx *x)
 {
-	struct job *j = gro_job;
+	struct job *j = x->gro_job;
 	struct vnet_hdr h;
 	size_t len;
 
 	if (!j)
 		return;
-	gro_job = NULL;
-	len = vnet_gro_finish(&gro);
+	x->gro_job = NULL;
+	len = vnet_gro_finish(&x->gro);
 	if (j->state == JOB_ACTIVE) {
-		put_whole(j, gro_buf, len);
+		put_whole(j, x->gro_buf, len);
 		return;
 	}
-	vnet_hdr_get(gro_buf, &h);
-	segment(j, &h, gro_buf + VNET_HDR_LEN, len - VNET_HDR_LEN, 0, true);
+	vnet_hdr_get(x->gro_buf, &h);
+	segment(j, &h, x->gro_buf + VNET_HDR_LEN, len - VNET_HDR_LEN, 0, true);
 }
 
 static void on_before_sleep(void *arg)
 {
-	gro_flush();
+	gro_flush(arg);
 }
 
 static bool gro_usable(const struct job *j)
 {
-	return gro_hooked && j->d->cfg.offload &&
-	       (tun_offloads & (TUN_F_USO4 | TUN_F_USO6)) == (TUN_F_USO4 | TUN_F_USO6);
+	struct job_ctx *x = j->d->jobctx;
+
+	return x->gro_hooked && j->d->cfg.offload &&
+	       (x->tun_offloads & (TUN_F_USO4 | TUN_F_USO6)) == (TUN_F_USO4 | TUN_F_USO6);
 }
 
 /* Takes the packet into the pending flow. false: the caller writes it itself. */
 static bool gro_take(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, size_t len)
 {
+	struct job_ctx *x = j->d->jobctx;
 	int r;
 
-	if (gro_job && gro_job != j)
-		gro_flush();
-	r = vnet_gro_add(&gro, h, ip, len);
+	if (x->gro_job && x->gro_job != j)
+		gro_flush(x);
+	r = vnet_gro_add(&x->gro, h, ip, len);
 	if (r == 0) {
-		gro_flush();
-		r = vnet_gro_add(&gro, h, ip, len);
+		gro_flush(x);
+		r = vnet_gro_add(&x->gro, h, ip, len);
 	}
 	if (r != 1) {
-		gro_flush(); /* what is pending for j goes first */
+		gro_flush(x); /* what is pending for j goes first */
 		return false;
 	}
-	gro_job = j;
-	capture_packet(CAPTURE_TO_JOB, j, NULL, ip, len, len);
+	x->gro_job = j;
+	capture_packet(j->d->capture, CAPTURE_TO_JOB, NULL, ip, len, len);
 	return true;
 }
 
@@ -337,14 +353,14 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	}
 	/* A header from a peer is checked before the kernel or vnet_segment() sees it. */
 	if (len < VNET_HDR_LEN) {
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+		drop(j, DROP_MALFORMED);
 		return -EBADMSG;
 	}
 	vnet_hdr_get(pkt, &h);
 	ip += VNET_HDR_LEN;
 	iplen -= VNET_HDR_LEN;
 	if (vnet_check(&h, ip, iplen, &vi) < 0) {
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+		drop(j, DROP_MALFORMED);
 		return -EBADMSG;
 	}
 	if (held && vnet_hdr_is_plain(&h))
@@ -357,7 +373,7 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 		return job_write(j, ip, iplen);
 	if (!tun_takes(j, &vi))
 		return segment(j, &h, ip, iplen, flags, false);
-	capture_packet(CAPTURE_TO_JOB, j, NULL, ip, iplen, iplen);
+	capture_packet(j->d->capture, CAPTURE_TO_JOB, NULL, ip, iplen, iplen);
 	return put_whole(j, pkt, len); /* header and packet in one write, as they came */
 }
 
@@ -429,9 +445,9 @@ int job_write(struct job *j, const uint8_t *pkt, size_t len)
 	static const uint8_t none[VNET_HDR_LEN]; /* a header that asks for nothing */
 	ssize_t n;
 
-	if (gro_job == j)
-		gro_flush(); /* what came first goes first */
-	capture_packet(CAPTURE_TO_JOB, j, NULL, pkt, len, len);
+	if (j->d->jobctx->gro_job == j)
+		gro_flush(j->d->jobctx); /* what came first goes first */
+	capture_packet(j->d->capture, CAPTURE_TO_JOB, NULL, pkt, len, len);
 	if (j->d->cfg.offload) {
 		struct iovec iov[2] = { { (void *)none, sizeof(none) }, { (void *)pkt, len } };
 
@@ -440,13 +456,13 @@ int job_write(struct job *j, const uint8_t *pkt, size_t len)
 		n = write(j->tun_fd, pkt, len);
 	}
 	if (n < 0) {
-		stats_drop_at(DROP_TUN_WRITE, j, NULL);
+		drop(j, DROP_TUN_WRITE);
 		return -errno;
 	}
 	j->tx_packets++;
 	j->tx_bytes += len;
-	stats_add(STAT_TUN_TX_PACKETS, 1);
-	stats_add(STAT_TUN_TX_BYTES, len);
+	stats_add(&j->d->stats, STAT_TUN_TX_PACKETS, 1);
+	stats_add(&j->d->stats, STAT_TUN_TX_BYTES, len);
 	return 0;
 }
 
@@ -478,6 +494,7 @@ static bool is_node_ns(const struct netns_id *id)
 
 int job_open(struct daemon *d, const char *spec, struct job **out)
 {
+	struct job_ctx *x = d->jobctx;
 	struct netns_id id;
 	struct job *j;
 	int nsfd, err;
@@ -507,15 +524,15 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	j->netns_fd = nsfd;
 	snprintf(j->netns, sizeof(j->netns), "%s", spec);
 	j->tun_fd = tun_open(nsfd, TUN_IFNAME, d->cfg.mtu, d->cfg.offload ? TUN_OFFLOAD : 0,
-			     &tun_offloads, &j->ifindex);
+			     &x->tun_offloads, &j->ifindex);
 	if (j->tun_fd < 0) {
 		err = j->tun_fd;
 		goto fail;
 	}
 	/* Without the hook nothing would write a pending flow: no coalescing then. */
-	if (!gro_hooked && loop_before_sleep(d->loop, on_before_sleep, NULL) == 0)
-		gro_hooked = true;
-	j->io = loop_io_add(d->loop, j->tun_fd, paused ? 0 : EPOLLIN, on_tun, j);
+	if (!x->gro_hooked && loop_before_sleep(d->loop, on_before_sleep, x) == 0)
+		x->gro_hooked = true;
+	j->io = loop_io_add(d->loop, j->tun_fd, x->paused ? 0 : EPOLLIN, on_tun, j);
 	if (!j->io) {
 		err = -errno;
 		tun_destroy(j->tun_fd);
@@ -525,7 +542,7 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	d->jobs = j;
 	*out = j;
 	log_info("job %s: TUN %s up (mtu %d, offloads %s)", spec, TUN_IFNAME, d->cfg.mtu,
-		 !d->cfg.offload ? "off" : tun_offloads & TUN_F_USO4 ? "csum tso uso" : "csum tso");
+		 !d->cfg.offload ? "off" : x->tun_offloads & TUN_F_USO4 ? "csum tso uso" : "csum tso");
 	return 0;
 fail:
 	free(j);
@@ -544,7 +561,7 @@ int job_add_vip(struct job *j, const struct vip *v)
 	err = tun_addr_add(j->netns_fd, j->ifindex, v);
 	if (err < 0)
 		return err;
-	err = index_add(v, j);
+	err = index_add(j->d->jobctx, v, j);
 	if (err < 0) {
 		tun_addr_del(j->netns_fd, j->ifindex, v);
 		return err;
@@ -555,17 +572,18 @@ int job_add_vip(struct job *j, const struct vip *v)
 
 static void job_free(struct job *j, bool destroy)
 {
+	struct job_ctx *x = j->d->jobctx;
 	struct job **p;
 
-	if (gro_job == j)
-		gro_flush();
+	if (x->gro_job == j)
+		gro_flush(x);
 
 	for (p = &j->d->jobs; *p && *p != j; p = &(*p)->next)
 		;
 	if (*p)
 		*p = j->next;
 	for (int i = 0; i < j->nvips; i++)
-		index_del(&j->vips[i]);
+		index_del(x, &j->vips[i]);
 	loop_io_del(j->io);
 	free_held(j);
 	if (destroy)
@@ -593,7 +611,7 @@ int job_del_vip(struct job *j, const struct vip *v, bool *gone)
 		return 0;
 	}
 	err = tun_addr_del(j->netns_fd, j->ifindex, v);
-	index_del(v);
+	index_del(j->d->jobctx, v);
 	j->vips[i] = j->vips[--j->nvips];
 	return err;
 }
@@ -616,7 +634,7 @@ void job_release_vip(struct job *j, const struct vip *v, bool *gone)
 	}
 	if (!j->handing_over)
 		tun_addr_del(j->netns_fd, j->ifindex, v);
-	index_del(v);
+	index_del(j->d->jobctx, v);
 	j->vips[i] = j->vips[--j->nvips];
 }
 
@@ -628,12 +646,48 @@ void job_drop_if_empty(struct job *j)
 
 void job_close_all(struct daemon *d)
 {
-	if (paused) {
-		loop_timer_stop(d->loop, &resume_timer);
-		paused = false;
+	struct job_ctx *x = d->jobctx;
+
+	if (!x)
+		return;
+	if (x->paused) {
+		loop_timer_stop(d->loop, &x->resume_timer);
+		x->paused = false;
 	}
 	while (d->jobs)
 		job_free(d->jobs, false);
+}
+
+int job_init(struct daemon *d)
+{
+	struct job_ctx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -ENOMEM;
+	x->d = d;
+	x->gro.buf = x->gro_buf;
+	loop_timer_init(&x->resume_timer, on_resume, x);
+	d->jobctx = x;
+	return 0;
+}
+
+void job_fini(struct daemon *d)
+{
+	struct job_ctx *x = d->jobctx;
+
+	if (!x)
+		return;
+	job_close_all(d);
+	loop_timer_stop(d->loop, &x->resume_timer);
+	if (x->gro_hooked)
+		loop_before_sleep_del(d->loop, on_before_sleep, x);
+	free(x);
+	d->jobctx = NULL;
+}
+
+void job_set_events(struct daemon *d, const struct job_events *ev)
+{
+	d->jobctx->ev = *ev;
 }
 
 json_t *job_list_json(struct daemon *d)

@@ -21,12 +21,27 @@
 #include "tunvnet/stats.h"
 #include "tunvnet/vip.h"
 
+/* Headroom kept in front of packets read from a TUN, so a frame header can be put in
+ * front without a copy once the substrate takes scatter lists. */
+#define JOB_HEADROOM 64
 #define JOB_MAX_VIPS 8
 #define JOB_HOLD_MAX_PACKETS 8192
 #define JOB_HOLD_MAX_BYTES   (32u << 20)
 
 struct daemon;
 struct loop_io;
+struct job;
+
+/* What a job reports upward (registered by forward.c with job_set_events()). */
+struct job_events {
+	/* One packet the job's kernel wrote into its TUN; with FRAME_F_VNET_HDR in flags
+	 * (a TUN with offloads) pkt starts with its virtio-net header, as a FRAME_DATA
+	 * payload does. pkt has JOB_HEADROOM bytes free in front of it. Returns -ENOBUFS
+	 * when it was dropped because the link to its node is backed up: then no TUN is
+	 * read for a moment (backpressure). */
+	int (*packet)(struct job *j, uint16_t flags, uint8_t *pkt, size_t len, void *arg);
+	void *arg;
+};
 
 enum job_state { JOB_ACTIVE, JOB_SUSPENDED, JOB_STANDBY };
 
@@ -66,6 +81,13 @@ struct job {
 	char moved_from[32];
 	uint64_t moved_until_ms;
 };
+
+/* The jobs' shared state in d->jobctx (VIP index, offloads, coalescing, pause): made by
+ * job_init, freed by job_fini after job_close_all. 0 or -ENOMEM. */
+int  job_init(struct daemon *d);
+void job_fini(struct daemon *d);
+/* Registers where packets read from TUNs go (*ev is copied). */
+void job_set_events(struct daemon *d, const struct job_events *ev);
 
 /* The job of namespace spec, made (TUN created in it) if there is none yet.
  * 0 or -errno (-ENOENT: no such namespace, -EINVAL: not a network namespace, -EPERM:

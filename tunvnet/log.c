@@ -8,6 +8,8 @@
 #include <syslog.h>
 #include <time.h>
 
+/* The process's logging settings, not a daemon's: where a process logs and how much is
+ * one choice for all the daemons in it (the only mutable file statics a daemon uses). */
 static bool to_syslog;
 static int cur_level = LOG_LEVEL_INFO;
 static const char *log_ident = "tunvnetd";

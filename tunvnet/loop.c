@@ -310,17 +310,19 @@ int loop_before_sleep(struct loop *l, void (*cb)(void *arg), void *arg)
 	return 0;
 }
 
-/* --- the loop ------------------------------------------------------------------------ */
-
 void loop_before_sleep_del(struct loop *l, void (*cb)(void *arg), void *arg)
 {
 	for (int i = 0; i < l->nhooks; i++) {
 		if (l->hooks[i].cb == cb && l->hooks[i].arg == arg) {
-			l->hooks[i] = l->hooks[--l->nhooks];
+			memmove(&l->hooks[i], &l->hooks[i + 1],
+				(size_t)(l->nhooks - i - 1) * sizeof(l->hooks[0]));
+			l->nhooks--;
 			return;
 		}
 	}
 }
+
+/* --- the loop ------------------------------------------------------------------------ */
 
 /* One turn: hooks, one wait of at most max_ms (-1: until the next timer), the ready
  * ios, the timers. 0 or -errno from epoll. */

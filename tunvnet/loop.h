@@ -42,8 +42,7 @@ int loop_signal_add(struct loop *l, int signo, void (*cb)(int signo, void *arg),
 
 /* Adds a hook run before each sleep. 0 or -ENOMEM. */
 int loop_before_sleep(struct loop *l, void (*cb)(void *arg), void *arg);
-
-/* Removes a hook added with the same cb and arg. */
+/* Removes the hook added with the same cb and arg (a module torn down before its loop). */
 void loop_before_sleep_del(struct loop *l, void (*cb)(void *arg), void *arg);
 
 int  loop_run(struct loop *l);   /* until loop_stop(); 0 or -errno from epoll */

@@ -9,17 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tunnel/tunnel.h"
 #include "tunvnet/config.h"
-#include "tunvnet/control.h"
 #include "tunvnet/daemon.h"
-#include "tunvnet/job.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
-#include "tunvnet/move.h"
 #include "tunvnet/node.h"
 #include "tunvnet/peer.h"
-#include "tunvnet/routing.h"
 
 #define DEFAULT_CONFIG "/etc/tunvnet/tunvnetd.conf"
 
@@ -156,33 +151,25 @@ int main(int argc, char **argv)
 		log_warn("state directory %s", d.cfg.state_dir);
 		return 1;
 	}
-	d.substrate = tunnel_lookup("tcp");
-	if (loop_new(&d.loop) < 0)
-		fatal("event loop");
-	d.start_ms = loop_now(d.loop);
+	err = node_init(&d);
+	if (err < 0) {
+		errno = -err;
+		log_warn("cannot set up the daemon");
+		return 1;
+	}
 	if (loop_signal_add(d.loop, SIGTERM, on_stop, &d) < 0 ||
 	    loop_signal_add(d.loop, SIGINT, on_stop, &d) < 0 ||
 	    loop_signal_add(d.loop, SIGHUP, on_hup, &d) < 0)
 		fatal("signals");
-	if (routing_init(&d) < 0)
-		fatalx("out of memory");
-	if (control_start(&d) < 0)
-		goto out_routing;
-	if (peer_start(&d, &node_peer_events, &d) < 0)
-		goto out_control;
-	log_info("node %s up: control socket %s", d.cfg.node, d.cfg.ctl_socket);
-	if (loop_run(d.loop) < 0)
-		log_warn("event loop");
-	else
-		rc = 0;
-	move_stop(&d);
-	peer_stop(&d);
-out_control:
-	control_stop(&d);
-	job_close_all(&d);
-out_routing:
-	routing_stop(&d);
-	loop_free(d.loop);
+	if (node_start(&d) == 0) {
+		log_info("node %s up: control socket %s", d.cfg.node, d.cfg.ctl_socket);
+		if (loop_run(d.loop) < 0)
+			log_warn("event loop");
+		else
+			rc = 0;
+	}
+	node_stop(&d);
+	node_free(&d);
 	log_info("stopped");
 	return rc;
 }

@@ -13,7 +13,7 @@
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/prom.h"
-#include "tunvnet/stats.h"
+#include "tunvnet/command.h"
 
 #define REQ_MAX     4096  /* request line and headers; longer ones get 431 */
 #define CONN_MAX    16    /* a scraper needs one; more are refused */
@@ -101,7 +101,7 @@ static void handle(struct mconn *c)
 	/* a scraper may add a query string (?name[]=...): the whole set is served */
 	path[strcspn(path, "?")] = '\0';
 	if (strcmp(path, "/metrics") == 0) {
-		json_t *st = stats_result_json(c->m->d);
+		json_t *st = command_stats_json(c->m->d);
 		char *text = st ? prom_format(st) : NULL;
 
 		json_decref(st);

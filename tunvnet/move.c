@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "tunnel/frame.h"
-#include "tunvnet/control.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/events.h"
 #include "tunvnet/forward.h"
@@ -36,8 +35,6 @@ struct pending {
 	struct loop_timer timer;
 };
 
-static struct pending *pendings;
-static uint64_t next_op = 1;
 
 /* A job just activated here whose old node has not handed over yet: one per VIP set,
  * ended by FRAME_F_HANDED_OVER from that node, its link going down, or the timer. */
@@ -48,13 +45,20 @@ struct await {
 	struct loop_timer timer;
 };
 
-static struct await *awaits;
+/* A daemon's moves. */
+struct move {
+	struct move_events ev;
+	struct pending *pendings;
+	uint64_t next_op;
+	struct await *awaits;
+	uint8_t buf[FRAME_MAX_PAYLOAD]; /* move_migrate()'s scratch */
+};
 
 static void await_end(struct await *a)
 {
 	struct job *j = job_by_vip(a->d, &a->vip);
 
-	for (struct await **pp = &awaits; *pp; pp = &(*pp)->next) {
+	for (struct await **pp = &a->d->move->awaits; *pp; pp = &(*pp)->next) {
 		if (*pp == a) {
 			*pp = a->next;
 			break;
@@ -97,19 +101,21 @@ static void await_handover(struct daemon *d, struct job *j, const char *old)
 	a->vip = j->vips[0];
 	loop_timer_init(&a->timer, on_await_timeout, a);
 	loop_timer_arm(d->loop, &a->timer, MOVE_HANDOVER_WAIT_MS);
-	a->next = awaits;
-	awaits = a;
+	a->next = d->move->awaits;
+	d->move->awaits = a;
 }
 
-void move_on_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e,
-			 size_t n)
+/* routing: p, a VIP's old node, has handed over all it held for e[0..n). */
+static void on_handed_over(struct peer *p, const struct route_entry *e, size_t n, void *arg)
 {
+	struct daemon *d = arg;
+
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = job_by_vip(d, &e[i].vip);
 
 		if (!j || strcmp(j->await_from, p->name) != 0)
 			continue;
-		for (struct await *a = awaits; a; a = a->next) {
+		for (struct await *a = d->move->awaits; a; a = a->next) {
 			if (job_by_vip(d, &a->vip) == j) {
 				await_end(a);
 				break;
@@ -120,7 +126,7 @@ void move_on_handed_over(struct daemon *d, struct peer *p, const struct route_en
 
 static void pending_free(struct pending *pd)
 {
-	for (struct pending **pp = &pendings; *pp; pp = &(*pp)->next) {
+	for (struct pending **pp = &pd->d->move->pendings; *pp; pp = &(*pp)->next) {
 		if (*pp == pd) {
 			*pp = pd->next;
 			break;
@@ -131,18 +137,24 @@ static void pending_free(struct pending *pd)
 	free(pd);
 }
 
-static struct pending *pending_with_vip(const struct vip *v, bool migrate)
+static struct pending *pending_with_vip(struct daemon *d, const struct vip *v, bool migrate)
 {
-	for (struct pending *pd = pendings; pd; pd = pd->next)
+	for (struct pending *pd = d->move->pendings; pd; pd = pd->next)
 		for (size_t i = 0; pd->migrate == migrate && i < pd->nvips; i++)
 			if (vip_equal(&pd->vips[i], v))
 				return pd;
 	return NULL;
 }
 
+/* The deferred reply goes out through the hook (it finds its client by id). */
 static void finish(struct pending *pd, char *reply)
 {
-	control_reply(pd->d, pd->client_id, reply);
+	struct move *m = pd->d->move;
+
+	if (m->ev.reply)
+		m->ev.reply(pd->client_id, reply, m->ev.arg);
+	else
+		free(reply);
 	pending_free(pd);
 }
 
@@ -185,7 +197,7 @@ char *move_suspend(struct daemon *d, const struct ctl_request *rq)
 	j->state = JOB_SUSPENDED;
 	vip_fmt(&rq->vip, vb);
 	log_info("job %s (%s) suspended: holding its packets", j->netns, vb);
-	events_job(EVENT_JOB_SUSPEND, vb, j->netns);
+	events_job(d->events, EVENT_JOB_SUSPEND, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s}", "vip", vb, "netns", j->netns));
 }
 
@@ -203,7 +215,7 @@ char *move_resume(struct daemon *d, const struct ctl_request *rq)
 	n = job_flush_held(j);
 	vip_fmt(&rq->vip, vb);
 	log_info("job %s (%s) resumed: %zu held packets delivered", j->netns, vb, n);
-	events_job(EVENT_JOB_RESUME, vb, j->netns);
+	events_job(d->events, EVENT_JOB_RESUME, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:I}", "vip", vb, "released", (json_int_t)n));
 }
 
@@ -267,8 +279,8 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 	for (struct peer *p = d->peers; p; p = p->next)
 		if (peer_is_up(p))
 			snprintf(pd->waiting[pd->nwaiting++], NODE_NAME_MAX + 1, "%s", p->name);
-	pd->next = pendings;
-	pendings = pd;
+	pd->next = d->move->pendings;
+	d->move->pendings = pd;
 	loop_timer_init(&pd->timer, on_activate_timeout, pd);
 
 	j->state = JOB_ACTIVE;
@@ -283,7 +295,7 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 	vip_fmt(&rq->vip, vb);
 	log_info("job %s (%s) activated, epoch %llu (was %s)", j->netns, vb,
 		 (unsigned long long)pd->epochs[0], pd->prev_node[0] ? pd->prev_node : "none");
-	events_job(EVENT_JOB_ACTIVATE, vb, j->netns);
+	events_job(d->events, EVENT_JOB_ACTIVATE, vb, j->netns);
 	if (pd->nwaiting == 0) {
 		char *reply = activate_reply(pd);
 
@@ -307,10 +319,13 @@ static void unwait(struct pending *pd, const char *node)
 	}
 }
 
-void move_on_ack(struct daemon *d, struct peer *p, const struct route_entry *e, size_t n)
+/* routing: p confirmed an announcement with the entries it now holds. */
+static void on_ack(struct peer *p, const struct route_entry *e, size_t n, void *arg)
 {
+	struct daemon *d = arg;
+
 	for (size_t i = 0; i < n; i++) {
-		struct pending *pd = pending_with_vip(&e[i].vip, false);
+		struct pending *pd = pending_with_vip(d, &e[i].vip, false);
 
 		if (!pd)
 			continue;
@@ -336,10 +351,12 @@ static void hand_one(const struct held_packet *hp, void *arg)
 		h->sent++;
 }
 
-void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
-		     const struct route_entry *cur)
+/* routing: v, hosted here by j (not on standby), is now routed to cur->node. */
+static void on_route_lost(struct job *j, const struct vip *v, const struct route_entry *cur,
+			  void *arg)
 {
-	struct pending *pd = pending_with_vip(v, false);
+	struct daemon *d = arg;
+	struct pending *pd = pending_with_vip(d, v, false);
 	struct handover h = { d, cur->node, 0 };
 	char vb[VIP_STRLEN], detail[128];
 	bool gone;
@@ -368,7 +385,7 @@ void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
 	snprintf(detail, sizeof(detail), "to %s epoch %llu, %zu held packets handed over",
 		 cur->node, (unsigned long long)cur->epoch, h.sent);
 	log_info("VIP %s moved %s", vb, detail);
-	events_job(EVENT_JOB_RELEASE, vb, detail);
+	events_job(d->events, EVENT_JOB_RELEASE, vb, detail);
 	job_release_vip(j, v, &gone);
 }
 
@@ -388,7 +405,7 @@ static void on_migrate_timeout(struct loop_timer *t, void *arg)
 char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
 		   bool *deferred)
 {
-	static uint8_t buf[FRAME_MAX_PAYLOAD];
+	uint8_t *buf = d->move->buf;
 	char *err = NULL, vb[VIP_STRLEN];
 	struct job *j = find_job(d, rq, &err);
 	struct msg_migrate *m;
@@ -407,7 +424,7 @@ char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_reques
 	if (!p || !peer_is_up(p))
 		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "no link to a node named \"%s\"%s",
 					rq->to, p ? " (it is down)" : "");
-	if (pending_with_vip(&rq->vip, true))
+	if (pending_with_vip(d, &rq->vip, true))
 		return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "%s is being migrated already", vb);
 	m = calloc(1, sizeof(*m));
 	pd = calloc(1, sizeof(*pd));
@@ -416,11 +433,11 @@ char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_reques
 		free(pd);
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
 	}
-	m->op = next_op++;
+	m->op = d->move->next_op++;
 	snprintf(m->netns, sizeof(m->netns), "%s", j->netns);
 	for (int i = 0; i < j->nvips; i++)
 		m->vips[m->nvips++] = j->vips[i];
-	len = msg_migrate_encode(m, buf, sizeof(buf));
+	len = msg_migrate_encode(m, buf, sizeof(d->move->buf));
 	if (len < 0 || peer_send_ctl(p, FRAME_MIGRATE, 0, buf, (size_t)len) < 0) {
 		free(m);
 		free(pd);
@@ -438,8 +455,8 @@ char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_reques
 	snprintf(pd->prev_node, sizeof(pd->prev_node), "%s", d->cfg.node);
 	loop_timer_init(&pd->timer, on_migrate_timeout, pd);
 	loop_timer_arm(d->loop, &pd->timer, MOVE_MIGRATE_TIMEOUT_MS);
-	pd->next = pendings;
-	pendings = pd;
+	pd->next = d->move->pendings;
+	d->move->pendings = pd;
 	free(m);
 	log_info("migrating job %s (%s) to %s", j->netns, vb, rq->to);
 	*deferred = true;
@@ -512,7 +529,7 @@ int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t
 	await_handover(d, j, p->name);
 	log_info("took over job %s (%s) from %s, epoch %llu", m.netns,
 		 vip_fmt(&m.vips[0], vb), p->name, (unsigned long long)epochs[0]);
-	events_job(EVENT_JOB_ACTIVATE, vb, m.netns);
+	events_job(d->events, EVENT_JOB_ACTIVATE, vb, m.netns);
 	migrate_answer(p, m.op, CTL_OK, epochs[0], "");
 	return 0;
 }
@@ -525,7 +542,7 @@ int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, s
 
 	if (msg_migrate_done_decode(buf, len, &r) < 0)
 		return -EBADMSG;
-	for (pd = pendings; pd && !(pd->migrate && pd->op == r.op); pd = pd->next)
+	for (pd = d->move->pendings; pd && !(pd->migrate && pd->op == r.op); pd = pd->next)
 		;
 	if (!pd)
 		return 0; /* timed out already */
@@ -547,8 +564,8 @@ int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, s
 
 void move_peer_down(struct daemon *d, struct peer *p)
 {
-	struct pending *pd = pendings;
-	struct await *a = awaits;
+	struct pending *pd = d->move->pendings;
+	struct await *a = d->move->awaits;
 
 	while (a) {
 		struct await *next = a->next;
@@ -573,8 +590,41 @@ void move_peer_down(struct daemon *d, struct peer *p)
 
 void move_stop(struct daemon *d)
 {
-	while (awaits)
-		await_end(awaits);
-	while (pendings)
-		finish(pendings, ctlmsg_reply_err(CTL_ERR_SYSTEM, "tunvnetd is stopping"));
+	struct move *m = d->move;
+
+	if (!m)
+		return;
+	while (m->awaits)
+		await_end(m->awaits);
+	while (m->pendings)
+		finish(m->pendings, ctlmsg_reply_err(CTL_ERR_SYSTEM, "tunvnetd is stopping"));
+}
+
+int move_init(struct daemon *d, const struct move_events *ev)
+{
+	struct routing_events rev = {
+		.route_lost = on_route_lost,
+		.acked = on_ack,
+		.handed_over = on_handed_over,
+		.arg = d,
+	};
+	struct move *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->ev = *ev;
+	m->next_op = 1;
+	d->move = m;
+	routing_set_events(d, &rev);
+	return 0;
+}
+
+void move_fini(struct daemon *d)
+{
+	if (!d->move)
+		return;
+	move_stop(d);
+	routing_set_events(d, &(struct routing_events){ 0 });
+	free(d->move);
+	d->move = NULL;
 }

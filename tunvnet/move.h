@@ -32,6 +32,20 @@ struct job;
 struct peer;
 struct route_entry;
 
+/* Where deferred replies go (registered from above: command.c sends them to the control
+ * client with that id). reply takes line (malloc'd). */
+struct move_events {
+	void (*reply)(uint64_t client_id, char *line, void *arg);
+	void *arg;
+};
+
+/* Makes d->move and registers for what routing reports (routing_set_events): a VIP
+ * hosted here routed elsewhere, confirmations, hand-overs. *ev is copied. 0 or -ENOMEM. */
+int  move_init(struct daemon *d, const struct move_events *ev);
+/* Ends every pending operation (shutdown): each deferred request is answered. */
+void move_stop(struct daemon *d);
+void move_fini(struct daemon *d);
+
 /* Control handlers; those that may defer set *deferred and return NULL. */
 char *move_suspend(struct daemon *d, const struct ctl_request *rq);
 char *move_resume(struct daemon *d, const struct ctl_request *rq);
@@ -40,20 +54,10 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
 		   bool *deferred);
 
-/* routing.c: v, hosted here by j (not on standby), is now routed to cur->node. */
-void move_route_lost(struct daemon *d, struct job *j, const struct vip *v,
-		     const struct route_entry *cur);
-/* routing.c: p confirmed an announcement with the entries it now holds. */
-void move_on_ack(struct daemon *d, struct peer *p, const struct route_entry *e, size_t n);
-/* routing.c: p, a VIP's old node, has handed over all it held for e[0..n). */
-void move_on_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e,
-			 size_t n);
 /* peer.c: MIGRATE and MIGRATE_DONE frames from an authenticated peer. 0 or -EBADMSG. */
 int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);
 int move_on_migrate_done(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);
 /* peer.c: p went down: operations waiting on it stop waiting. */
 void move_peer_down(struct daemon *d, struct peer *p);
-/* Ends every pending operation (shutdown). */
-void move_stop(struct daemon *d);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * HELLO:  u8 name_len, name, u8 family (4|6), addr (4|16), u16 port (family 0, no
  *         addr and port 0: the sender does not accept connections), u8 flags
- *         (MSG_HELLO_SEALED), u32 substrates (bit i: tunnel_lookup's i-th substrate)
+ *         (MSG_HELLO_SEALED), u32 substrates (bit i: substrate.c's i-th substrate)
  * LINK_OPEN: u8 name_len, name (the dialer), u64 link, u8 substrate, u8 flags
  *         (MSG_HELLO_SEALED), mac[32]
  * LINK_OK: u64 link, mac[32]

@@ -1,13 +1,43 @@
+/* A daemon's life (node.h): the one place that knows every module, creates their state
+ * low to high, wires each lower layer's callbacks to the layer above, and tears it all
+ * down in reverse. */
 #include "tunvnet/node.h"
 
 #include <errno.h>
 
 #include "tunnel/frame.h"
+#include "tunnel/substrate.h"
+#include "tunvnet/capture.h"
+#include "tunvnet/command.h"
+#include "tunvnet/control.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
 #include "tunvnet/forward.h"
+#include "tunvnet/job.h"
+#include "tunvnet/log.h"
+#include "tunvnet/loop.h"
+#include "tunvnet/metrics.h"
 #include "tunvnet/move.h"
+#include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
 
+/* control -> command: each request line. */
+static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
+			void *arg)
+{
+	return command_run(arg, client_id, line, len, deferred);
+}
+
+/* move -> control: a deferred reply finds its client by id. */
+static void reply_by_id(uint64_t client_id, char *line, void *arg)
+{
+	struct daemon *d = arg;
+
+	control_reply(d->ctl, client_id, line);
+}
+
+/* peer -> the modules above it: the frames of an up peer that this layer takes, and who
+ * takes each (the peer layer handles its own: HELLO, LINK_*, PEERS, PING, PONG). */
 static int on_data(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *b,
 		   size_t len)
 {
@@ -33,7 +63,6 @@ static int on_migrate_done(struct daemon *d, struct peer *p, uint16_t flags, con
 	return move_on_migrate_done(d, p, b, len);
 }
 
-/* The frames of an up peer that this layer takes, and who takes each. */
 static const struct {
 	uint8_t type;
 	int (*fn)(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *b,
@@ -45,8 +74,8 @@ static const struct {
 	{ FRAME_MIGRATE_DONE, on_migrate_done },
 };
 
-static int on_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t *payload,
-		    size_t len, void *arg)
+static int on_peer_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t *payload,
+			 size_t len, void *arg)
 {
 	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
 		if (frames[i].type == type)
@@ -55,18 +84,113 @@ static int on_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t 
 }
 
 /* A peer that comes up gets this node's own routes. */
-static void on_up(struct peer *p, void *arg)
+static void on_peer_up(struct peer *p, void *arg)
 {
 	routing_send_table(arg, p);
 }
 
-static void on_down(struct peer *p, const char *why, void *arg)
+static void on_peer_down(struct peer *p, const char *why, void *arg)
 {
 	move_peer_down(arg, p);
 }
 
-const struct peer_events node_peer_events = {
-	.up = on_up,
-	.down = on_down,
-	.frame = on_frame,
+static const struct peer_events peer_ev = {
+	.up = on_peer_up,
+	.down = on_peer_down,
+	.frame = on_peer_frame,
 };
+
+int node_init(struct daemon *d)
+{
+	struct stats_events drops;
+	int err;
+
+	if (!d->loop) {
+		err = loop_new(&d->loop);
+		if (err < 0)
+			return err;
+		d->own_loop = true;
+	}
+	if (!d->substrate)
+		d->substrate = substrate_lookup("tcp");
+	d->start_ms = loop_now(d->loop);
+	err = events_new(d->loop, &d->events);
+	if (err < 0)
+		goto fail;
+	events_stats_hook(d->events, &drops);
+	stats_set_events(&d->stats, &drops);
+	err = capture_new(d, &d->capture);
+	if (err == 0)
+		err = job_init(d);
+	if (err == 0)
+		err = routing_init(d);
+	if (err == 0)
+		err = forward_init(d);
+	if (err == 0)
+		err = move_init(d, &(struct move_events){ .reply = reply_by_id, .arg = d });
+	if (err == 0)
+		err = command_init(d);
+	if (err < 0)
+		goto fail;
+	return 0;
+fail:
+	node_free(d);
+	return err;
+}
+
+int node_start(struct daemon *d)
+{
+	const struct control_events ctl = { .request = on_request, .arg = d };
+	int err;
+
+	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
+	if (err < 0)
+		return err;
+	/* The other local management interface: off unless metrics_listen is set. */
+	err = metrics_start(d);
+	if (err < 0)
+		goto out_control;
+	err = peer_start(d, &peer_ev, d);
+	if (err < 0)
+		goto out_metrics;
+	d->running = true;
+	return 0;
+out_metrics:
+	metrics_stop(d);
+out_control:
+	control_stop(d->ctl);
+	d->ctl = NULL;
+	return err;
+}
+
+void node_stop(struct daemon *d)
+{
+	move_stop(d);
+	if (d->running) {
+		peer_stop(d);
+		metrics_stop(d);
+		d->running = false;
+	}
+	control_stop(d->ctl); /* streams end: captures and followers let go */
+	d->ctl = NULL;
+	job_close_all(d);
+}
+
+void node_free(struct daemon *d)
+{
+	command_fini(d);
+	move_fini(d);
+	forward_fini(d);
+	routing_stop(d);
+	job_fini(d);
+	capture_free(d->capture);
+	d->capture = NULL;
+	stats_set_events(&d->stats, NULL);
+	events_free(d->events);
+	d->events = NULL;
+	if (d->own_loop) {
+		loop_free(d->loop);
+		d->loop = NULL;
+		d->own_loop = false;
+	}
+}

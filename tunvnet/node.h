@@ -1,12 +1,28 @@
-/* The node layer: what this daemon does with what its peers send and with their comings
- * and goings. peer.c reports through these events; this file hands each frame type to
- * the module that owns it (one table) and sits above all of them. */
+/* A daemon's life, in order: node_init, node_start, (the loop runs), node_stop,
+ * node_free. Each undoes its counterpart in reverse order. Nothing here is global: two
+ * daemons can live in one process (tests do), each with its own struct daemon, on their
+ * own loops or on one shared loop.
+ *
+ *   node_init   the loop (unless the caller set d->loop), the event bus, capture, jobs,
+ *               routing, forward, move, commands; and the callbacks that connect them
+ *               (stats -> events, job -> forward, routing -> move, move -> control by
+ *               request id, control -> command). Nothing listens yet.
+ *   node_start  the control socket, the metrics endpoint, the peer listener and seeds.
+ *   node_stop   pending moves answered, peers closed, metrics and control closed, jobs
+ *               let go (their persistent TUNs stay for a restarted daemon).
+ *   node_free   the state node_init made, and the loop if node_init made it. */
 #ifndef TUNVNET_NODE_H
 #define TUNVNET_NODE_H
 
-#include "tunvnet/peer.h"
+struct daemon;
 
-/* The events to give peer_start(), with the daemon as their argument. */
-extern const struct peer_events node_peer_events;
+/* d: zeroed, with d->cfg loaded (config_load) and optionally d->loop and d->cfg_path
+ * set. 0 or -errno; on failure what was made is freed again. */
+int  node_init(struct daemon *d);
+/* 0 or -errno (logged); on failure what had started is stopped again. */
+int  node_start(struct daemon *d);
+/* Safe whether or not node_start ran or succeeded. */
+void node_stop(struct daemon *d);
+void node_free(struct daemon *d);
 
 #endif

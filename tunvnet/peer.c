@@ -603,7 +603,7 @@ void peer_reload(struct daemon *d, const struct config *nc)
 		if (s && tls_recheck(ps->tls, s, why, sizeof(why)) < 0) {
 			log_warnx("peer %s: %s: dropping it", p->name, why);
 			ps->c[PC_REFUSED_CERT]++;
-			stats_add(STAT_HANDSHAKE_REFUSED, 1);
+			stats_add(&d->stats, STAT_HANDSHAKE_REFUSED, 1);
 			link_close(p->ctl, "certificate no longer valid");
 		}
 	}
@@ -642,8 +642,8 @@ static void peer_down(struct peer *p, const char *why)
 	struct peer_set *ps = ps_of(d);
 
 	log_info("peer %s down: %s", p->name, why);
-	stats_add(STAT_LINK_DOWNS, 1);
-	events_peer(EVENT_PEER_DOWN, p->name, why);
+	stats_add(&d->stats, STAT_LINK_DOWNS, 1);
+	events_peer(d->events, EVENT_PEER_DOWN, p->name, why);
 	p->ctl = NULL;
 	p->since_ms = loop_now(d->loop);
 	loop_timer_stop(d->loop, &p->keepalive);
@@ -739,12 +739,12 @@ static void refuse(struct peer_link *l, enum peer_counter why_counter, const cha
 	int i;
 
 	ps->c[why_counter]++;
-	stats_add(STAT_HANDSHAKE_REFUSED, 1);
+	stats_add(&l->d->stats, STAT_HANDSHAKE_REFUSED, 1);
 	{
 		char a[ADDR_STRLEN], detail[TLS_WHY_MAX + ADDR_STRLEN + 4];
 
 		snprintf(detail, sizeof(detail), "%s: %s", addr_fmt(&l->remote, a), why);
-		events_peer(EVENT_HANDSHAKE_REFUSED, l->name, detail);
+		events_peer(l->d->events, EVENT_HANDSHAKE_REFUSED, l->name, detail);
 	}
 	for (i = 0; i < ps->nrefused && !addr_same_host(&ps->refused[i], &l->remote); i++)
 		;
@@ -853,14 +853,14 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
 	loop_timer_arm(d->loop, &p->rekey, (uint64_t)d->cfg.rekey_s * 1000);
-	stats_add(STAT_LINK_UPS, 1);
+	stats_add(&d->stats, STAT_LINK_UPS, 1);
 	log_info("peer %s up (%s, %s, TLS)", p->name, addr_fmt(&l->remote, a),
 		 l->initiator ? "dialed" : "accepted");
 	{
 		char detail[ADDR_STRLEN + 16];
 
 		snprintf(detail, sizeof(detail), "%s, %s", a, l->initiator ? "dialed" : "accepted");
-		events_peer(EVENT_PEER_UP, p->name, detail);
+		events_peer(d->events, EVENT_PEER_UP, p->name, detail);
 	}
 	broadcast_members(d);
 	if (ps->ev && ps->ev->up)
@@ -950,7 +950,7 @@ static void on_peers(struct peer *p, const uint8_t *buf, size_t len)
 	size_t n;
 
 	if (msg_peers_decode(buf, len, ps->members, MAX_MEMBERS, &n) < 0) {
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&p->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		link_close(p->ctl, "malformed PEERS");
 		return;
 	}
@@ -962,7 +962,7 @@ static void protocol_error(struct peer_link *l, const char *what)
 {
 	char why[96], desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 
-	stats_add(STAT_PROTOCOL_ERRORS, 1);
+	stats_add(&l->d->stats, STAT_PROTOCOL_ERRORS, 1);
 	snprintf(why, sizeof(why), "%s", what);
 	log_warnx("link %s: %s, closing", link_desc(l, desc), why);
 	link_close(l, why);
@@ -979,7 +979,7 @@ static void on_handshake_frame(struct peer_link *l, const struct frame_hdr *h,
 
 		l->got_hello = true;
 		if (msg_hello_decode(payload, h->len, &m) < 0) {
-			stats_add(STAT_PROTOCOL_ERRORS, 1);
+			stats_add(&l->d->stats, STAT_PROTOCOL_ERRORS, 1);
 			refuse(l, PC_REFUSED_HELLO, "malformed HELLO");
 			return;
 		}
@@ -994,7 +994,7 @@ static void on_handshake_frame(struct peer_link *l, const struct frame_hdr *h,
 		on_link_ok(l, payload, h->len);
 		return;
 	}
-	stats_add(STAT_PROTOCOL_ERRORS, 1);
+	stats_add(&l->d->stats, STAT_PROTOCOL_ERRORS, 1);
 	snprintf(why, sizeof(why), "%s frame before the handshake finished",
 		 frame_type_name(h->type));
 	refuse(l, l->role == LINK_DATA ? PC_REFUSED_LINK : PC_REFUSED_HELLO, why);
@@ -1134,7 +1134,7 @@ static void on_closed(struct tunnel_link *lk, int err, const char *why, void *ar
 	if (err == -EPROTO) {
 		char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
 
-		stats_add(STAT_PROTOCOL_ERRORS, 1);
+		stats_add(&l->d->stats, STAT_PROTOCOL_ERRORS, 1);
 		log_ratelimited(log_warnx, "link %s: protocol error: %s, closing",
 				link_desc(l, desc), why);
 	}

@@ -1,6 +1,7 @@
 #include "tunvnet/routing.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tunnel/frame.h"
@@ -8,7 +9,6 @@
 #include "tunvnet/events.h"
 #include "tunvnet/job.h"
 #include "tunvnet/log.h"
-#include "tunvnet/move.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
@@ -27,7 +27,15 @@ struct batch {
 	uint8_t buf[FRAME_MAX_PAYLOAD];
 };
 
-static struct batch batch;
+/* A daemon's routing state. */
+struct routing {
+	struct routing_events ev;
+	struct loop_timer gc_timer;   /* tombstone expiry */
+	struct batch batch;
+	/* routing_receive()'s scratch: the entries of one frame */
+	struct route_entry rx[MAX_PER_FRAME];
+	bool check[MAX_PER_FRAME];
+};
 
 static void batch_flush(struct batch *b)
 {
@@ -72,10 +80,12 @@ static void batch_add(const struct route_entry *e, void *arg)
 
 static void broadcast(struct daemon *d, const struct route_entry *e, size_t n, uint16_t flags)
 {
-	batch_start(&batch, d, NULL, flags);
+	struct batch *b = &d->routing->batch;
+
+	batch_start(b, d, NULL, flags);
 	for (size_t i = 0; i < n; i++)
-		batch_add(&e[i], &batch);
-	batch_flush(&batch);
+		batch_add(&e[i], b);
+	batch_flush(b);
 }
 
 /* Applies e, logging and recording a change. Returns route_update's result. */
@@ -95,7 +105,7 @@ static int apply(struct daemon *d, const struct route_entry *e, const char *from
 		vip_fmt(&e->vip, vb);
 		log_debug("route %s -> %s epoch %llu%s (from %s)", vb, e->node,
 			  (unsigned long long)e->epoch, e->withdrawn ? " withdrawn" : "", from);
-		events_route(vb, old_node, old_epoch, e->node, e->epoch, e->withdrawn);
+		events_route(d->events, vb, old_node, old_epoch, e->node, e->epoch, e->withdrawn);
 	}
 	return changed;
 }
@@ -107,25 +117,41 @@ static void on_gc(struct loop_timer *t, void *arg)
 
 	if (now > ROUTING_TOMBSTONE_MS)
 		route_expire(d->routes, now - ROUTING_TOMBSTONE_MS);
-	loop_timer_arm(d->loop, &d->gc_timer, GC_INTERVAL_MS);
+	loop_timer_arm(d->loop, &d->routing->gc_timer, GC_INTERVAL_MS);
 }
 
 int routing_init(struct daemon *d)
 {
-	int err = route_table_new(&d->routes);
+	struct routing *r = calloc(1, sizeof(*r));
+	int err;
 
-	if (err < 0)
+	if (!r)
+		return -ENOMEM;
+	err = route_table_new(&d->routes);
+	if (err < 0) {
+		free(r);
 		return err;
-	loop_timer_init(&d->gc_timer, on_gc, d);
-	loop_timer_arm(d->loop, &d->gc_timer, GC_INTERVAL_MS);
+	}
+	d->routing = r;
+	loop_timer_init(&r->gc_timer, on_gc, d);
+	loop_timer_arm(d->loop, &r->gc_timer, GC_INTERVAL_MS);
 	return 0;
 }
 
 void routing_stop(struct daemon *d)
 {
-	loop_timer_stop(d->loop, &d->gc_timer);
+	if (!d->routing)
+		return;
+	loop_timer_stop(d->loop, &d->routing->gc_timer);
 	route_table_free(d->routes);
 	d->routes = NULL;
+	free(d->routing);
+	d->routing = NULL;
+}
+
+void routing_set_events(struct daemon *d, const struct routing_events *ev)
+{
+	d->routing->ev = *ev;
 }
 
 static void self_entry(struct daemon *d, struct route_entry *e, const struct vip *v,
@@ -185,9 +211,11 @@ int routing_withdraw(struct daemon *d, const struct vip *v)
 
 void routing_send_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e)
 {
-	batch_start(&batch, d, p, FRAME_F_HANDED_OVER);
-	batch_add(e, &batch);
-	batch_flush(&batch);
+	struct batch *b = &d->routing->batch;
+
+	batch_start(b, d, p, FRAME_F_HANDED_OVER);
+	batch_add(e, b);
+	batch_flush(b);
 }
 
 /* Our own entries only (tombstones included, so a withdrawal missed is learned): the
@@ -202,13 +230,15 @@ static void batch_add_own(const struct route_entry *e, void *arg)
 
 void routing_send_table(struct daemon *d, struct peer *p)
 {
-	batch_start(&batch, d, p, FRAME_F_FULL_TABLE);
-	route_foreach(d->routes, batch_add_own, &batch);
-	batch_flush(&batch);
+	struct batch *b = &d->routing->batch;
+
+	batch_start(b, d, p, FRAME_F_FULL_TABLE);
+	route_foreach(d->routes, batch_add_own, b);
+	batch_flush(b);
 }
 
-/* Keeps what the cluster believes about this node true, and acts when a VIP hosted here
- * is now routed elsewhere (move.c: a move, or a lost race). A job on standby is not
+/* Keeps what the cluster believes about this node true, and reports when a VIP hosted
+ * here is now routed elsewhere (routing_events.route_lost: a move, or a lost race). A job on standby is not
  * hosting yet: routes elsewhere are what it expects. */
 static void assert_self(struct daemon *d, const struct vip *v)
 {
@@ -231,8 +261,8 @@ static void assert_self(struct daemon *d, const struct vip *v)
 				 vip_fmt(v, buf));
 			routing_announce(d, v, 1, &epoch, false);
 		}
-	} else if (!cur->withdrawn && hosted) {
-		move_route_lost(d, j, v, cur);
+	} else if (!cur->withdrawn && hosted && d->routing->ev.route_lost) {
+		d->routing->ev.route_lost(j, v, cur, d->routing->ev.arg);
 	}
 }
 
@@ -249,7 +279,7 @@ static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
 	char vb[VIP_STRLEN];
 
 	if (strcmp(e->node, p->name) != 0) {
-		stats_add(STAT_ROUTES_NOT_OWN, 1);
+		stats_add(&d->stats, STAT_ROUTES_NOT_OWN, 1);
 		log_ratelimited(log_warnx, "peer %s announced %s for node %s: refused (a node "
 				"speaks only for itself)", p->name, vip_fmt(&e->vip, vb), e->node);
 		return false;
@@ -257,7 +287,7 @@ static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
 	cur = route_get(d->routes, &e->vip);
 	if (e->epoch > ROUTING_EPOCH_MAX || (cur && e->epoch > cur->epoch &&
 					     e->epoch - cur->epoch > step)) {
-		stats_add(STAT_ROUTES_EPOCH_JUMP, 1);
+		stats_add(&d->stats, STAT_ROUTES_EPOCH_JUMP, 1);
 		log_ratelimited(log_warnx, "peer %s announced %s at epoch %llu, highest seen %llu: "
 				"refused (an epoch rises by one)", p->name, vip_fmt(&e->vip, vb),
 				(unsigned long long)e->epoch,
@@ -270,8 +300,10 @@ static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,
 		    size_t len)
 {
-	static struct route_entry e[MAX_PER_FRAME];
-	static bool check[MAX_PER_FRAME];
+	struct routing *r = d->routing;
+	struct route_entry *e = r->rx;
+	bool *check = r->check;
+	struct batch *b = &r->batch;
 	size_t n;
 
 	if (msg_routes_decode(buf, len, e, MAX_PER_FRAME, &n) < 0)
@@ -293,22 +325,22 @@ int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint
 	if (flags & FRAME_F_ACK_REQ) {
 		/* Confirm with what we hold now (which may be another winner), before the
 		 * slower work below, so that the announcer's wait is one round trip. */
-		batch_start(&batch, d, p, FRAME_F_ACK);
+		batch_start(b, d, p, FRAME_F_ACK);
 		for (size_t i = 0; i < n; i++) {
 			const struct route_entry *cur = route_get(d->routes, &e[i].vip);
 
-			batch_add(cur ? cur : &e[i], &batch);
+			batch_add(cur ? cur : &e[i], b);
 		}
-		batch_flush(&batch);
+		batch_flush(b);
 		peer_flush(p);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (check[i])
 			assert_self(d, &e[i].vip);
-	if (flags & FRAME_F_ACK)
-		move_on_ack(d, p, e, n);
-	if (flags & FRAME_F_HANDED_OVER)
-		move_on_handed_over(d, p, e, n);
+	if ((flags & FRAME_F_ACK) && r->ev.acked)
+		r->ev.acked(p, e, n, r->ev.arg);
+	if ((flags & FRAME_F_HANDED_OVER) && r->ev.handed_over)
+		r->ev.handed_over(p, e, n, r->ev.arg);
 	return 0;
 }
 

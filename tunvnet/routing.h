@@ -19,15 +19,32 @@
 #define ROUTING_RESYNC_MAX   65536 /* a full table may jump this far (missed moves) */
 
 struct daemon;
+struct job;
 struct peer;
 struct route_entry;
 
-int  routing_init(struct daemon *d);   /* 0 or -ENOMEM */
+/* What routing reports upward (registered by move.c with routing_set_events()). Any
+ * may be NULL. */
+struct routing_events {
+	/* v, hosted here by j (not on standby), is now routed to cur->node. */
+	void (*route_lost)(struct job *j, const struct vip *v, const struct route_entry *cur,
+			   void *arg);
+	/* p confirmed an announcement with the entries it now holds. */
+	void (*acked)(struct peer *p, const struct route_entry *e, size_t n, void *arg);
+	/* p, a VIP's old node, has handed over all it held for e[0..n). */
+	void (*handed_over)(struct peer *p, const struct route_entry *e, size_t n, void *arg);
+	void *arg;
+};
+
+/* Makes the route table and d->routing, and starts tombstone expiry. 0 or -ENOMEM. */
+int  routing_init(struct daemon *d);
 void routing_stop(struct daemon *d);
+/* *ev is copied. */
+void routing_set_events(struct daemon *d, const struct routing_events *ev);
 
 /* Installs each of v[0..n) -> this node with its next epoch and tells every peer in one
  * frame; epochs[i] gets each epoch. With confirm, every peer answers with the entries it
- * then holds (move_on_ack()). 0 or -errno. */
+ * then holds (routing_events.acked). 0 or -errno. */
 int routing_announce(struct daemon *d, const struct vip *v, size_t n, uint64_t *epochs,
 		     bool confirm);
 /* Withdraws v (hosted here) and tells every peer. */

@@ -1,11 +1,14 @@
-/* The daemon's counters. One global instance, bumped on the data path without locks
- * (the daemon is one thread). Names are the JSON keys of `vnetctl stats --json`. */
+/* The daemon's counters: numbers only. One instance per daemon (struct daemon's stats),
+ * bumped on the data path without locks (a daemon is one thread). Names are the JSON keys
+ * of `vnetctl stats --json`; the JSON itself is made above (command.c).
+ *
+ * Counters know nothing of who watches them: a drop is reported upward through the hook
+ * registered with stats_set_events() (the event bus aggregates drops into events). */
 #ifndef TUNVNET_STATS_H
 #define TUNVNET_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 enum drop_reason {
 	DROP_SPOOFED_SOURCE, /* a job sent a packet whose source is not one of its VIPs */
@@ -39,40 +42,47 @@ enum stat_counter {
 	STAT_COUNTER_MAX
 };
 
+/* Who hears of each drop (registered from above; drop may be NULL). Called on the data
+ * path: it must be cheap. */
+struct stats_events {
+	void (*drop)(enum drop_reason r, void *arg);
+	void *arg;
+};
+
 struct stats {
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t c[STAT_COUNTER_MAX];
+	struct stats_events ev;
 };
 
-extern struct stats stats;
+/* Registers the drop hook (a copy of *ev is kept; NULL unregisters). */
+void stats_set_events(struct stats *s, const struct stats_events *ev);
 
-struct daemon;
-struct job;
-struct peer;
-
-void events_drop(enum drop_reason r); /* tunvnet/events.h: the event ring aggregates */
-
-static inline void stats_drop(enum drop_reason r)
+static inline void stats_drop(struct stats *s, enum drop_reason r)
 {
-	stats.drops[r]++;
-	events_drop(r);
+	s->drops[r]++;
+	if (s->ev.drop)
+		s->ev.drop(r, s->ev.arg);
 }
 
-/* A drop charged also to the job and / or peer it concerns (either may be NULL). */
-void stats_drop_at(enum drop_reason r, struct job *j, struct peer *p);
-
-static inline void stats_add(enum stat_counter c, uint64_t n)
+/* A drop charged also to the counter arrays (DROP_REASON_MAX long) of the job and / or
+ * peer it concerns (struct job's drops, struct peer's drops_by; either may be NULL). */
+static inline void stats_drop_at(struct stats *s, enum drop_reason r, uint64_t *job_drops,
+				 uint64_t *peer_drops)
 {
-	stats.c[c] += n;
+	stats_drop(s, r);
+	if (job_drops)
+		job_drops[r]++;
+	if (peer_drops)
+		peer_drops[r]++;
+}
+
+static inline void stats_add(struct stats *s, enum stat_counter c, uint64_t n)
+{
+	s->c[c] += n;
 }
 
 const char *stats_drop_name(enum drop_reason r);   /* "spoofed_source", ... */
 const char *stats_counter_name(enum stat_counter c); /* "tun_rx_packets", ... */
-
-/* The stats command's result (ctlmsg.h), also what /metrics exports: {"node",
- * "counters": {name: n}, "drops": {reason: n}, "jobs": {netns: {...}}, "peers":
- * {node: {...}}, "substrates": {name: {...}}} (per object: packets, bytes, drops by
- * reason). A new reference, NULL when out of memory. */
-json_t *stats_result_json(struct daemon *d);
 
 #endif

@@ -22,10 +22,12 @@
 
 #include "tunvnet/capmsg.h"
 #include "tunvnet/capture.h"
+#include "tunvnet/command.h"
 #include "tunvnet/control.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/node.h"
 #include "tunvnet/peer.h"
 
 /* An IPv4 UDP or TCP packet of total length len (>= 40) between two VIPs. */
@@ -131,36 +133,36 @@ static void test_scope(void **state)
 	ip6(v6, sizeof(v6), "fd00:19:1::10", "fd00:19:2::10", 1);
 
 	/* all: once per node, where the packet comes in */
-	assert_true(capture_scope_match(&all, CAPTURE_FROM_JOB, NULL, NULL, out, 60));
-	assert_true(capture_scope_match(&all, CAPTURE_FROM_PEER, NULL, &n2, out, 60));
-	assert_false(capture_scope_match(&all, CAPTURE_TO_PEER, NULL, &n2, out, 60));
-	assert_false(capture_scope_match(&all, CAPTURE_TO_JOB, NULL, NULL, out, 60));
-	assert_false(capture_scope_match(&all, CAPTURE_HELD, NULL, NULL, out, 60));
+	assert_true(capture_scope_match(&all, CAPTURE_FROM_JOB, NULL, out, 60));
+	assert_true(capture_scope_match(&all, CAPTURE_FROM_PEER, n2.name, out, 60));
+	assert_false(capture_scope_match(&all, CAPTURE_TO_PEER, n2.name, out, 60));
+	assert_false(capture_scope_match(&all, CAPTURE_TO_JOB, NULL, out, 60));
+	assert_false(capture_scope_match(&all, CAPTURE_HELD, NULL, out, 60));
 
 	/* vip: either address, at ingress */
-	assert_true(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, NULL, out, 60));
-	assert_true(capture_scope_match(&vip, CAPTURE_FROM_PEER, NULL, &n2, in, 60));
-	assert_false(capture_scope_match(&vip, CAPTURE_FROM_PEER, NULL, &n2, other, 60));
-	assert_false(capture_scope_match(&vip, CAPTURE_TO_JOB, NULL, NULL, in, 60));
-	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, NULL, v6, 60));
-	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, NULL, out, 19));
-	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, NULL, junk, 10));
+	assert_true(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, out, 60));
+	assert_true(capture_scope_match(&vip, CAPTURE_FROM_PEER, n2.name, in, 60));
+	assert_false(capture_scope_match(&vip, CAPTURE_FROM_PEER, n2.name, other, 60));
+	assert_false(capture_scope_match(&vip, CAPTURE_TO_JOB, NULL, in, 60));
+	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, v6, 60));
+	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, out, 19));
+	assert_false(capture_scope_match(&vip, CAPTURE_FROM_JOB, NULL, junk, 10));
 
 	/* vip across the cluster: only at the VIP's own TUN */
-	assert_true(capture_scope_match(&cl, CAPTURE_FROM_JOB, NULL, NULL, out, 60));
-	assert_false(capture_scope_match(&cl, CAPTURE_FROM_JOB, NULL, NULL, in, 60));
-	assert_true(capture_scope_match(&cl, CAPTURE_TO_JOB, NULL, NULL, in, 60));
-	assert_false(capture_scope_match(&cl, CAPTURE_TO_JOB, NULL, NULL, out, 60));
-	assert_false(capture_scope_match(&cl, CAPTURE_FROM_PEER, NULL, &n2, in, 60));
-	assert_false(capture_scope_match(&cl, CAPTURE_TO_PEER, NULL, &n2, out, 60));
-	assert_false(capture_scope_match(&cl, CAPTURE_HELD, NULL, NULL, in, 60));
+	assert_true(capture_scope_match(&cl, CAPTURE_FROM_JOB, NULL, out, 60));
+	assert_false(capture_scope_match(&cl, CAPTURE_FROM_JOB, NULL, in, 60));
+	assert_true(capture_scope_match(&cl, CAPTURE_TO_JOB, NULL, in, 60));
+	assert_false(capture_scope_match(&cl, CAPTURE_TO_JOB, NULL, out, 60));
+	assert_false(capture_scope_match(&cl, CAPTURE_FROM_PEER, n2.name, in, 60));
+	assert_false(capture_scope_match(&cl, CAPTURE_TO_PEER, n2.name, out, 60));
+	assert_false(capture_scope_match(&cl, CAPTURE_HELD, NULL, in, 60));
 
 	/* peer: both directions of that peer's link, no other */
-	assert_true(capture_scope_match(&pr, CAPTURE_TO_PEER, NULL, &n2, out, 60));
-	assert_true(capture_scope_match(&pr, CAPTURE_FROM_PEER, NULL, &n2, in, 60));
-	assert_false(capture_scope_match(&pr, CAPTURE_FROM_PEER, NULL, &n3, in, 60));
-	assert_false(capture_scope_match(&pr, CAPTURE_FROM_JOB, NULL, NULL, out, 60));
-	assert_false(capture_scope_match(&pr, CAPTURE_TO_PEER, NULL, NULL, out, 60));
+	assert_true(capture_scope_match(&pr, CAPTURE_TO_PEER, n2.name, out, 60));
+	assert_true(capture_scope_match(&pr, CAPTURE_FROM_PEER, n2.name, in, 60));
+	assert_false(capture_scope_match(&pr, CAPTURE_FROM_PEER, n3.name, in, 60));
+	assert_false(capture_scope_match(&pr, CAPTURE_FROM_JOB, NULL, out, 60));
+	assert_false(capture_scope_match(&pr, CAPTURE_TO_PEER, NULL, out, 60));
 }
 
 /* The daemon's encoding, read back with the client's decoder. */
@@ -209,13 +211,22 @@ static void spin(unsigned ms)
 	loop_timer_stop(D.loop, &t);
 }
 
+/* The control socket with the daemon's commands behind it, as node_start() has it. */
+static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
+			void *arg)
+{
+	return command_run(arg, client_id, line, len, deferred);
+}
+
 static int setup(void **state)
 {
 	snprintf(sockpath, sizeof(sockpath), "/tmp/test_capture.%d/ctl.sock", (int)getpid());
 	memset(&D, 0, sizeof(D));
 	snprintf(D.cfg.node, sizeof(D.cfg.node), "n1");
 	snprintf(D.cfg.ctl_socket, sizeof(D.cfg.ctl_socket), "%s", sockpath);
-	if (loop_new(&D.loop) < 0 || control_start(&D) < 0)
+	if (node_init(&D) < 0 ||
+	    control_start(D.loop, sockpath, &(struct control_events){ on_request, &D },
+			  &D.ctl) < 0)
 		return -1;
 	return 0;
 }
@@ -224,8 +235,9 @@ static int teardown(void **state)
 {
 	char dir[sizeof(sockpath)];
 
-	control_stop(&D);
-	loop_free(D.loop);
+	control_stop(D.ctl);
+	D.ctl = NULL;
+	node_free(&D);
 	snprintf(dir, sizeof(dir), "%s", sockpath);
 	*strrchr(dir, '/') = '\0';
 	rmdir(dir);
@@ -318,7 +330,7 @@ static void test_bad_filter_reply(void **state)
 
 	assert_non_null(strstr(reply, "\"BAD_FILTER\""));
 	assert_non_null(strstr(reply, "99999")); /* libpcap: "illegal port number 99999 > 65535" */
-	assert_int_equal(capture_active, 0);
+	assert_int_equal(D.capture->active, 0);
 	close(fd);
 }
 
@@ -337,21 +349,21 @@ static void test_drop_when_full(void **state)
 		    sizeof(reply));
 	assert_non_null(strstr(reply, "\"capturing\":true"));
 	assert_non_null(strstr(reply, "\"linktype\":101"));
-	assert_int_equal(capture_active, 1);
+	assert_int_equal(D.capture->active, 1);
 	ip4(pkt, LEN, 17, "198.19.1.10", "198.19.2.10", 1, 2);
 	t0 = loop_clock_ms();
 	for (int i = 0; i < N; i++) {
-		capture_packet(CAPTURE_FROM_JOB, NULL, NULL, pkt, LEN, LEN);
+		capture_packet(D.capture, CAPTURE_FROM_JOB, NULL, pkt, LEN, LEN);
 		if (i % 1000 == 0)
 			spin(1); /* let the loop flush some, as it would between batches */
 	}
 	assert_true(loop_clock_ms() - t0 < 5000);
 	/* a TCP packet the filter refuses is neither recorded nor dropped */
 	ip4(pkt, LEN, 6, "198.19.1.10", "198.19.2.10", 1, 2);
-	capture_packet(CAPTURE_FROM_JOB, NULL, NULL, pkt, LEN, LEN);
+	capture_packet(D.capture, CAPTURE_FROM_JOB, NULL, pkt, LEN, LEN);
 	shutdown(fd, SHUT_WR); /* the client has seen enough */
 	drain(fd, &dr);
-	assert_int_equal(capture_active, 0);
+	assert_int_equal(D.capture->active, 0);
 	assert_string_equal(json_string_value(json_object_get(dr.end, "reason")), "client");
 	assert_int_equal(end_int(&dr, "packets"), (long)dr.packets);
 	assert_int_equal(end_int(&dr, "packets") + end_int(&dr, "dropped"), N);
@@ -373,8 +385,8 @@ static void test_count_and_duration(void **state)
 		    "\"count\":3,\"snaplen\":64}\n", reply, sizeof(reply));
 	assert_non_null(strstr(reply, "\"snaplen\":64"));
 	for (int i = 0; i < 5; i++)
-		capture_packet(CAPTURE_FROM_JOB, NULL, NULL, pkt, sizeof(pkt), 60000);
-	assert_int_equal(capture_active, 0); /* over after the third */
+		capture_packet(D.capture, CAPTURE_FROM_JOB, NULL, pkt, sizeof(pkt), 60000);
+	assert_int_equal(D.capture->active, 0); /* over after the third */
 	drain(fd, &dr);
 	assert_int_equal(dr.packets, 3);
 	assert_string_equal(json_string_value(json_object_get(dr.end, "reason")), "count");
@@ -383,9 +395,9 @@ static void test_count_and_duration(void **state)
 
 	fd = client("{\"version\":1,\"cmd\":\"capture\",\"duration_ms\":100}\n", reply,
 		    sizeof(reply));
-	capture_packet(CAPTURE_FROM_PEER, NULL, NULL, pkt, sizeof(pkt), sizeof(pkt));
+	capture_packet(D.capture, CAPTURE_FROM_PEER, NULL, pkt, sizeof(pkt), sizeof(pkt));
 	spin(150);
-	assert_int_equal(capture_active, 0);
+	assert_int_equal(D.capture->active, 0);
 	drain(fd, &dr);
 	assert_int_equal(dr.packets, 1);
 	assert_string_equal(json_string_value(json_object_get(dr.end, "reason")), "duration");
@@ -405,15 +417,15 @@ static void test_two_and_hangup(void **state)
 		   sizeof(reply));
 	b = client("{\"version\":1,\"cmd\":\"capture\",\"filter\":\"udp port 5202\"}\n", reply,
 		   sizeof(reply));
-	assert_int_equal(capture_active, 2);
+	assert_int_equal(D.capture->active, 2);
 	close(b);
 	spin(20);
-	assert_int_equal(capture_active, 1);
-	capture_packet(CAPTURE_FROM_JOB, NULL, NULL, pkt, sizeof(pkt), sizeof(pkt));
+	assert_int_equal(D.capture->active, 1);
+	capture_packet(D.capture, CAPTURE_FROM_JOB, NULL, pkt, sizeof(pkt), sizeof(pkt));
 	shutdown(a, SHUT_WR);
 	drain(a, &dr);
 	assert_int_equal(dr.packets, 1);
-	assert_int_equal(capture_active, 0);
+	assert_int_equal(D.capture->active, 0);
 	json_decref(dr.end);
 }
 

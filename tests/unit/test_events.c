@@ -18,12 +18,37 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tunvnet/command.h"
 #include "tunvnet/control.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/events.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/node.h"
 #include "tunvnet/stats.h"
+
+/* A bus of its own (no loop: aggregated drops come out with the next listing) and the
+ * counters whose drops it hears of, as node_init() wires them. */
+static struct events *EV;
+static struct stats ST;
+
+static int bus_setup(void **state)
+{
+	struct stats_events hook;
+
+	if (events_new(NULL, &EV) < 0)
+		return -1;
+	events_stats_hook(EV, &hook);
+	stats_set_events(&ST, &hook);
+	return 0;
+}
+
+static int bus_teardown(void **state)
+{
+	stats_set_events(&ST, NULL);
+	events_free(EV);
+	return 0;
+}
 
 static const char *str(json_t *o, const char *k)
 {
@@ -44,10 +69,10 @@ static void test_wrap_around(void **state)
 
 		snprintf(d, sizeof(d), "#%d", i);
 		snprintf(vb, sizeof(vb), "198.19.%d.%d", i / 250, i % 250 + 1);
-		events_job(EVENT_JOB_ATTACH + i % 7, vb, d);
+		events_job(EV, EVENT_JOB_ATTACH + i % 7, vb, d);
 	}
-	assert_int_equal(events_count(), EVENTS_MAX);
-	a = events_list_json();
+	assert_int_equal(events_count(EV), EVENTS_MAX);
+	a = events_list_json(EV);
 	assert_int_equal(json_array_size(a), EVENTS_MAX);
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		char want[16];
@@ -63,9 +88,9 @@ static void test_wrap_around(void **state)
 	json_decref(a);
 
 	/* each kind carries its own members */
-	events_peer(EVENT_PEER_DOWN, "n2", "no keepalive for 6 s");
-	events_route("198.19.1.10", "n1", 2, "n2", 3, 0);
-	a = events_list_json();
+	events_peer(EV, EVENT_PEER_DOWN, "n2", "no keepalive for 6 s");
+	events_route(EV, "198.19.1.10", "n1", 2, "n2", 3, 0);
+	a = events_list_json(EV);
 	e = json_array_get(a, EVENTS_MAX - 2);
 	assert_string_equal(str(e, "type"), "peer_down");
 	assert_string_equal(str(e, "node"), "n2");
@@ -83,7 +108,7 @@ static void test_wrap_around(void **state)
 /* Sums the counts of the drop events of one reason in the ring; *n: how many events. */
 static long drop_total(const char *reason, int *n)
 {
-	json_t *a = events_list_json(), *e;
+	json_t *a = events_list_json(EV), *e;
 	size_t i;
 	long sum = 0;
 
@@ -103,10 +128,10 @@ static void test_drop_aggregation(void **state)
 	int n;
 
 	for (int i = 0; i < 500; i++)
-		stats_drop(DROP_QUEUE_FULL);
+		stats_drop(&ST, DROP_QUEUE_FULL);
 	for (int i = 0; i < 7; i++)
-		stats_drop(DROP_NO_ROUTE);
-	assert_int_equal(stats.drops[DROP_QUEUE_FULL], 500);
+		stats_drop(&ST, DROP_NO_ROUTE);
+	assert_int_equal(ST.drops[DROP_QUEUE_FULL], 500);
 	/* the first of each reason at once, the rest held for the second to end */
 	assert_int_equal(drop_total("queue_full", &n), 1);
 	assert_int_equal(n, 1);
@@ -118,7 +143,7 @@ static void test_drop_aggregation(void **state)
 	assert_int_equal(n, 2);
 	/* a second later still, the next drop is an event of its own at once */
 	usleep(1100 * 1000);
-	stats_drop(DROP_QUEUE_FULL);
+	stats_drop(&ST, DROP_QUEUE_FULL);
 	assert_int_equal(drop_total("queue_full", &n), 501);
 	assert_int_equal(n, 3);
 	assert_int_equal(drop_total("malformed", &n), 0);
@@ -144,13 +169,22 @@ static void spin(unsigned ms)
 	loop_timer_stop(D.loop, &t);
 }
 
+/* The control socket with the daemon's commands behind it, as node_start() has it. */
+static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
+			void *arg)
+{
+	return command_run(arg, client_id, line, len, deferred);
+}
+
 static int setup(void **state)
 {
 	snprintf(sockpath, sizeof(sockpath), "/tmp/test_events.%d/ctl.sock", (int)getpid());
 	memset(&D, 0, sizeof(D));
 	snprintf(D.cfg.node, sizeof(D.cfg.node), "n1");
 	snprintf(D.cfg.ctl_socket, sizeof(D.cfg.ctl_socket), "%s", sockpath);
-	if (loop_new(&D.loop) < 0 || control_start(&D) < 0)
+	if (node_init(&D) < 0 ||
+	    control_start(D.loop, sockpath, &(struct control_events){ on_request, &D },
+			  &D.ctl) < 0)
 		return -1;
 	return 0;
 }
@@ -159,8 +193,9 @@ static int teardown(void **state)
 {
 	char dir[sizeof(sockpath)];
 
-	control_stop(&D);
-	loop_free(D.loop);
+	control_stop(D.ctl);
+	D.ctl = NULL;
+	node_free(&D);
 	snprintf(dir, sizeof(dir), "%s", sockpath);
 	*strrchr(dir, '/') = '\0';
 	rmdir(dir);
@@ -217,8 +252,8 @@ static void test_follow(void **state)
 	size_t len;
 	char *out, *p, *line;
 
-	events_peer(EVENT_PEER_UP, "n2", "198.18.0.2:7000, dialed");
-	events_job(EVENT_JOB_SUSPEND, "198.19.1.10", "");
+	events_peer(D.events, EVENT_PEER_UP, "n2", "198.18.0.2:7000, dialed");
+	events_job(D.events, EVENT_JOB_SUSPEND, "198.19.1.10", "");
 	spin(20);
 	shutdown(fd, SHUT_WR); /* ends following: the daemon closes */
 	out = slurp(fd, &len, &eof);
@@ -253,7 +288,7 @@ static void test_slow_follower_cut_off(void **state)
 		char d[64];
 
 		snprintf(d, sizeof(d), "event %d, padded to make it longer than short", i);
-		events_job(EVENT_JOB_RESUME, "198.19.1.10", d);
+		events_job(D.events, EVENT_JOB_RESUME, "198.19.1.10", d);
 		if (i % 500 == 0) {
 			char junk[1 << 16];
 
@@ -285,8 +320,8 @@ static void test_slow_follower_cut_off(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wrap_around),
-		cmocka_unit_test(test_drop_aggregation),
+		cmocka_unit_test_setup_teardown(test_wrap_around, bus_setup, bus_teardown),
+		cmocka_unit_test_setup_teardown(test_drop_aggregation, bus_setup, bus_teardown),
 		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_follower_cut_off, setup, teardown),
 	};

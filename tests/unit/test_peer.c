@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "tunnel/frame.h"
-#include "tunnel/tunnel.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/node.h"
 #include "tunvnet/peer.h"
 
 static char dir[] = "/tmp/tv-test-peer.XXXXXX";
@@ -33,18 +33,18 @@ struct got {
 
 static void on_up(struct peer *p, void *arg)
 {
-	((struct got *)((struct daemon *)arg)->ctl)->ups++;
+	((struct got *)arg)->ups++;
 }
 
 static void on_down(struct peer *p, const char *why, void *arg)
 {
-	((struct got *)((struct daemon *)arg)->ctl)->downs++;
+	((struct got *)arg)->downs++;
 }
 
 static int on_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t *payload,
 		    size_t len, void *arg)
 {
-	struct got *g = (struct got *)((struct daemon *)arg)->ctl;
+	struct got *g = arg;
 
 	g->frames++;
 	g->type = type;
@@ -56,8 +56,8 @@ static int on_frame(struct peer *p, uint8_t type, uint16_t flags, const uint8_t 
 
 static const struct peer_events ev = { on_up, on_down, on_frame };
 
-/* A daemon as far as the peer layer needs one; its struct got hides in d->ctl, which
- * the peer layer never touches. */
+/* A daemon (node_init: its modules, nothing listening) whose peer layer reports to g
+ * instead of the node layer. */
 static void daemon_make(struct daemon *d, struct got *g, const char *name, const char *ca)
 {
 	memset(d, 0, sizeof(*d));
@@ -69,16 +69,14 @@ static void daemon_make(struct daemon *d, struct got *g, const char *name, const
 	snprintf(d->cfg.key_file, sizeof(d->cfg.key_file), "%s/%s/%s.key", dir, ca, name);
 	d->cfg.sealed = true;
 	d->cfg.rekey_s = 600;
-	d->substrate = tunnel_lookup("tcp");
-	d->ctl = (struct control *)g;
-	assert_int_equal(loop_new(&d->loop), 0);
-	assert_int_equal(peer_start(d, &ev, d), 0);
+	assert_int_equal(node_init(d), 0);
+	assert_int_equal(peer_start(d, &ev, g), 0);
 }
 
 static void daemon_end(struct daemon *d)
 {
 	peer_stop(d);
-	loop_free(d->loop);
+	node_free(d);
 }
 
 /* Turns both loops until cond holds or 5 s passed. */

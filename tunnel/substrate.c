@@ -1,13 +1,15 @@
-#include "tunnel/tunnel.h"
+/* The one place substrates are named: above every substrate, which each implement
+ * tunnel.h. */
+#include "tunnel/substrate.h"
 
 #include <string.h>
 
-/* Every substrate this build has, best first. The one place substrates are named. */
+/* Every substrate this build has, best first. */
 static const struct tunnel_ops *const substrates[] = {
 	&tunnel_tcp_ops,
 };
 
-const struct tunnel_ops *tunnel_lookup(const char *name)
+const struct tunnel_ops *substrate_lookup(const char *name)
 {
 	for (size_t i = 0; i < sizeof(substrates) / sizeof(substrates[0]); i++)
 		if (strcmp(substrates[i]->name, name) == 0)
