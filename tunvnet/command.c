@@ -154,8 +154,8 @@ json_t *command_stats_json(struct daemon *d)
 	for (int i = 0; c && i < STAT_COUNTER_MAX; i++)
 		json_object_set_new(c, stats_counter_name(i),
 				    json_integer((json_int_t)d->stats.c[i]));
-	o = json_pack("{s:s, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
-		      drops_json(d->stats.drops));
+	o = json_pack("{s:s, s:o, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
+		      drops_json(d->stats.drops), "peer_layer", peer_counters_json(d));
 	if (o)
 		objects_json(d, o);
 	return o;

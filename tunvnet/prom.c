@@ -254,6 +254,29 @@ static void counters(struct fams *fs, const json_t *group, const char *node)
 	}
 }
 
+/* The peer layer's counters (peer_counters_json): "pending" and "known" are gauges. */
+static void peer_layer(struct fams *fs, const json_t *group, const char *node)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)group, key, v) {
+		bool gauge = strcmp(key, "pending") == 0 || strcmp(key, "known") == 0;
+		struct family *fam;
+		char help[128];
+
+		if (!is_value(v))
+			continue;
+		snprintf(help, sizeof(help), gauge ? "Peer layer: %s now." :
+			 "Peer layer: %s (handshakes and links refused, frames that failed to open).",
+			 key);
+		fam = family(fs, metric_name("peer_layer", key, !gauge), help,
+			     gauge ? "gauge" : "counter");
+		if (fam)
+			sample(fam, node, NULL, NULL, v);
+	}
+}
+
 static void drops(struct fams *fs, const json_t *group, const char *node)
 {
 	struct family *fam;
@@ -353,6 +376,8 @@ char *prom_format(const json_t *stats)
 	counters(&fs, c, json_string_value(node));
 	if (d)
 		drops(&fs, d, json_string_value(node));
+	if (json_is_object(json_object_get(stats, "peer_layer")))
+		peer_layer(&fs, json_object_get(stats, "peer_layer"), json_string_value(node));
 	for (i = 0; i < N(groups); i++) {
 		rows = json_object_get(stats, groups[i].key);
 		if (json_is_object(rows))
