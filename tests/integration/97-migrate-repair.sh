@@ -64,9 +64,15 @@ for to in 2 3 1; do
 	fi
 	epoch=$new_epoch
 	check "every node routes $VX to n$to" wait_until 5 routes_ok $VX "$to"
-	if ctl "$from" --json jobs | jget "[j for j in d if '$VX' in j['vips']]" |
-	   grep -q netns; then
-		bad "n$from still lists a job with $VX"
+	# the old node must answer, and list no job with VX (an unanswered question is
+	# not an answer)
+	if ! jobs=$(ctl "$from" --json jobs 2>&1); then
+		bad "n$from cannot be asked for its jobs: $jobs"
+	elif ! held=$(jget "len([j for j in d if '$VX' in j['vips']])" <<<"$jobs" 2>&1) ||
+	     ! [[ $held =~ ^[0-9]+$ ]]; then
+		bad "n$from's job list is unreadable: $jobs"
+	elif [ "$held" != 0 ]; then
+		bad "n$from still lists a job with $VX: $jobs"
 	else
 		ok "n$from no longer hosts $VX"
 	fi

@@ -94,13 +94,37 @@ for tab in ("", "\t"):
     print(n)' >"$T/sent"
 nodes=$(tshark -r "$T/ul.pcap" -q -z follow,tcp,raw,0 2>/dev/null |
 	sed -n 's/^Node [01]: \(.*\):[0-9]*$/\1/p')
+# both ends of the stream, or the loop below would check less than it says
+check "the underlay stream has its two ends, n1 and n2 ($(echo $nodes))" \
+	[ "$(echo $nodes | tr ' ' '\n' | sort | tr '\n' ' ')" = "198.18.0.1 198.18.0.2 " ]
 i=0
 for ip in $nodes; do
 	i=$((i + 1))
 	sent=$(sed -n "${i}p" "$T/sent")
-	frames=$(ts "tunvnet.type == 5 && ip.src == $ip" tunvnet.type | wc -w)
-	check "every DATA frame in the stream from $ip is decoded ($frames of $sent)" \
-		[ "$frames" = "$sent" ]
+	# type and length of every DATA frame (several per TCP segment: values side by side)
+	ts "tunvnet.type == 5 && ip.src == $ip" tunvnet.type tunvnet.length >"$T/data.$i"
+	frames=$(python3 - "$T/data.$i" <<'PY'
+import sys
+n = 0
+for line in open(sys.argv[1]):
+    v = line.split()
+    types = [w for w in v[: len(v) // 2]]
+    lens = [w for w in v[len(v) // 2:]]
+    # each frame a known type and a length that is a number; DATA frames counted
+    if len(v) % 2 or "5" not in types or any(t not in set("1234567") for t in types) or \
+       any(not l.isdigit() for l in lens):
+        print("bad line: " + line.strip())
+        sys.exit()
+    n += types.count("5")
+print(n)
+PY
+)
+	if [[ $sent =~ ^[0-9]+$ ]] && [ "$sent" -gt 0 ] && [ "$frames" = "$sent" ]; then
+		ok "every DATA frame in the stream from $ip is decoded, with type and length" \
+			"($frames of $sent)"
+	else
+		bad "DATA frames from $ip: ${frames:-none} decoded, ${sent:-none} in the stream"
+	fi
 done
 peer_tx=$(stat 1 counters.peer_tx_packets)
 rx=$(inner ip.src "$A")

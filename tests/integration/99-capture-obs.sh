@@ -33,8 +33,15 @@ check "n1 recorded the route of $B to n2" events_has 1 \
 check "events have a time stamp" events_has 1 \
 	'isinstance(e["ts"], float) and abs(e["ts"] - __import__("time").time()) < 60'
 # traffic to a VIP nobody hosts: drops, aggregated into one event per second
+# job_no_route: the no_route drops n1 counts for the job $J1
+job_no_route() { ctl 1 --json stats | jget "d['jobs']['$J1']['drops']['no_route']"; }
+nr0=$(stat 1 drops.no_route)
+jnr0=$(job_no_route)
+[[ $nr0 =~ ^[0-9]+$ && $jnr0 =~ ^[0-9]+$ ]] ||
+	abort "stats --json on n1 lacks drops.no_route or the job's ('$nr0', '$jnr0')"
 jx "$J1" ping -c 5 -i 0.05 -W 1 -q 198.19.1.99 >/dev/null 2>&1
-check "the no_route drops are counted" [ "$(stat 1 drops.no_route)" -ge 5 ]
+nr1=$(stat 1 drops.no_route)
+check "the 5 no_route drops are counted ($nr0 -> $nr1)" [ "$nr1" = $((nr0 + 5)) ]
 if wait_until 3 events_has 1 'e["type"] == "drop" and e["reason"] == "no_route"'; then
 	ok "drops show up as events"
 else
@@ -71,12 +78,12 @@ check "vnetctl events prints a table" q ctl 1 events
 # ---- counters per job, peer and substrate ----
 jx "$J1" ping -c 20 -i 0.02 -q "$B" >/dev/null
 ctl 1 --json stats >"$T/stats.json"
-check "stats: the job's counters (sent 20 pings)" python3 -c 'import json, sys
+check "stats: the job's counters (sent 20 pings; 5 no_route drops)" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 j = d["jobs"][sys.argv[2]]
 assert j["rx_packets"] >= 20 and j["tx_packets"] >= 20, j
 assert j["rx_bytes"] >= 20 * 84 and isinstance(j["drops"], dict), j
-assert j["drops"]["no_route"] >= 0' "$T/stats.json" "$J1"
+assert j["drops"]["no_route"] == int(sys.argv[3]), j' "$T/stats.json" "$J1" $((jnr0 + 5))
 check "stats: the peer's counters" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 p = d["peers"]["n2"]

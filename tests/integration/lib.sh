@@ -2,7 +2,8 @@
 # Shared helpers of the integration tests. Each test is a small bash file, run as root from
 # the repository root, that sources this file, prints "ok ..." / "FAIL ..." lines and ends
 # with `finish` ("N passed, N failed"). The cluster it brings up, the job namespaces it
-# makes (named tv-j*) and the background processes it starts are removed on every exit.
+# makes (named $P-j*, P below) and the background processes it starts are removed on
+# every exit.
 set -u
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -137,7 +138,7 @@ cluster_up() {
 vip4() { echo "198.19.$1.$((10 + $2))"; }
 vip6() { echo "fd00:19:$1::$((10 + $2))"; }
 
-# job NS K I: job namespace NS (tv-j*) attached to node K with VIPs 198.19.K.(10+I) and
+# job NS K I: job namespace NS ($P-j*) attached to node K with VIPs 198.19.K.(10+I) and
 # fd00:19:K::(10+I), remembered in VIP4[NS], VIP6[NS], NODE_OF[NS].
 job() {
 	local ns=$1 k=$2 i=$3 out
