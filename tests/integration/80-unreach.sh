@@ -6,9 +6,9 @@
 need ping
 
 cluster_up 2
-job $P-j1 1 0
-job $P-j2 2 0
-check "both nodes route both jobs" wait_jobs_routed 10
+job "$P-j1" 1 0
+job "$P-j2" 2 0
+check "both nodes route both jobs" wait_jobs_routed 30
 
 u0=$(stat 1 counters.icmp_unreach_sent)
 [[ $u0 =~ ^[0-9]+$ ]] || abort "stats --json on n1 lacks counters.icmp_unreach_sent"
@@ -17,7 +17,7 @@ sent=0
 # unhosted: in n2's pool, in n1's own pool, and elsewhere in the range
 for dst in 198.19.2.99 fd00:19:2::99 198.19.1.99 fd00:19:1::99 198.19.200.1; do
 	t0=$EPOCHREALTIME
-	out=$(jx $P-j1 ping -c 1 -W 5 "$dst" 2>&1)
+	out=$(jx "$P-j1" ping -c 1 -W 5 "$dst" 2>&1)
 	rc=$?
 	dt=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 	sent=$((sent + 1))
@@ -38,6 +38,6 @@ if [ "$((u1 - u0))" = "$sent" ]; then
 else
 	bad "n1 counters.icmp_unreach_sent grew by $((u1 - u0)), want $sent"
 fi
-check "a hosted VIP still answers ($P-j1 -> $P-j2)" q jx $P-j1 ping -q -c 1 -W 2 "${VIP4[$P-j2]}"
+check "a hosted VIP still answers ($P-j1 -> $P-j2)" q jx "$P-j1" ping -q -c 1 -W 2 "${VIP4[$P-j2]}"
 
 finish

@@ -53,7 +53,7 @@ rc=$?
 	ok "socket without a daemon: exit $rc, '$out'" || bad "socket without a daemon: exit $rc, '$out'"
 
 cluster_up 1
-ip netns add $P-j1 && JOBS+=($P-j1)
+ip netns add "$P-j1" && JOBS+=("$P-j1")
 
 # raw requests, one connection each; the reply must be an error with the expected code
 # (stdin by redirection, not a pipe: a pipe would run raw in a subshell and lose its counts)
@@ -102,11 +102,11 @@ raw TOO_LONG "a 100 KB line" < <(python3 -c 'import sys
 sys.stdout.write("{\"version\": 1, \"cmd\": \"status\", \"pad\": \"" + "x" * 102400 + "\"}\n")')
 
 # attach refusals name the value
-out=$(ctl 1 attach --netns $P-j1 --vip 10.9.9.9 2>&1)
+out=$(ctl 1 attach --netns "$P-j1" --vip 10.9.9.9 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q '10\.9\.9\.9' <<<"$out" && ok "attach outside the pool: exit 1, '$out'" ||
 	bad "attach outside the pool: exit $rc, '$out'"
-out=$(ctl 1 attach --netns $P-j1 --vip 198.19.1.300 2>&1)
+out=$(ctl 1 attach --netns "$P-j1" --vip 198.19.1.300 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q '198\.19\.1\.300' <<<"$out" && ok "attach of a malformed VIP: exit $rc, '$out'" ||
 	bad "attach of a malformed VIP: exit $rc, '$out'"

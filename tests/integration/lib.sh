@@ -123,6 +123,22 @@ wait_until() {
 	done
 }
 
+# listening NS PORT [udp]: a socket in namespace NS listens on TCP PORT (or is bound to
+# UDP PORT): what a client waits for before it connects, instead of sleeping.
+listening() {
+	local f=-Hltn
+	[ "${3:-}" = udp ] && f=-Hlun
+	[ -n "$(ip netns exec "$1" ss "$f" "sport = :$2" 2>/dev/null)" ]
+}
+
+# captures_started K: how many captures node K's daemon has started (its log says so); a
+# capture whose output nobody reads yet shows nothing else
+captures_started() {
+	local n
+	n=$(grep -c 'capture started' "$CDIR/n$1.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 # cluster_up N: a fresh cluster of N nodes, removed when the test exits.
 cluster_up() {
 	timeout 60 "$CLUSTER" down >/dev/null 2>&1
