@@ -113,7 +113,9 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 == argc) {
+		/* `help --help`, like every other command's --help */
+		if (optind + 1 == argc || strcmp(argv[optind + 1], "--help") == 0 ||
+		    strcmp(argv[optind + 1], "-h") == 0) {
 			show_usage(stdout);
 			return 0;
 		}

@@ -5,13 +5,13 @@
 need ping
 
 cluster_up 3
-job tv-j1 1 0
-job tv-j2 2 0
-job tv-j3 3 0
-job tv-j4 1 1
-ALL="tv-j1 tv-j2 tv-j3 tv-j4"
+job "$P-j1" 1 0
+job "$P-j2" 2 0
+job "$P-j3" 3 0
+job "$P-j4" 1 1
+ALL="$P-j1 $P-j2 $P-j3 $P-j4"
 
-check "every node routes every job VIP (within 10 s)" wait_jobs_routed 10
+check "every node routes every job VIP (within 30 s)" wait_jobs_routed 30
 
 for a in $ALL; do
 	for b in $ALL; do

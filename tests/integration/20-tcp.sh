@@ -8,11 +8,11 @@ MIB=${TV_TCP_MIB:-1024}   # size of the transfer
 PORT=5001
 
 cluster_up 3
-job tv-j1 1 0
-job tv-j3 3 0
-check "n1 and n3 route both jobs" wait_jobs_routed 10
+job "$P-j1" 1 0
+job "$P-j3" 3 0
+check "n1 and n3 route both jobs" wait_jobs_routed 30
 
-spawn jx tv-j3 timeout 240 python3 -c '
+spawn jx "$P-j3" timeout 240 python3 -c '
 import hashlib, socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -27,13 +27,14 @@ while True:
         break
     h.update(memoryview(buf)[:k])
     n += k
-print(n, h.hexdigest())' "${VIP4[tv-j3]}" $PORT >"$T/recv"
+print(n, h.hexdigest())' "${VIP4[$P-j3]}" $PORT >"$T/recv"
 srv=$!
+wait_until 30 listening "$P-j3" $PORT || bad "the receiver does not listen on port $PORT"
 
-jx tv-j1 timeout 240 python3 -c '
+jx "$P-j1" timeout 240 python3 -c '
 import hashlib, os, socket, struct, sys, time
 dst, port, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-end = time.time() + 5
+end = time.time() + 30
 while True:
     try:
         s = socket.create_connection((dst, port), timeout=2)
@@ -52,13 +53,13 @@ for i in range(mib):
 s.shutdown(socket.SHUT_WR)
 s.recv(1)   # the receiver closes when it has read everything
 dt = time.time() - t0
-print(mib << 20, h.hexdigest(), "%.2f" % dt)' "${VIP4[tv-j3]}" $PORT "$MIB" >"$T/send" 2>"$T/send.err"
+print(mib << 20, h.hexdigest(), "%.2f" % dt)' "${VIP4[$P-j3]}" $PORT "$MIB" >"$T/send" 2>"$T/send.err"
 src=$?
 wait "$srv"
 read -r sbytes shash secs <"$T/send" 2>/dev/null
 read -r rbytes rhash <"$T/recv" 2>/dev/null
 if [ "$src" = 0 ] && [ -n "${shash:-}" ] && [ "${shash:-}" = "${rhash:-}" ] && [ "$sbytes" = "$rbytes" ]; then
-	ok "$MIB MiB over TCP tv-j1 (n1) -> tv-j3 (n3): same sha256 on both ends"
+	ok "$MIB MiB over TCP $P-j1 (n1) -> $P-j3 (n3): same sha256 on both ends"
 	info "$(awk -v b="$sbytes" -v s="$secs" 'BEGIN { printf "TCP throughput %.2f Gbit/s (%d MiB in %.1f s)", b * 8 / s / 1e9, b / 1048576, s }')"
 else
 	sed 's/^/    /' "$T/send.err"
@@ -66,9 +67,9 @@ else
 fi
 
 if command -v iperf3 >/dev/null; then
-	spawn jx tv-j3 timeout 20 iperf3 -s -1 -B "${VIP4[tv-j3]}" -p 5201 >/dev/null 2>&1
-	sleep 0.5
-	if jx tv-j1 timeout 20 iperf3 -c "${VIP4[tv-j3]}" -p 5201 -t 3 -J >"$T/iperf.json" 2>&1; then
+	spawn jx "$P-j3" timeout 60 iperf3 -s -1 -B "${VIP4[$P-j3]}" -p 5201 >/dev/null 2>&1
+	wait_until 30 listening "$P-j3" 5201
+	if jx "$P-j1" timeout 60 iperf3 -c "${VIP4[$P-j3]}" -p 5201 -t 3 -J >"$T/iperf.json" 2>&1; then
 		info "iperf3 n1 -> n3 (3 s): $(jget '"%.2f Gbit/s" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)' <"$T/iperf.json")"
 	else
 		info "iperf3 run failed: $(head -c 300 "$T/iperf.json")"

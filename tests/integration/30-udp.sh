@@ -7,12 +7,12 @@ PORT=5002
 COUNT=100   # requests per family
 
 cluster_up 2
-job tv-j1 1 0
-job tv-j2 2 0
-check "both nodes route both jobs" wait_jobs_routed 10
+job "$P-j1" 1 0
+job "$P-j2" 2 0
+check "both nodes route both jobs" wait_jobs_routed 30
 
-# echo server on both VIPs of tv-j2, until killed or 60 s pass
-spawn jx tv-j2 timeout 60 python3 -c '
+# echo server on both VIPs of $P-j2, until killed or 60 s pass
+spawn jx "$P-j2" timeout 60 python3 -c '
 import select, socket, sys
 socks = []
 for fam, addr in ((socket.AF_INET, sys.argv[1]), (socket.AF_INET6, sys.argv[2])):
@@ -23,12 +23,12 @@ print("ready", flush=True)
 while True:
     for s in select.select(socks, [], [])[0]:
         d, a = s.recvfrom(65535)
-        s.sendto(d, a)' "${VIP4[tv-j2]}" "${VIP6[tv-j2]}" $PORT >"$T/srv"
-wait_until 5 grep -q ready "$T/srv" || bad "UDP echo server did not start"
+        s.sendto(d, a)' "${VIP4[$P-j2]}" "${VIP6[$P-j2]}" $PORT >"$T/srv"
+wait_until 30 grep -q ready "$T/srv" || bad "UDP echo server did not start"
 
 for fam in 4 6; do
-	if [ $fam = 4 ]; then dst=${VIP4[tv-j2]}; else dst=${VIP6[tv-j2]}; fi
-	out=$(jx tv-j1 timeout 60 python3 -c '
+	if [ $fam = 4 ]; then dst=${VIP4[$P-j2]}; else dst=${VIP6[$P-j2]}; fi
+	out=$(jx "$P-j1" timeout 60 python3 -c '
 import os, socket, sys
 dst, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
@@ -48,9 +48,9 @@ for i in range(count):
     got += rep == req
 print(got)' "$dst" $PORT $COUNT 2>&1)
 	if [ "$out" = "$COUNT" ]; then
-		ok "UDP/IPv$fam tv-j1 (n1) <-> tv-j2 (n2): $COUNT/$COUNT replies, intact"
+		ok "UDP/IPv$fam $P-j1 (n1) <-> $P-j2 (n2): $COUNT/$COUNT replies, intact"
 	else
-		bad "UDP/IPv$fam tv-j1 (n1) <-> tv-j2 (n2): ${out:-no} of $COUNT replies"
+		bad "UDP/IPv$fam $P-j1 (n1) <-> $P-j2 (n2): ${out:-no} of $COUNT replies"
 	fi
 done
 

@@ -7,9 +7,9 @@ need python3 ping
 PORT=5003
 
 cluster_up 2
-job tv-j1 1 0
-job tv-j2 1 1
-check "n1 routes both jobs" wait_jobs_routed 10
+job "$P-j1" 1 0
+job "$P-j2" 1 1
+check "n1 routes both jobs" wait_jobs_routed 30
 
 l0=$(stat 1 counters.local_switched)
 p0=$(stat 1 counters.peer_tx_packets)
@@ -17,10 +17,10 @@ r0=$(stat 2 counters.peer_rx_packets)
 [[ $l0 =~ ^[0-9]+$ && $p0 =~ ^[0-9]+$ && $r0 =~ ^[0-9]+$ ]] ||
 	abort "stats --json lacks counters.local_switched / peer_tx_packets / peer_rx_packets"
 
-check "ping tv-j1 -> tv-j2 (both on n1)" q jx tv-j1 ping -q -c 5 -i 0.2 -W 2 "${VIP4[tv-j2]}"
-check "ping -6 tv-j1 -> tv-j2 (both on n1)" q jx tv-j1 ping -6 -q -c 5 -i 0.2 -W 2 "${VIP6[tv-j2]}"
+check "ping $P-j1 -> $P-j2 (both on n1)" q jx "$P-j1" ping -q -c 5 -i 0.2 -W 2 "${VIP4[$P-j2]}"
+check "ping -6 $P-j1 -> $P-j2 (both on n1)" q jx "$P-j1" ping -6 -q -c 5 -i 0.2 -W 2 "${VIP6[$P-j2]}"
 
-spawn jx tv-j2 timeout 30 python3 -c '
+spawn jx "$P-j2" timeout 90 python3 -c '
 import hashlib, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
@@ -29,20 +29,21 @@ while True:
     d = c.recv(1 << 16)
     if not d: break
     h.update(d)
-print(h.hexdigest())' "${VIP4[tv-j2]}" $PORT >"$T/recv"
+print(h.hexdigest())' "${VIP4[$P-j2]}" $PORT >"$T/recv"
 srv=$!
+wait_until 30 listening "$P-j2" $PORT || bad "the receiver does not listen on port $PORT"
 head -c 4M /dev/urandom >"$T/data"
 want=$(sha256sum <"$T/data" | cut -d' ' -f1)
-jx tv-j1 timeout 30 python3 -c '
+jx "$P-j1" timeout 90 python3 -c '
 import socket, sys, time
 for _ in range(50):
     try:
         s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); break
     except OSError: time.sleep(0.1)
-s.sendall(open(sys.argv[3], "rb").read()); s.close()' "${VIP4[tv-j2]}" $PORT "$T/data"
+s.sendall(open(sys.argv[3], "rb").read()); s.close()' "${VIP4[$P-j2]}" $PORT "$T/data"
 wait "$srv"
-[ "$(cat "$T/recv")" = "$want" ] && ok "4 MiB over TCP tv-j1 -> tv-j2 on n1, intact" ||
-	bad "4 MiB over TCP tv-j1 -> tv-j2 on n1"
+[ "$(cat "$T/recv")" = "$want" ] && ok "4 MiB over TCP $P-j1 -> $P-j2 on n1, intact" ||
+	bad "4 MiB over TCP $P-j1 -> $P-j2 on n1"
 
 l1=$(stat 1 counters.local_switched)
 p1=$(stat 1 counters.peer_tx_packets)

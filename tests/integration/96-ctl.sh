@@ -6,12 +6,30 @@
 need python3
 S1=$(sock 1)
 
-# --help of the programs and of each vnetctl command (no daemon needed)
-for c in "" status peers routes jobs stats attach detach; do
-	# shellcheck disable=SC2086
-	out=$(timeout 10 "$VNETCTL" $c --help 2>&1)
+# --help of the programs and of each vnetctl command (no daemon needed). The commands are
+# the ones `vnetctl --help` lists, so that a new command is covered without editing this.
+out=$(timeout 10 "$VNETCTL" --help 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q '^Usage: ' <<<"$out" && ok "vnetctl --help: exit 0, a usage line" ||
+	bad "vnetctl --help: exit $rc"
+cmds=$(sed -n '/^Commands:/,/^$/p' <<<"$out" | awk 'NR > 1 && NF { print $1 }')
+n=$(wc -w <<<"$cmds")
+# the 14 of this writing; fewer means the list was not read right
+[ "$n" -ge 14 ] && ok "vnetctl --help lists $n commands: $(tr '\n' ' ' <<<"$cmds")" ||
+	bad "vnetctl --help lists only $n commands: '$cmds'"
+for c in $cmds; do
+	out=$(timeout 10 "$VNETCTL" "$c" --help 2>&1)
 	rc=$?
-	[ $rc = 0 ] && [ -n "$out" ] && ok "vnetctl $c --help: exit 0" || bad "vnetctl $c --help: exit $rc"
+	# each command's help starts with its own usage line
+	if [ $rc = 0 ] && { [ "$c" = help ] || grep -q "^Usage: vnetctl .*\b$c\b" <<<"$out"; }; then
+		ok "vnetctl $c --help: exit 0, $(head -1 <<<"$out")"
+	else
+		bad "vnetctl $c --help: exit $rc: $(head -2 <<<"$out" | tr '\n' ' ')"
+	fi
+	[ "$c" = help ] && continue
+	out2=$(timeout 10 "$VNETCTL" help "$c" 2>&1)
+	[ $? = 0 ] && [ "$out2" = "$out" ] && ok "vnetctl help $c: the same text" ||
+		bad "vnetctl help $c differs from vnetctl $c --help"
 done
 for p in "$TUNVNETD -h" "$CLUSTER --help" "$VNETUP --help"; do
 	# shellcheck disable=SC2086
@@ -35,7 +53,7 @@ rc=$?
 	ok "socket without a daemon: exit $rc, '$out'" || bad "socket without a daemon: exit $rc, '$out'"
 
 cluster_up 1
-ip netns add tv-j1 && JOBS+=(tv-j1)
+ip netns add "$P-j1" && JOBS+=("$P-j1")
 
 # raw requests, one connection each; the reply must be an error with the expected code
 # (stdin by redirection, not a pipe: a pipe would run raw in a subshell and lose its counts)
@@ -78,23 +96,23 @@ raw BAD_REQUEST "detach with a list as vip" < <(printf '{"version": 1, "cmd": "d
 raw BAD_REQUEST "a numeric cmd" < <(printf '{"version": 1, "cmd": 7}\n')
 raw UNKNOWN_CMD "an unknown command" < <(printf '{"version": 1, "cmd": "frobnicate"}\n')
 raw VERSION "protocol version 99" < <(printf '{"version": 99, "cmd": "status"}\n')
-raw BAD_VIP "attach of a malformed VIP, sent raw" 198.19.1.300 < <(printf '{"version": 1, "cmd": "attach", "netns": "tv-j1", "vip": "198.19.1.300"}\n')
-raw NOT_IN_POOL "attach outside the pool, sent raw" 10.9.9.9 < <(printf '{"version": 1, "cmd": "attach", "netns": "tv-j1", "vip": "10.9.9.9"}\n')
+raw BAD_VIP "attach of a malformed VIP, sent raw" 198.19.1.300 < <(printf '{"version": 1, "cmd": "attach", "netns": "%s", "vip": "198.19.1.300"}\n' "$P-j1")
+raw NOT_IN_POOL "attach outside the pool, sent raw" 10.9.9.9 < <(printf '{"version": 1, "cmd": "attach", "netns": "%s", "vip": "10.9.9.9"}\n' "$P-j1")
 raw TOO_LONG "a 100 KB line" < <(python3 -c 'import sys
 sys.stdout.write("{\"version\": 1, \"cmd\": \"status\", \"pad\": \"" + "x" * 102400 + "\"}\n")')
 
 # attach refusals name the value
-out=$(ctl 1 attach --netns tv-j1 --vip 10.9.9.9 2>&1)
+out=$(ctl 1 attach --netns "$P-j1" --vip 10.9.9.9 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q '10\.9\.9\.9' <<<"$out" && ok "attach outside the pool: exit 1, '$out'" ||
 	bad "attach outside the pool: exit $rc, '$out'"
-out=$(ctl 1 attach --netns tv-j1 --vip 198.19.1.300 2>&1)
+out=$(ctl 1 attach --netns "$P-j1" --vip 198.19.1.300 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -q '198\.19\.1\.300' <<<"$out" && ok "attach of a malformed VIP: exit $rc, '$out'" ||
 	bad "attach of a malformed VIP: exit $rc, '$out'"
-out=$(ctl 1 attach --netns tv-jnosuch --vip 198.19.1.10 2>&1)
+out=$(ctl 1 attach --netns "$P-jnosuch" --vip 198.19.1.10 2>&1)
 rc=$?
-[ $rc = 1 ] && grep -q 'tv-jnosuch' <<<"$out" && ok "attach to a missing namespace: exit 1, '$out'" ||
+[ $rc = 1 ] && grep -q "$P-jnosuch" <<<"$out" && ok "attach to a missing namespace: exit 1, '$out'" ||
 	bad "attach to a missing namespace: exit $rc, '$out'"
 out=$(ctl 1 detach --vip 198.19.1.77 2>&1)
 rc=$?

@@ -20,11 +20,11 @@ spawn ip netns exec "$P-jy" "$TCPMIG" serve --port $PORT --conns $CONNS --rate "
 	--status "$MIG_DIR/srv.json" >"$MIG_DIR/srv.out" 2>&1
 srv=$!
 MIG_SRV_STATUS=("$MIG_DIR/srv.json")
-check "every node routes X and Y" wait_until 10 routes_ok 198.19.3.10 3
+check "every node routes X and Y" wait_until 30 routes_ok 198.19.3.10 3
 mig_client "$P-jx" 1 $VX --connect 198.19.3.10:$PORT --conns $CONNS --rate "$RATE" ||
 	abort "job X"
-check "X streams to Y on $CONNS connections, both ways" mig_wait_flowing 10 0
-sleep 0.5
+check "X streams to Y on $CONNS connections, both ways" mig_wait_flowing 30 0
+sleep 0.5   # traffic flows a moment before the first move (not a wait for something)
 
 epoch=$(ctl 1 --json routes | jget "[e['epoch'] for e in d if e['vip'] == '$VX'][0]")
 for to in 2 3 1; do
@@ -63,10 +63,16 @@ for to in 2 3 1; do
 		bad "activate on n$to: result $MOVE_ACT (epoch before $epoch, from n$from)"
 	fi
 	epoch=$new_epoch
-	check "every node routes $VX to n$to" wait_until 5 routes_ok $VX "$to"
-	if ctl "$from" --json jobs | jget "[j for j in d if '$VX' in j['vips']]" |
-	   grep -q netns; then
-		bad "n$from still lists a job with $VX"
+	check "every node routes $VX to n$to" wait_until 30 routes_ok $VX "$to"
+	# the old node must answer, and list no job with VX (an unanswered question is
+	# not an answer)
+	if ! jobs=$(ctl "$from" --json jobs 2>&1); then
+		bad "n$from cannot be asked for its jobs: $jobs"
+	elif ! held=$(jget "len([j for j in d if '$VX' in j['vips']])" <<<"$jobs" 2>&1) ||
+	     ! [[ $held =~ ^[0-9]+$ ]]; then
+		bad "n$from's job list is unreadable: $jobs"
+	elif [ "$held" != 0 ]; then
+		bad "n$from still lists a job with $VX: $jobs"
 	else
 		ok "n$from no longer hosts $VX"
 	fi

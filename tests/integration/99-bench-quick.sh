@@ -26,16 +26,54 @@ else
 fi
 sed -n '/^path /,/^wrote /p' "$T/bench.log" | sed 's/^/    /'
 
-check "the table has a row per path and the ratios" \
-	grep -q '^tunvnet-tcp/openvpn x' "$T/bench.log"
+# The printed table: a row per path and per ratio, each with every figure a positive
+# number, and the row saying which way each figure is better.
+table='
+import re, sys
+paths = ["veth", "vxlan", "openvpn", "tunvnet-tcp"]
+rows = paths + ["tunvnet-tcp/veth x", "tunvnet-tcp/openvpn x"]
+lines = open(sys.argv[1]).read().split("\n")
+try:
+    head = next(i for i, l in enumerate(lines) if l.startswith("path "))
+except StopIteration:
+    print("bad the table has no header line")
+    sys.exit()
+body = lines[head + 1:]
+better = [l for l in body if l.startswith("  better is")]
+if better and better[0].split()[2:] and \
+        all(w in ("higher", "lower") for w in better[0].split()[2:]) and \
+        len(better[0].split()[2:]) == 7:
+    print("ok the table says for each of the 7 figures whether higher or lower is better")
+else:
+    print("bad no \"better is\" row with 7 higher/lower words: %r" % (better[:1],))
+for name in rows:
+    got = [l for l in body if l.startswith(name + " ") or l.startswith(name + "\t")]
+    if len(got) != 1:
+        print("bad the table has %d rows for %s" % (len(got), name))
+        continue
+    vals = got[0][len(name):].split()
+    try:
+        nums = [float(v) for v in vals]
+    except ValueError:
+        nums = []
+    if len(vals) == 7 and len(nums) == 7 and all(v > 0 for v in nums):
+        print("ok table row %s: 7 positive figures %s" % (name, " ".join(vals)))
+    else:
+        print("bad table row %s: %r (want 7 positive numbers)" % (name, vals))
+'
+while read -r verdict what; do
+	if [ "$verdict" = ok ]; then ok "$what"; else bad "$what"; fi
+done < <(python3 -c "$table" "$T/bench.log")
 
-# Every path with every figure (and its min and max) as a number; both ratio objects.
+# Every path with every figure (and its min and max) a positive number, min <= median <=
+# max; both ratio objects, oriented (above 1: tunvnet better); which way each figure is better.
 verify='
 import json, sys
 figs = ["tcp1_gbps", "tcp4_gbps", "udp64_kpps", "rr_p50_us", "rr_p99_us", "ping_ms",
         "cpu_s_per_gb"]
-def num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+lower = {"rr_p50_us", "rr_p99_us", "ping_ms", "cpu_s_per_gb"}
+def pos(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 try:
     d = json.load(open(sys.argv[1]))
 except (OSError, ValueError) as e:
@@ -50,12 +88,30 @@ for name in ["veth", "vxlan", "openvpn", "tunvnet-tcp"]:
     if o is None:
         print(f"bad results.json has no {name} object")
         continue
-    lack = [k for f in figs for k in (f, f + "_min", f + "_max") if not num(o.get(k))]
-    print(f"bad {name} lacks {lack}" if lack else f"ok {name} has every figure with its spread")
-for name in ["tunvnet-tcp/veth", "tunvnet-tcp/openvpn"]:
+    lack = [k for f in figs for k in (f, f + "_min", f + "_max") if not pos(o.get(k))]
+    order = [f for f in figs if not lack and not o[f + "_min"] <= o[f] <= o[f + "_max"]]
+    if lack or order:
+        print(f"bad {name}: not a positive number: {lack}; min/median/max out of order: {order}")
+    else:
+        print(f"ok {name} has every figure, a positive number, with its spread")
+for base in ["veth", "openvpn"]:
+    name = "tunvnet-tcp/" + base
     o = by.get(name) or {}
-    lack = [f for f in figs if not num(o.get(f))]
-    print(f"bad ratio {name} lacks {lack}" if lack else f"ok ratio {name} has every figure")
+    lack = [f for f in figs if not pos(o.get(f))]
+    t, b = by.get("tunvnet-tcp", {}), by.get(base, {})
+    # recomputed from the rows: above 1 means tunvnet is better
+    wrong = [f for f in figs if not lack and pos(t.get(f)) and pos(b.get(f)) and
+             abs(o[f] - (b[f] / t[f] if f in lower else t[f] / b[f])) > 1e-6 * o[f]]
+    bt = o.get("better")
+    if lack or wrong or bt != "above 1":
+        print(f"bad ratio {name}: missing {lack}, not oriented {wrong}, better {bt!r}")
+    else:
+        print(f"ok ratio {name} has every figure, oriented so that above 1 is tunvnet better")
+b = by.get("better") or {}
+if all(b.get(f) == ("lower" if f in lower else "higher") for f in figs):
+    print("ok results.json says which way each figure is better")
+else:
+    print(f"bad results.json better object: {b}")
 '
 while read -r verdict what; do
 	if [ "$verdict" = ok ]; then ok "$what"; else bad "$what"; fi

@@ -13,7 +13,7 @@ spawn ip netns exec "$P-n1" tcpdump -i eth0 -s 0 -B 16384 -U --immediate-mode -w
 	tcp port 7000 \
 	2>"$T/tcpdump.err"
 dump=$!
-wait_until 5 grep -q "listening on" "$T/tcpdump.err" || bad "tcpdump did not start"
+wait_until 30 grep -q "listening on" "$T/tcpdump.err" || bad "tcpdump did not start"
 if timeout 60 "$CLUSTER" add 2 >"$T/add.log" 2>&1; then
 	# shellcheck disable=SC2034  # lib.sh's cleanup reads it
 	NODES=2
@@ -25,16 +25,24 @@ J1=$P-j1
 J2=$P-j2
 job "$J1" 1 0
 job "$J2" 2 0
-check "both nodes route both jobs" wait_jobs_routed 10
+check "both nodes route both jobs" wait_jobs_routed 30
 A=${VIP4[$J1]}
 B=${VIP4[$J2]}
 spawn jx "$J2" iperf3 -s -B "$B" -p 5201 -1 >/dev/null 2>&1
 srv=$!
-sleep 0.5
+wait_until 30 listening "$J2" 5201 || bad "iperf3 -s does not listen"
 check "iperf3 through the tunnel" q jx "$J1" iperf3 -c "$B" -p 5201 -n 2M
 wait "$srv" 2>/dev/null
 jx "$J1" ping -c 3 -i 0.2 -q "$B" >/dev/null
-sleep 1.2   # a keepalive PING and PONG
+# a keepalive PING and PONG (every second) after the pings, written out (-U) by tcpdump
+keepalive_seen() {
+	local n
+	n=$(tshark -X lua_script:"$LUA" -r "$T/ul.pcap" -Y 'tunvnet.type == 6 || tunvnet.type == 7' \
+		-T fields -e frame.time_epoch 2>/dev/null |
+		awk -v t="$1" '$1 > t { n++ } END { print n + 0 }')
+	[ "$n" -ge 2 ]
+}
+wait_until 30 keepalive_seen "$EPOCHREALTIME" || bad "no keepalive PING and PONG captured"
 kill "$dump"
 wait "$dump" 2>/dev/null
 
@@ -94,13 +102,37 @@ for tab in ("", "\t"):
     print(n)' >"$T/sent"
 nodes=$(tshark -r "$T/ul.pcap" -q -z follow,tcp,raw,0 2>/dev/null |
 	sed -n 's/^Node [01]: \(.*\):[0-9]*$/\1/p')
+# both ends of the stream, or the loop below would check less than it says
+check "the underlay stream has its two ends, n1 and n2 ($(echo $nodes))" \
+	[ "$(echo $nodes | tr ' ' '\n' | sort | tr '\n' ' ')" = "198.18.0.1 198.18.0.2 " ]
 i=0
 for ip in $nodes; do
 	i=$((i + 1))
 	sent=$(sed -n "${i}p" "$T/sent")
-	frames=$(ts "tunvnet.type == 5 && ip.src == $ip" tunvnet.type | wc -w)
-	check "every DATA frame in the stream from $ip is decoded ($frames of $sent)" \
-		[ "$frames" = "$sent" ]
+	# type and length of every DATA frame (several per TCP segment: values side by side)
+	ts "tunvnet.type == 5 && ip.src == $ip" tunvnet.type tunvnet.length >"$T/data.$i"
+	frames=$(python3 - "$T/data.$i" <<'PY'
+import sys
+n = 0
+for line in open(sys.argv[1]):
+    v = line.split()
+    types = [w for w in v[: len(v) // 2]]
+    lens = [w for w in v[len(v) // 2:]]
+    # each frame a known type and a length that is a number; DATA frames counted
+    if len(v) % 2 or "5" not in types or any(t not in set("1234567") for t in types) or \
+       any(not l.isdigit() for l in lens):
+        print("bad line: " + line.strip())
+        sys.exit()
+    n += types.count("5")
+print(n)
+PY
+)
+	if [[ $sent =~ ^[0-9]+$ ]] && [ "$sent" -gt 0 ] && [ "$frames" = "$sent" ]; then
+		ok "every DATA frame in the stream from $ip is decoded, with type and length" \
+			"($frames of $sent)"
+	else
+		bad "DATA frames from $ip: ${frames:-none} decoded, ${sent:-none} in the stream"
+	fi
 done
 peer_tx=$(stat 1 counters.peer_tx_packets)
 rx=$(inner ip.src "$A")

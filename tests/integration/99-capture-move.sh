@@ -15,7 +15,7 @@ JX=$P-j1
 JY=$P-j3
 job "$JX" 1 0
 job "$JY" 3 0
-check "every node routes both jobs" wait_jobs_routed 10
+check "every node routes both jobs" wait_jobs_routed 30
 X=${VIP4[$JX]}
 Y=${VIP4[$JY]}
 S=(-S "$(sock 1)" -S "$(sock 2)" -S "$(sock 3)")
@@ -37,23 +37,43 @@ for i in range(n):
         pass' "$2" "$3" "$4" "$5"
 }
 
+# jstat K NS FIELD: node K's counter FIELD for job NS (rx_packets: what the job sent)
+jstat() { ctl "$1" --json stats 2>/dev/null | jget "d['jobs']['$2']['$3']" 2>/dev/null; }
+# grown K NS FIELD N: that counter is at least N
+grown() { local v; v=$(jstat "$1" "$2" "$3") && [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$4" ]; }
+
+# ended PID: process PID has exited (a zombie not yet waited for counts)
+ended() { [ ! -r "/proc/$1/stat" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+# stop_at_count PID: a capture run with -c ends by itself once it has every packet the
+# test sent; if some never come, it is stopped after a generous wait (the analysis then
+# says what is missing)
+stop_at_count() {
+	wait_until 30 ended "$1" || kill -TERM "$1" 2>/dev/null
+	wait "$1"
+}
+
 N=400
-spawn timeout 60 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" --cluster "${S[@]}" \
-	--pcapng --duration 8 -w "$T/move.pcapng" udp 2>"$T/move.err"
+# The cluster capture ends when it has the 2 x N datagrams of the flows (-c), not after a
+# time a busy machine could overrun.
+spawn timeout 120 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" --cluster "${S[@]}" \
+	--pcapng -c $((2 * N)) -w "$T/move.pcapng" udp 2>"$T/move.err"
 cap=$!
 spawn timeout 60 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" -w "$T/n1only.pcap" udp \
 	2>"$T/n1only.err"
 n1only=$!
-if wait_until 5 started "$T/move.pcapng" && wait_until 5 started "$T/n1only.pcap"; then
+if wait_until 30 started "$T/move.pcapng" && wait_until 30 started "$T/n1only.pcap"; then
 	ok "a cluster capture of $X and a capture on n1 alone are running"
 else
 	bad "captures did not start: $(cat "$T/move.err" "$T/n1only.err")"
 fi
+r0=$(jstat 1 "$JX" rx_packets)
 udp_flow "$JY" "$X" 7001 $N in &
 fin=$!
 udp_flow "$JX" "$Y" 7002 $N out &
 fout=$!
-sleep 1.5
+# a third of the flow before the move
+wait_until 60 grown 1 "$JX" rx_packets $((r0 + N / 3)) ||
+	bad "X's flow does not go through n1 ($(jstat 1 "$JX" rx_packets) packets)"
 t_move=$(now_us)
 if out=$(ctl 1 --json migrate --vip "$X" --to n2 2>&1); then
 	ok "migrate $X n1 -> n2: $(jget '"epoch %s in %s ms" % (d["epoch"], d["ms"])' <<<"$out")"
@@ -62,12 +82,12 @@ else
 fi
 t_moved=$(now_us)
 wait "$fin" "$fout"
-check "every node routes $X to n2" wait_until 5 routes_ok "$X" 2
-wait "$cap"
+check "every node routes $X to n2" wait_until 30 routes_ok "$X" 2
+stop_at_count "$cap"
 info "cluster capture: $(tr '\n' ' ' <"$T/move.err")"
 
 # The capture on n1 alone ended when X left, with a note saying where it went.
-if wait_until 5 eval '! kill -0 '"$n1only"' 2>/dev/null'; then
+if wait_until 30 eval '! kill -0 '"$n1only"' 2>/dev/null'; then
 	ok "the capture on n1 alone ended when $X moved away"
 else
 	bad "the capture on n1 alone still runs after the move"
@@ -127,20 +147,23 @@ done <"$T/verdict"
 # ---- the hold: suspend on n2, standby on n3, activate on n3 (the checkpoint/restore
 # order) while datagrams flow to X: n2 holds them, n3 gets them on activation ----
 JZ=$P-j4   # the namespace X is "restored" in on n3
-spawn timeout 60 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" --cluster "${S[@]}" \
-	--pcapng --duration 6 -w "$T/hold.pcapng" udp 2>"$T/hold.err"
+spawn timeout 120 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" --cluster "${S[@]}" \
+	--pcapng -c 300 -w "$T/hold.pcapng" udp 2>"$T/hold.err"
 cap=$!
-wait_until 5 started "$T/hold.pcapng" || bad "the hold capture did not start"
+wait_until 30 started "$T/hold.pcapng" || bad "the hold capture did not start"
+t0=$(jstat 2 "$JX" tx_packets)
 udp_flow "$JY" "$X" 7003 300 hold &
 fin=$!
-sleep 0.8
+# some of the flow delivered on n2 first
+wait_until 60 grown 2 "$JX" tx_packets $((t0 + 60)) ||
+	bad "the hold flow does not reach X on n2 ($(jstat 2 "$JX" tx_packets) packets)"
 check "suspend $X on n2" q ctl 2 suspend --vip "$X"
 ip netns add "$JZ" && JOBS+=("$JZ") && ip -n "$JZ" link set lo up
 check "attach --standby $X on n3" q ctl 3 attach --standby --netns "$JZ" --vip "$X"
-sleep 0.7
+sleep 0.7   # the hold itself: how long X is away
 check "activate $X on n3" q ctl 3 activate --vip "$X"
 wait "$fin"
-wait "$cap"
+stop_at_count "$cap"
 tshark -r "$T/hold.pcapng" -T fields -E separator='|' -e frame.time_epoch \
 	-e frame.comment -e data.data 2>/dev/null >"$T/hold.pkts"
 python3 - "$T/hold.pkts" >"$T/hold.verdict" <<'PY'

@@ -13,7 +13,7 @@ J1=$P-j1
 J2=$P-j2
 job "$J1" 1 0
 job "$J2" 2 0
-check "both nodes route both jobs" wait_jobs_routed 10
+check "both nodes route both jobs" wait_jobs_routed 30
 A=${VIP4[$J1]}
 B=${VIP4[$J2]}
 
@@ -45,15 +45,18 @@ for l in sys.stdin:
 }
 
 # ---- a filtered capture holds all the matching packets and only them ----
+# Each capture stops at the count of packets that match (-c), not after a time: what
+# is missing makes it run into its timeout, what should not match shows in the file.
 N=200
 rm -f "$T/n1.pcap" "$T/n2.pcap"
-spawn timeout 30 "$VNETCTL" -s "$(sock 1)" capture --all --duration 4 -w "$T/n1.pcap" \
+spawn timeout 90 "$VNETCTL" -s "$(sock 1)" capture --all -c $N -w "$T/n1.pcap" \
 	udp dst port 5201 2>"$T/n1.err"
 c1=$!
-spawn timeout 30 "$VNETCTL" -s "$(sock 2)" capture --vip "$B" --duration 4 -w "$T/n2.pcap" \
-	udp and port 5201 2>"$T/n2.err"
+# n2's "udp and port 5201" also takes the 30 datagrams going back
+spawn timeout 90 "$VNETCTL" -s "$(sock 2)" capture --vip "$B" -c $((N + 30)) \
+	-w "$T/n2.pcap" udp and port 5201 2>"$T/n2.err"
 c2=$!
-if wait_until 5 started "$T/n1.pcap" && wait_until 5 started "$T/n2.pcap"; then
+if wait_until 30 started "$T/n1.pcap" && wait_until 30 started "$T/n2.pcap"; then
 	ok "captures started on n1 (--all) and n2 (--vip)"
 else
 	bad "captures did not start: $(cat "$T/n1.err" "$T/n2.err")"
@@ -104,10 +107,10 @@ check "an impossible port is refused too" [ $? != 0 ]
 
 # ---- --peer: both directions of one peer's link ----
 rm -f "$T/peer.pcap"
-spawn timeout 30 "$VNETCTL" -s "$(sock 1)" capture --peer n2 --duration 3 -w "$T/peer.pcap" \
+spawn timeout 60 "$VNETCTL" -s "$(sock 1)" capture --peer n2 -c 8 -w "$T/peer.pcap" \
 	icmp 2>"$T/peer.err"
 cp=$!
-wait_until 5 started "$T/peer.pcap" || bad "the --peer capture did not start"
+wait_until 30 started "$T/peer.pcap" || bad "the --peer capture did not start"
 jx "$J1" ping -c 4 -i 0.2 -q "$B" >/dev/null
 wait "$cp"
 req=$(tcpdump -n -r "$T/peer.pcap" 'icmp[icmptype] == 8' 2>/dev/null | wc -l)
@@ -118,37 +121,55 @@ out=$(ctl 1 capture --peer n9 2>&1)
 check "--peer of an unknown node is refused: $out" [ $? != 0 ]
 
 # ---- live: -w - | tcpdump -r - shows packets while traffic flows ----
-spawn sh -c "timeout 20 '$VNETCTL' -s '$(sock 1)' capture --vip '$A' --duration 5 -w - icmp \
-	2>'$T/live.err' | timeout 25 tcpdump -n -l -r - >'$T/live.txt' 2>/dev/null"
+# (through a FIFO, so that both ends have a PID: the capture runs until it is stopped;
+# each end opens it in its own process, as opening a FIFO waits for the other end)
+mkfifo "$T/live.fifo"
+spawn bash -c 'exec timeout 95 tcpdump -n -l -r - <"$1" >"$2" 2>"$3"' _ "$T/live.fifo" \
+	"$T/live.txt" "$T/live.tcpdump"
+tdump=$!
+spawn bash -c 'exec timeout 90 "$1" -s "$2" capture --vip "$3" -w - icmp 2>"$4" >"$5"' _ \
+	"$VNETCTL" "$(sock 1)" "$A" "$T/live.err" "$T/live.fifo"
 live=$!
-sleep 0.5
+# tcpdump has read the pcap header: the capture runs
+wait_until 30 grep -q "reading from file" "$T/live.tcpdump" ||
+	bad "live: the capture did not start: $(cat "$T/live.err" "$T/live.tcpdump")"
 jx "$J1" ping -c 5 -i 0.2 -q "$B" >/dev/null
-if wait_until 2 grep -q "seq 5, length" "$T/live.txt"; then
+if wait_until 30 grep -q "seq 5, length" "$T/live.txt"; then
 	ok "live: tcpdump -r - shows the pings while the capture runs"
 else
 	bad "live: not on tcpdump: $(cat "$T/live.txt" "$T/live.err" | head -5)"
 fi
 check "live: the capture was still running then" kill -0 "$live"
+kill -TERM "$live"
 wait "$live"
+wait "$tdump"
 n=$(grep -c "ICMP echo" "$T/live.txt")
 check "live: 5 requests and 5 replies ($n lines)" [ "$n" = 10 ]
 
 # ---- a reader that stops reading: forwarding goes on, the loss is reported ----
 spawn jx "$J2" iperf3 -s -B "$B" -p 5201 -1 >/dev/null 2>&1
 iperf_srv=$!
-sleep 0.5
+wait_until 30 listening "$J2" 5201 || bad "iperf3 -s does not listen"
 base=$(jx "$J1" iperf3 -c "$B" -p 5201 -t 2 -J 2>/dev/null |
 	jget 'round(d["end"]["sum_received"]["bits_per_second"] / 1e6)')
 wait "$iperf_srv" 2>/dev/null
 info "iperf3 without a capture: ${base:-?} Mbit/s"
 spawn jx "$J2" iperf3 -s -B "$B" -p 5201 -1 >/dev/null 2>&1
 iperf_srv=$!
-# the reader sleeps through the whole iperf3 run, then reads everything there is
-rm -f "$T/slow.pcap"
-spawn sh -c "timeout 40 '$VNETCTL' -s '$(sock 1)' capture --all --duration 6 -w - \
-	2>'$T/slow.err' | (sleep 8; cat >'$T/slow.pcap')"
+wait_until 30 listening "$J2" 5201 || bad "iperf3 -s does not listen"
+# the reader reads nothing until the iperf3 run and the ping are over ($T/go), then
+# everything there is; the capture runs until it is stopped after that
+rm -f "$T/slow.pcap" "$T/go"
+mkfifo "$T/slow.fifo"
+spawn sh -c "exec <'$T/slow.fifo'; while [ ! -e '$T/go' ]; do sleep 0.1; done
+	exec cat >'$T/slow.pcap'"
+reader=$!
+n0=$(captures_started 1)
+spawn bash -c 'exec timeout 120 "$1" -s "$2" capture --all -w - 2>"$3" >"$4"' _ \
+	"$VNETCTL" "$(sock 1)" "$T/slow.err" "$T/slow.fifo"
 slow=$!
-sleep 0.5
+more_captures() { [ "$(captures_started 1)" -gt "$n0" ]; }
+wait_until 30 more_captures || bad "the capture with a stalled reader did not start"
 with=$(jx "$J1" iperf3 -c "$B" -p 5201 -t 3 -J 2>/dev/null |
 	jget 'round(d["end"]["sum_received"]["bits_per_second"] / 1e6)')
 wait "$iperf_srv" 2>/dev/null
@@ -159,7 +180,10 @@ else
 	bad "throughput with a stalled capture reader: ${with:-none} Mbit/s (without: ${base:-?})"
 fi
 check "ping works while the reader is stalled" q jx "$J1" ping -c 3 -i 0.2 -W 1 "$B"
+touch "$T/go"
+kill -TERM "$slow"
 wait "$slow"
+wait "$reader"
 info "capture: $(cat "$T/slow.err")"
 dropped=$(sed -n 's/.* \([0-9][0-9]*\) dropped.*/\1/p' "$T/slow.err")
 if [ -n "$dropped" ] && [ "$dropped" -gt 0 ]; then

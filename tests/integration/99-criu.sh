@@ -36,7 +36,7 @@ spawn ip netns exec "$P-jy" "$TCPMIG" serve --port $PORT --conns 2 --rate 1M \
 	--status "$MIG_DIR/srv.json" >"$MIG_DIR/srv.out" 2>&1
 srv=$!
 MIG_SRV_STATUS=("$MIG_DIR/srv.json")
-wait_until 10 routes_ok $VY 2 || abort "Y is not routed"
+wait_until 30 routes_ok $VY 2 || abort "Y is not routed"
 vjob "$P-jx" 1 $VX || abort "job X"
 # its own session, no terminal, output to a file: what CRIU can restore anywhere
 setsid nsenter --net="/run/netns/$P-jx" "$TCPMIG" client --connect $VY:$PORT --conns 2 \
@@ -45,7 +45,7 @@ setsid nsenter --net="/run/netns/$P-jx" "$TCPMIG" client --connect $VY:$PORT --c
 pid=$!
 BGPIDS+=("$pid")
 MIG_SEQ=0
-check "X streams to Y on 2 connections" mig_wait_flowing 10 0
+check "X streams to Y on 2 connections" mig_wait_flowing 30 0
 
 t0=$(now_us)
 if "$RECIPE" migrate --from "$(sock 1)" --to "$(sock 2)" --vip $VX --pid "$pid" \
@@ -60,8 +60,8 @@ wait "$pid" 2>/dev/null
 ip netns del "$P-jx"
 newpid=$(cat "$T/ckpt/restored.pid" 2>/dev/null)
 [ -n "$newpid" ] && BGPIDS+=("$newpid")
-check "every node routes $VX to n2" wait_until 5 routes_ok $VX 2
-check "the restored process streams on, both ways" mig_wait_flowing 15 "$t0"
+check "every node routes $VX to n2" wait_until 30 routes_ok $VX 2
+check "the restored process streams on, both ways" mig_wait_flowing 30 "$t0"
 info "receive gap at Y: $(python3 - "$MIG_DIR/srv.json" "$t0" <<'EOF'
 import json, sys
 d, t0 = json.load(open(sys.argv[1])), int(sys.argv[2])

@@ -26,7 +26,7 @@ cat >"$xfer" <<'EOF'
 # TCP and UDP transfers for the offload test: sha256 of a TCP stream; UDP datagrams that
 # each carry their sequence number and a pattern derived from it, optionally sent with
 # UDP_SEGMENT (one send, many datagrams: a USO super-packet when the device offloads it).
-import hashlib, socket, struct, sys, time
+import hashlib, os, socket, struct, sys, time
 
 UDP_SEGMENT = 103
 
@@ -71,25 +71,31 @@ elif cmd == "tcp-send":
         s.sendfile(f)
     s.close()
 elif cmd == "udp-recv":
-    host, port, out, secs = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+    # until EXPECT datagrams came, or the sender is done (the file DONE exists) and
+    # nothing more came for 2 s: waits for the sender, not for a fixed time
+    host, port, out, expect, done = sys.argv[2], int(sys.argv[3]), sys.argv[4], \
+        int(sys.argv[5]), sys.argv[6]
     s = socket.socket(family(host), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind((host, port))
-    s.settimeout(secs)
+    s.settimeout(0.2)
     good = bad = 0
     seen = set()
-    try:
-        while True:
+    last, end = time.time(), time.time() + 300
+    while good + bad < expect and time.time() < end:
+        try:
             b = s.recv(65536)
-            seq = struct.unpack("!Q", b[:8])[0] if len(b) >= 8 else None
-            if seq is not None and b == payload(seq, len(b)) and seq not in seen:
-                good += 1
-                seen.add(seq)
-            else:
-                bad += 1
-            s.settimeout(1.0)
-    except socket.timeout:
-        pass
+        except socket.timeout:
+            if os.path.exists(done) and time.time() - last > 2:
+                break
+            continue
+        last = time.time()
+        seq = struct.unpack("!Q", b[:8])[0] if len(b) >= 8 else None
+        if seq is not None and b == payload(seq, len(b)) and seq not in seen:
+            good += 1
+            seen.add(seq)
+        else:
+            bad += 1
     open(out, "w").write(f"{good} {bad}\n")
 elif cmd == "udp-send":
     host, port, count, seg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -124,7 +130,7 @@ tcp_sha() {
 	rm -f "$T/got"
 	jx "$to" python3 "$xfer" tcp-recv "$dst" "$port" "$T/got" &
 	pid=$!
-	sleep 0.3
+	wait_until 30 listening "$to" "$port" || bad "the TCP receiver does not listen"
 	timeout 60 ip netns exec "$from" python3 "$xfer" tcp-send "$dst" "$port" "$T/data"
 	wait "$pid"
 	got=$(cut -d' ' -f1 "$T/got" 2>/dev/null)
@@ -142,7 +148,7 @@ iperf() {
 	[ "${1:-}" = -u ] && what=UDP
 	jx "$to" iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
 	pid=$!
-	sleep 0.3
+	wait_until 30 listening "$to" 5301 || bad "iperf3 -s does not listen"
 	bytes=$(timeout 30 ip netns exec "$from" iperf3 -c "${VIP4[$to]}" -p 5301 -t 1 -J "$@" 2>/dev/null |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["end"]["sum_received"]["bytes"])' 2>/dev/null)
 	wait "$pid" 2>/dev/null
@@ -159,11 +165,12 @@ udp_seg() {
 	local from=$1 to=$2 fam=$3 seg=$4 dst pid good badn
 	port=$((port + 1))
 	if [ "$fam" = 6 ]; then dst=${VIP6[$to]}; else dst=${VIP4[$to]}; fi
-	rm -f "$T/udp"
-	jx "$to" python3 "$xfer" udp-recv "$dst" "$port" "$T/udp" 10 &
+	rm -f "$T/udp" "$T/udp.done"
+	jx "$to" python3 "$xfer" udp-recv "$dst" "$port" "$T/udp" 4000 "$T/udp.done" &
 	pid=$!
-	sleep 0.3
+	wait_until 30 listening "$to" "$port" udp || bad "the UDP receiver did not bind"
 	timeout 60 ip netns exec "$from" python3 "$xfer" udp-send "$dst" "$port" 100 "$seg"
+	touch "$T/udp.done"
 	wait "$pid"
 	read -r good badn <"$T/udp" 2>/dev/null
 	if [ "${good:-0}" -ge 2000 ] && [ "${badn:-1}" = 0 ]; then

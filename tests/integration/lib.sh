@@ -2,7 +2,8 @@
 # Shared helpers of the integration tests. Each test is a small bash file, run as root from
 # the repository root, that sources this file, prints "ok ..." / "FAIL ..." lines and ends
 # with `finish` ("N passed, N failed"). The cluster it brings up, the job namespaces it
-# makes (named tv-j*) and the background processes it starts are removed on every exit.
+# makes (named $P-j*, P below) and the background processes it starts are removed on
+# every exit.
 set -u
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -122,6 +123,22 @@ wait_until() {
 	done
 }
 
+# listening NS PORT [udp]: a socket in namespace NS listens on TCP PORT (or is bound to
+# UDP PORT): what a client waits for before it connects, instead of sleeping.
+listening() {
+	local f=-Hltn
+	[ "${3:-}" = udp ] && f=-Hlun
+	[ -n "$(ip netns exec "$1" ss "$f" "sport = :$2" 2>/dev/null)" ]
+}
+
+# captures_started K: how many captures node K's daemon has started (its log says so); a
+# capture whose output nobody reads yet shows nothing else
+captures_started() {
+	local n
+	n=$(grep -c 'capture started' "$CDIR/n$1.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 # cluster_up N: a fresh cluster of N nodes, removed when the test exits.
 cluster_up() {
 	timeout 60 "$CLUSTER" down >/dev/null 2>&1
@@ -137,7 +154,7 @@ cluster_up() {
 vip4() { echo "198.19.$1.$((10 + $2))"; }
 vip6() { echo "fd00:19:$1::$((10 + $2))"; }
 
-# job NS K I: job namespace NS (tv-j*) attached to node K with VIPs 198.19.K.(10+I) and
+# job NS K I: job namespace NS ($P-j*) attached to node K with VIPs 198.19.K.(10+I) and
 # fd00:19:K::(10+I), remembered in VIP4[NS], VIP6[NS], NODE_OF[NS].
 job() {
 	local ns=$1 k=$2 i=$3 out

@@ -136,7 +136,8 @@ EOF
 # A UDP flow with sequence numbers: `send` sends COUNT datagrams at RATE per second to
 # IP:PORT and writes how many it sent; `recv` (one instance per namespace the job lives in)
 # writes "ready" to OUT once bound and, on SIGTERM, drains its socket and writes the
-# sequence numbers it received as ranges; `merge OUT...` counts lost, duplicated and
+# sequence numbers it received (with EXPECT: on SIGTERM it first waits, up to 60 s, until
+# it holds EXPECT distinct ones: the sender is done, the last may still be on their way); `merge OUT...` counts lost, duplicated and
 # reordered datagrams over all the receivers.
 UDPSEQ=$T/udpseq.py
 cat >"$UDPSEQ" <<'EOF2'
@@ -167,6 +168,7 @@ if mode == "send":
         json.dump({"sent": sent}, f)
 elif mode == "recv":
     bind, out = addr(sys.argv[2]), sys.argv[3]
+    expect = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     s = socket.socket(socket.AF_INET6 if ":" in bind[0] else socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     s.bind(bind)
@@ -174,10 +176,13 @@ elif mode == "recv":
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     with open(out + ".ready", "w") as f:
         f.write("ready\n")
-    seqs = []
+    seqs, distinct, deadline = [], set(), None
     s.setblocking(False)
     while True:
-        if not stop:
+        if stop and deadline is None:
+            deadline = time.time() + 60
+        waiting = stop and len(distinct) < expect and time.time() < deadline
+        if not stop or waiting:
             select.select([s], [], [], 0.05)
         got = False
         while True:
@@ -187,8 +192,9 @@ elif mode == "recv":
                 break
             if len(b) >= 8:
                 seqs.append(struct.unpack("!Q", b[:8])[0])
+                distinct.add(seqs[-1])
                 got = True
-        if stop and not got:
+        if stop and not got and not waiting:
             break
     with open(out, "w") as f:
         json.dump({"seqs": seqs}, f)
@@ -234,6 +240,11 @@ mig_wait_flowing() {
 	wait_until "$1" python3 "$MIGPY" flowing "$(mig_status)" "$2" "${MIG_SRV_STATUS[@]}"
 }
 
+# mig_recvq_full NS: a TCP connection in namespace NS has unread data.
+mig_recvq_full() {
+	ip netns exec "$1" ss -Htn state established 2>/dev/null | awk '$1 > 0 { f = 1 } END { exit !f }'
+}
+
 ms_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
 # mig_move K [NEWNS]: moves the job to node K with TCP_REPAIR (see the top of this file).
@@ -260,7 +271,9 @@ mig_move() {
 		# the job stops reading for a moment: the checkpoint finds the receive queues
 		# full and the restore must put their contents back
 		kill -USR2 "$MIG_PID"
-		sleep 0.3
+		sleep 0.3   # at least this long, and until the data waits in a receive queue
+		wait_until 30 mig_recvq_full "$MIG_NS" ||
+			bad "move n$MIG_NODE -> n$k: no receive queue filled after SIGUSR2"
 	fi
 	t0=$(now_us)
 	out=$(ctl "$MIG_NODE" suspend --vip "$MIG_VIP" 2>&1) ||
@@ -289,7 +302,9 @@ mig_move() {
 	spawn nsenter --net="/run/netns/$new" "$TCPMIG" restore --state "$MIG_DIR/state" \
 		--status "$(mig_status)" >"$out" 2>&1
 	MIG_PID=$!
-	for i in $(seq 5000); do
+	# until the restore says it is done (or exits), for at most 30 s
+	i=$(( $(now_us) + 30000000 ))
+	while [ "${EPOCHREALTIME//[.,]/}" -lt "$i" ]; do   # now_us, without a fork
 		IFS= read -r line <"$out" && [[ $line == restore* ]] && break
 		kill -0 "$MIG_PID" 2>/dev/null || break
 		read -r -t 0.001 -u "$MIG_SLEEPFD"   # a 1 ms sleep without a fork
@@ -311,8 +326,8 @@ mig_move() {
 		"activate %.1f ms", (b - a) / 1e3, (c - b) / 1e3, (d - c) / 1e3, (e - d) / 1e3,
 		(f - e) / 1e3 }')
 	MIG_NS=$new MIG_NODE=$k
-	if ! mig_wait_flowing 15 "$tl"; then
-		bad "move to n$k: traffic did not resume within 15 s" \
+	if ! mig_wait_flowing 30 "$tl"; then
+		bad "move to n$k: traffic did not resume within 30 s" \
 			"(client: $(tail -n 2 "$(mig_out)"))"
 		return 1
 	fi

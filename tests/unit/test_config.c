@@ -8,7 +8,9 @@
  * scripts/vnet-ca (git keeps no modes and certificates expire, so none lives in the
  * tree). Error text is compared with that directory's "DIR/" cut out, so expected lines
  * read "NAME.conf:4: ...".
- * UPDATE_GOLDEN=1 rewrites the expected files from what the parser says (review them!). */
+ * UPDATE_GOLDEN=1 (make golden) rewrites the expected files from what the parser says and
+ * runs no test: comparing the files just written with themselves would prove nothing.
+ * Review them with git diff, then run the test. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -288,8 +290,9 @@ static bool has_suffix(const char *s, const char *suf)
 	return n > m && strcmp(s + n - m, suf) == 0;
 }
 
-/* Runs one NAME.conf; returns false (after saying why) on a mismatch. */
-static bool golden_one(const char *gdir, const char *name, int *n_out, int *n_err)
+/* Runs one NAME.conf; returns false (after saying why) on a mismatch. With update, writes
+ * the expected file from the result instead and compares nothing. */
+static bool golden_one(const char *gdir, const char *name, bool update, int *n_out, int *n_err)
 {
 	char dir[64], conf[PATH_MAX], want_out[PATH_MAX], want_err[PATH_MAX], rt[128];
 	char *text, *errs, *got = NULL, *got2 = NULL, *e_out, *e_err, *errs2, *printed;
@@ -322,9 +325,17 @@ static bool golden_one(const char *gdir, const char *name, int *n_out, int *n_er
 		got2 = NULL;
 	}
 
-	if (getenv("UPDATE_GOLDEN")) {
+	if (update) {
 		unlink(ret == 0 ? want_err : want_out);
 		write_str(ret == 0 ? want_out : want_err, ret == 0 ? got : errs, 0644);
+		printf("wrote %s\n", ret == 0 ? want_out : want_err);
+		*n_out += ret == 0;
+		*n_err += ret > 0;
+		rm_rf(dir);
+		free(text);
+		free(errs);
+		free(got);
+		return true;
 	}
 	e_out = slurp(want_out);
 	e_err = slurp(want_err);
@@ -390,7 +401,7 @@ static void test_golden(void **state)
 		const char *name = ents[i]->d_name;
 
 		if (has_suffix(name, ".conf")) {
-			if (!golden_one(gdir, name, &n_out, &n_err))
+			if (!golden_one(gdir, name, false, &n_out, &n_err))
 				failed++;
 		} else if (has_suffix(name, ".out") || has_suffix(name, ".err")) {
 			/* an expected file whose input was renamed or deleted */
@@ -796,6 +807,29 @@ static void test_print(void **state)
 	free(text);
 }
 
+/* UPDATE_GOLDEN: the expected file of every NAME.conf written again; no test runs. */
+static int update_golden(void)
+{
+	const char *gdir = golden_dir();
+	struct dirent **ents;
+	int n, i, n_out = 0, n_err = 0;
+
+	n = scandir(gdir, &ents, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "%s: %s\n", gdir, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (has_suffix(ents[i]->d_name, ".conf"))
+			golden_one(gdir, ents[i]->d_name, true, &n_out, &n_err);
+		free(ents[i]);
+	}
+	free(ents);
+	printf("UPDATE_GOLDEN: %d expected files rewritten in %s; no test was run: review them "
+	       "(git diff), then run the test without UPDATE_GOLDEN\n", n_out + n_err, gdir);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,5 +851,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
 	};
 
+	if (getenv("UPDATE_GOLDEN")) {
+		int rc;
+
+		if (setup_pki(NULL) < 0)
+			return 1;
+		rc = update_golden();
+		teardown_pki(NULL);
+		return rc;
+	}
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }

@@ -311,6 +311,30 @@ static void test_parse_v6_ext(void **state)
 	assert_false(packet_may_send_error(&pi));
 }
 
+/* An extension header cut short by the payload length, exactly at the end of the buffer
+ * (heap copies of that size): each is refused without reading past the end, which only
+ * ASan sees (SANITIZE=1; scripts/run-tests runs these tests that way too). A fragment
+ * header's offset is at bytes 2-3: a walk that checked for fewer than 8 bytes would read
+ * it past the end and still refuse the packet. */
+static void test_ext_truncated(void **state)
+{
+	static const uint8_t nhs[] = { 0, 43, 44, 51, 60 };
+	uint8_t b[200];
+	struct packet_info pi;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(nhs); i++) {
+		for (size_t k = 1; k < 8; k++) {
+			n = build6(b, nhs[i], A6_SRC, A6_DST, k, P_UDP);
+			assert_int_equal(parse_exact(b, n, &pi), -EBADMSG);
+			/* the same behind a complete destination-options header */
+			n = build6(b, 60, A6_SRC, A6_DST, 8 + k, nhs[i]);
+			b[41] = 0;
+			assert_int_equal(parse_exact(b, n, &pi), -EBADMSG);
+		}
+	}
+}
+
 /* ---- truncation ---- */
 
 /* Every prefix of a valid packet (exact-size heap copy) is either rejected or parses to
@@ -510,8 +534,10 @@ static void test_fragments(void **state)
 	n = build4(b, P_UDP, A4_SRC, A4_DST, 0, 40, 0x4000, 0);
 	assert_int_equal(parse_exact(b, n, &pi), 0);
 	assert_false(pi.frag_nonfirst);
-	/* Any non-zero offset, with or without MF. */
-	static const uint16_t offs[] = { 0x0001, 0x2001, 0x1fff, 0x3fff, 0x00b9 };
+	/* Any non-zero offset, with or without MF; 0x1000 and 0x3000 have only the
+	 * offset's top bit (4096 x 8 bytes), which a 12-bit mask would miss. */
+	static const uint16_t offs[] = { 0x0001, 0x2001, 0x1fff, 0x3fff, 0x00b9, 0x1000,
+					 0x3000, 0x5000 };
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		n = build4(b, P_UDP, A4_SRC, A4_DST, 0, 40, offs[i], 0);
 		assert_int_equal(parse_exact(b, n, &pi), 0);
@@ -1026,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_malformed_v4),
 		cmocka_unit_test(test_malformed_v6),
+		cmocka_unit_test(test_ext_truncated),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_multicast_unspecified),
 		cmocka_unit_test(test_icmp_error_detection),

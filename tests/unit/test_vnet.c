@@ -540,6 +540,33 @@ static void test_csum_complete_nothing_to_do(void **state)
 	free(d);
 }
 
+/* The 64-bit accumulation's last carry: data whose words (as the daemon adds them, 8
+ * bytes at a time in host order, then 2) bring the sum to 2^64 - 2 with one carry, then
+ * add 1: acc = 2^64 - 1 and carry 1, so adding the carry wraps once more, and that wrap
+ * is worth 1 too. The UDP header is the first word; the payload's first word is its
+ * complement (sum 2^64 - 1), then 8 bytes of 0xff (2^64 - 2, one carry), then a 16-bit
+ * word of 1. */
+static void test_csum_final_carry(void **state)
+{
+	uint8_t b[2000];
+	size_t l3, len = build(b, AF_INET, P_UDP, 0, 0, 18, 0, &l3);
+	struct vnet_hdr h = hdr(NEEDS, 0, 0, 0, (uint16_t)l3, 6);
+	uint64_t w;
+	uint16_t one = 1;
+	uint8_t *d;
+
+	memcpy(&w, b + l3, 8);
+	w = ~w;
+	memcpy(b + l3 + 8, &w, 8);
+	memset(b + l3 + 16, 0xff, 8);
+	memcpy(b + l3 + 24, &one, 2);
+	assert_int_equal(len, l3 + 26);
+	d = dup_exact(b, len);
+	assert_int_equal(vnet_csum_complete(&h, d, len), 0);
+	assert_true(l4_csum_ok(d, len, l3, P_UDP));
+	free(d);
+}
+
 /* A UDP checksum that comes out as 0 must be sent as 0xffff (0 means "none"). */
 static void test_csum_udp_zero(void **state)
 {
@@ -1042,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(test_csum_complete),
 		cmocka_unit_test(test_csum_complete_nothing_to_do),
 		cmocka_unit_test(test_csum_udp_zero),
+		cmocka_unit_test(test_csum_final_carry),
 		cmocka_unit_test(test_tso4),
 		cmocka_unit_test(test_tso6),
 		cmocka_unit_test(test_uso),
