@@ -30,8 +30,9 @@ sed -n '/^path /,/^wrote /p' "$T/bench.log" | sed 's/^/    /'
 # number, and the row saying which way each figure is better.
 table='
 import re, sys
-paths = ["veth", "vxlan", "openvpn", "tunvnet-tcp"]
-rows = paths + ["tunvnet-tcp/veth x", "tunvnet-tcp/openvpn x"]
+paths = ["veth", "vxlan", "openvpn", "tunvnet-tcp", "tunvnet-tcp-none"]
+rows = paths + [t + "/" + b + " x" for t in ("tunvnet-tcp", "tunvnet-tcp-none")
+                for b in ("veth", "openvpn")]
 lines = open(sys.argv[1]).read().split("\n")
 try:
     head = next(i for i, l in enumerate(lines) if l.startswith("path "))
@@ -83,7 +84,7 @@ if not isinstance(d, list):
     print("bad results.json is not an array")
     sys.exit()
 by = {o.get("name"): o for o in d if isinstance(o, dict)}
-for name in ["veth", "vxlan", "openvpn", "tunvnet-tcp"]:
+for name in ["veth", "vxlan", "openvpn", "tunvnet-tcp", "tunvnet-tcp-none"]:
     o = by.get(name)
     if o is None:
         print(f"bad results.json has no {name} object")
@@ -94,11 +95,11 @@ for name in ["veth", "vxlan", "openvpn", "tunvnet-tcp"]:
         print(f"bad {name}: not a positive number: {lack}; min/median/max out of order: {order}")
     else:
         print(f"ok {name} has every figure, a positive number, with its spread")
-for base in ["veth", "openvpn"]:
-    name = "tunvnet-tcp/" + base
+for tv, base in [(t, b) for t in ("tunvnet-tcp", "tunvnet-tcp-none") for b in ("veth", "openvpn")]:
+    name = tv + "/" + base
     o = by.get(name) or {}
     lack = [f for f in figs if not pos(o.get(f))]
-    t, b = by.get("tunvnet-tcp", {}), by.get(base, {})
+    t, b = by.get(tv, {}), by.get(base, {})
     # recomputed from the rows: above 1 means tunvnet is better
     wrong = [f for f in figs if not lack and pos(t.get(f)) and pos(b.get(f)) and
              abs(o[f] - (b[f] / t[f] if f in lower else t[f] / b[f])) > 1e-6 * o[f]]
