@@ -495,6 +495,7 @@ static char *scan(char *s, const char *chars)
 static const char *check_line(struct ctx *c, char *s)
 {
 	char *end, *rest, *name;
+	size_t n;
 
 	if (!s[0] || s[0] == ';' || s[0] == '#')
 		return "";
@@ -517,10 +518,14 @@ static const char *check_line(struct ctx *c, char *s)
 			return "";
 		}
 		c->skip = false;
-		/* known names are short: this fits in the line we were given */
-		memmove(s + 1, name, strlen(name));
-		s[1 + strlen(name)] = ']';
-		s[2 + strlen(name)] = '\0';
+		/* Known names are short: "[name]" fits where "[ name ]" was. The length is
+		 * taken once: the ']' written below replaces the name's terminator, and a
+		 * strlen after it would run on into the comment (and past the buffer when
+		 * the line fills it exactly). */
+		n = strlen(name);
+		memmove(s + 1, name, n);
+		s[1 + n] = ']';
+		s[2 + n] = '\0';
 		return s;
 	}
 	/* "key = value" or, as inih also accepts (Python's configparser does), "key: value" */
