@@ -213,7 +213,8 @@ static int segment(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, s
 {
 	static uint8_t scratch[TUN_READ_MAX];
 	struct seg_ctx c = { j, (uint16_t)(flags & ~FRAME_F_VNET_HDR), held };
-	int n = vnet_segment(h, ip, len, scratch, sizeof(scratch), put_segment, &c);
+	int n = vnet_segment(h, ip, len, (size_t)j->d->cfg.mtu, scratch, sizeof(scratch),
+			     put_segment, &c);
 
 	if (n == -EINVAL || n == -EBADMSG || n == -ENOSPC)
 		stats_drop_at(DROP_MALFORMED, j, NULL);
@@ -323,6 +324,7 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	struct vnet_hdr h;
 	const uint8_t *ip = pkt;
 	size_t iplen = len;
+	int n;
 	/* Held: the job is not active here, or it was just activated and this packet
 	 * did not come through the old node's hand-over, which is still to arrive. */
 	bool held = j->state != JOB_ACTIVE ||
@@ -343,8 +345,8 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	vnet_hdr_get(pkt, &h);
 	ip += VNET_HDR_LEN;
 	iplen -= VNET_HDR_LEN;
-	if (vnet_check(&h, ip, iplen, &vi) < 0) {
-		stats_drop_at(DROP_MALFORMED, j, NULL);
+	if ((n = vnet_check(&h, ip, iplen, (size_t)j->d->cfg.mtu, &vi)) < 0) {
+		stats_drop_at(n == -EINVAL ? DROP_BAD_VNET_HDR : DROP_MALFORMED, j, NULL);
 		return -EBADMSG;
 	}
 	if (held && vnet_hdr_is_plain(&h))

@@ -18,6 +18,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_TUN_WRITE] = "tun_write",
 	[DROP_SUSPENDED] = "suspended",
 	[DROP_HOLD_FULL] = "hold_full",
+	[DROP_BAD_VNET_HDR] = "bad_vnet_hdr",
 };
 
 static const char *const counter_names[STAT_COUNTER_MAX] = {

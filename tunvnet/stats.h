@@ -18,6 +18,7 @@ enum drop_reason {
 	DROP_TUN_WRITE,      /* the job's TUN refused the write */
 	DROP_SUSPENDED,      /* sent by a suspended job (its dying kernel state) */
 	DROP_HOLD_FULL,      /* the hold queue of a suspended / standby job is full */
+	DROP_BAD_VNET_HDR,   /* a peer's super-packet header is malformed or unsafe to cut */
 	DROP_REASON_MAX
 };
 
