@@ -763,7 +763,10 @@ static void test_print(void **state)
 		 "key_file = cluster.key\nstate_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
 		 "offload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
-		 "seed = [fd00::9]:99\n", CONFIG_DEFAULT_STATE, CONFIG_DEFAULT_SOCKET);
+		 "seed = [fd00::9]:99\n\n[limits]\nmetrics_connections = %d\n"
+		 "metrics_per_address = %d\nmetrics_timeout = %d\n", CONFIG_DEFAULT_STATE,
+		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_METRICS_CONNS, CONFIG_DEFAULT_METRICS_PER_ADDR,
+		 CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
 	/* the key is never printed */
 	assert_null(strstr(text, "golden"));
