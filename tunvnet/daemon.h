@@ -14,6 +14,7 @@ struct job;
 struct peer;
 struct conn;
 struct control;
+struct metrics;
 
 struct daemon {
 	struct config cfg;
@@ -26,6 +27,7 @@ struct daemon {
 	struct peer *peers;                   /* peer.c: every node we know of */
 	struct conn *conns;                   /* peer.c: links not yet authenticated */
 	struct control *ctl;                  /* control.c */
+	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
 	struct loop_timer gc_timer;           /* routing.c: tombstone expiry */
 	uint64_t start_ms;
 };

@@ -38,6 +38,8 @@ static const char *const counter_names[STAT_COUNTER_MAX] = {
 	[STAT_LINK_DOWNS] = "link_downs",
 	[STAT_HELD_PACKETS] = "held_packets",
 	[STAT_FORWARDED] = "forwarded",
+	[STAT_METRICS_EVICTED] = "metrics_evicted",
+	[STAT_METRICS_REFUSED] = "metrics_refused",
 };
 
 const char *stats_drop_name(enum drop_reason r)

@@ -34,6 +34,8 @@ enum stat_counter {
 	STAT_LINK_UPS, STAT_LINK_DOWNS,
 	STAT_HELD_PACKETS,                    /* packets held for suspended / standby jobs */
 	STAT_FORWARDED,                       /* sent on by a forwarding pointer or hand-over */
+	STAT_METRICS_EVICTED,                 /* idle metrics connections closed for a new one */
+	STAT_METRICS_REFUSED,                 /* metrics connections refused: every slot busy */
 	STAT_COUNTER_MAX
 };
 
