@@ -81,7 +81,7 @@ struct metrics {
 	struct loop_io *listen_io;
 	struct loop_io *mhd_io;   /* MHD's epoll fd */
 	struct loop_timer timer;  /* MHD's timeout */
-	struct mconn *conns;      /* newest first */
+	struct mconn *conns;      /* every connection, ours and MHD's */
 	struct mconn *adding;     /* being handed to MHD: on_notify takes it */
 };
 
@@ -165,10 +165,10 @@ static bool make_room(struct metrics *m, const struct sockaddr_storage *addr)
 		n++;
 		if (same_addr(&c->peer, addr)) {
 			here++;
-			if (!c->busy)
-				oldest_here = c; /* the list is newest first */
+			if (!c->busy && (!oldest_here || c->since_ms <= oldest_here->since_ms))
+				oldest_here = c;
 		}
-		if (!c->busy)
+		if (!c->busy && (!oldest || c->since_ms <= oldest->since_ms))
 			oldest = c;
 	}
 	if (here >= lim->metrics_per_addr)
@@ -265,7 +265,9 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 		c->fd = fd;
 		c->peer = a;
 		c->since_ms = loop_now(m->d->loop);
-		c->io = loop_io_add(m->d->loop, fd, EPOLLIN, on_first, c);
+		/* Edge-triggered: on_first only peeks, so the bytes stay and a level-triggered
+		 * fd would wake the loop for ever while a first line trickles in. */
+		c->io = loop_io_add(m->d->loop, fd, EPOLLIN | EPOLLET, on_first, c);
 		if (!c->io) {
 			close(fd);
 			free(c);
