@@ -255,6 +255,12 @@ static void configs(void)
 				  "listen = 198.18.0.1\r\nkey_file = cluster.key\r\n# x\r\n"
 				  "[pool]\r\nipv4 = 198.19.0.0/16\r\n";
 
+	char hdr[120];
+
+	/* issue 11: a section header with a comment, 119 bytes, last and without a newline,
+	 * filled getline's first buffer and was rewritten one byte past it */
+	snprintf(hdr, sizeof(hdr), "[node] ; %0110d", 0);
+	put("config", "section-comment-119", hdr, 119);
 	put("config", "full", full, sizeof(full) - 1);
 	put("config", "minimal", minimal, sizeof(minimal) - 1);
 	put("config", "odd", odd, sizeof(odd) - 1);
@@ -378,6 +384,9 @@ static void vnets(void)
 	h = (struct vnet_hdr){ VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 52, 1448,
 			       20, 16 };
 	vnet_one("tso4", 1500, &h, len, p);
+	/* issue 11: gso_size 1 made one packet per payload byte */
+	h.gso_size = 1;
+	vnet_one("tso4-gso1", 1500, &h, len, p);
 	len = ip(p, true, IPPROTO_TCP, 8, 0, 3000);
 	h = (struct vnet_hdr){ VIRTIO_NET_HDR_F_NEEDS_CSUM,
 			       VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN, 68, 1000, 48,
