@@ -4,7 +4,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libnl-3.0 libnl-route-3.0 libpcap libibverbs inih jansson libsodium libssl libcrypto
+PKGS    := libnl-3.0 libnl-route-3.0 libpcap libibverbs inih jansson libsodium libssl libcrypto \
+           libmicrohttpd
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -14,6 +15,13 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+endif
+# The fuzz build (make fuzz, in build-fuzz with clang): the library instrumented for
+# libFuzzer's coverage and with ASan and UBSan; libFuzzer's main comes in at the link.
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 
 ifeq ($(V),1)
@@ -32,6 +40,10 @@ TESTS   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 PROGS   := tunvnetd vnetctl
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_BUILD := build-fuzz
+FUZZ_S  ?= 60
 
 # Objects depend on the flags they were built with: `make SANITIZE=1` after a plain
 # build (or the reverse) rebuilds everything.
@@ -39,7 +51,8 @@ FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
 	echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
-.PHONY: all deps check tests unit unit-asan golden layering integration demo bench install clean accept
+.PHONY: all deps check tests unit unit-asan golden layering integration demo bench install clean \
+	accept fuzz fuzz-build fuzzers fuzz-seeds
 all: $(PROGS) $(LIB)
 
 deps:
@@ -72,6 +85,32 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+# The libFuzzer harnesses (tests/fuzz/fuzz_*.c), built with clang into build-fuzz.
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 SANITIZE= fuzzers
+
+# Runs every harness for FUZZ_S seconds (default 60) on its checked-in corpus
+# (tests/fuzz/corpus/NAME); new inputs go to build-fuzz/corpus/NAME, crashes to
+# tests/fuzz/findings/NAME. `make fuzz FUZZER=route` runs one.
+fuzz: fuzz-build
+	$(Q)BUILD=$(FUZZ_BUILD) scripts/run-fuzz -t $(FUZZ_S) $(FUZZER)
+
+# Rewrites the seed corpora from the encoders (tests/fuzz/seeds.c).
+fuzz-seeds: $(BUILD)/tests/fuzz-seeds
+	$(Q)$(BUILD)/tests/fuzz-seeds tests/fuzz/corpus
+
+$(BUILD)/tests/fuzz-seeds: $(BUILD)/tests/fuzz/seeds.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The whole suite: unit tests (cmocka), then the namespace integration tests; the last
 # line is `N passed, N failed` over every test. Installs missing packages first.
 # The unit tests run twice: as built, and built again with ASan and UBSan into
@@ -81,11 +120,12 @@ ASAN_BUILD ?= build-asan
 ASAN_TESTS := $(TEST_SRC:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
 check: deps
 	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(MAKE) --no-print-directory fuzz-build
 ifneq ($(SANITIZE),1)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
-	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) scripts/run-tests
+	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
 else
-	$(Q)BUILD=$(BUILD) scripts/run-tests
+	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
 endif
 
 tests: $(TESTS) $(TOOLS)
@@ -137,6 +177,6 @@ install: all
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(PROGS)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(PROGS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

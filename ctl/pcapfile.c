@@ -1,16 +1,19 @@
 /* Capture files for tcpdump, wireshark and anything else built on libpcap.
  *
  * Classic pcap is the default: every reader takes it, and it streams (tcpdump -r - shows
- * each packet as it arrives). pcapng adds a comment per packet, which we fill with the
- * node that captured it and the direction: what a cluster-wide capture would lose in a
- * classic file. Both are written in host byte order, as libpcap itself writes them; the
- * readers tell the order from the magic numbers. */
+ * each packet as it arrives). libpcap writes it (pcap_dump_fopen / pcap_dump), as it
+ * does for tcpdump -w. pcapng adds a comment per packet, which we fill with the node that
+ * captured it and the direction: what a cluster-wide capture would lose in a classic
+ * file. libpcap cannot write pcapng, so that one is ours, written in host byte order as
+ * libpcap writes the classic one; the readers tell the order from the magic numbers. */
 #include "ctl/vnetctl.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <pcap/pcap.h>
 
-#define PCAP_MAGIC_USEC 0xa1b2c3d4u
+#define LINKTYPE_RAW    101 /* what the daemon's captures are: raw IPv4 / IPv6 */
 #define PCAPNG_SHB      0x0a0d0d0au
 #define PCAPNG_BOM      0x1a2b3c4du
 #define PCAPNG_IDB      1u
@@ -45,8 +48,31 @@ static int out(struct pcapfile *p, const void *b, size_t n)
 	return 0;
 }
 
+/* The classic header through libpcap. It takes DLT_ values and maps them to the file's
+ * LINKTYPE_ itself: those from 104 up are the same number, raw IP is not. */
+static int start_classic(struct pcapfile *p, FILE *f, uint32_t snaplen, uint16_t linktype)
+{
+	int dlt = linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
+	pcap_t *pc;
+
+	if (linktype != LINKTYPE_RAW && linktype < 104)
+		return -EINVAL;
+	pc = pcap_open_dead_with_tstamp_precision(dlt, (int)snaplen,
+						  PCAP_TSTAMP_PRECISION_MICRO);
+	if (!pc)
+		return -ENOMEM;
+	errno = 0;
+	p->dump = pcap_dump_fopen(pc, f);
+	/* The dumper is f itself: nothing in it refers to pc any more. */
+	pcap_close(pc);
+	if (!p->dump)
+		return werr();
+	return 0;
+}
+
 int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint16_t linktype)
 {
+	struct stat st;
 	uint8_t b[64];
 	size_t off = 0;
 	int r;
@@ -55,14 +81,10 @@ int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint1
 	p->f = f;
 	p->ng = ng;
 	p->snaplen = snaplen;
+	/* a reader at the other end of a pipe gets each packet as it comes */
+	p->live = fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode);
 	if (!ng) {
-		p32(b, &off, PCAP_MAGIC_USEC);
-		p16(b, &off, 2);
-		p16(b, &off, 4);
-		p32(b, &off, 0); /* thiszone: timestamps are UTC */
-		p32(b, &off, 0); /* sigfigs */
-		p32(b, &off, snaplen);
-		p32(b, &off, linktype);
+		r = start_classic(p, f, snaplen, linktype);
 	} else {
 		/* section header: no options, length unknown (-1) */
 		p32(b, &off, PCAPNG_SHB);
@@ -80,8 +102,9 @@ int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint1
 		p16(b, &off, 0);
 		p32(b, &off, snaplen);
 		p32(b, &off, 20);
+		r = out(p, b, off);
 	}
-	r = out(p, b, off);
+	errno = 0;
 	if (r == 0 && fflush(f) == EOF)
 		r = werr();
 	return r;
@@ -90,16 +113,19 @@ int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint1
 static int write_classic(struct pcapfile *p, uint64_t ts_usec, const uint8_t *data,
 			 size_t caplen, uint32_t orig_len)
 {
-	uint8_t b[16];
-	size_t off = 0;
-	int r;
+	struct pcap_pkthdr h = {
+		.ts = { .tv_sec = (time_t)(ts_usec / 1000000),
+			.tv_usec = (suseconds_t)(ts_usec % 1000000) },
+		.caplen = (bpf_u_int32)caplen,
+		.len = orig_len,
+	};
 
-	p32(b, &off, (uint32_t)(ts_usec / 1000000));
-	p32(b, &off, (uint32_t)(ts_usec % 1000000));
-	p32(b, &off, (uint32_t)caplen);
-	p32(b, &off, orig_len);
-	r = out(p, b, off);
-	return r ? r : out(p, data, caplen);
+	/* pcap_dump says nothing of errors: the stream's error flag does, for this write
+	 * once an earlier error (already reported) is cleared */
+	clearerr(p->f);
+	errno = 0;
+	pcap_dump((u_char *)p->dump, &h, data);
+	return ferror(p->f) ? werr() : 0;
 }
 
 static size_t pad4(size_t n)
@@ -152,6 +178,9 @@ int pcapfile_write(struct pcapfile *p, uint64_t ts_usec, const uint8_t *data, si
 		orig_len = (uint32_t)caplen;
 	r = p->ng ? write_ng(p, ts_usec, data, caplen, orig_len, comment) :
 		    write_classic(p, ts_usec, data, caplen, orig_len);
+	errno = 0;
+	if (r == 0 && p->live && fflush(p->f) == EOF)
+		r = werr();
 	if (r == 0)
 		p->packets++;
 	return r;

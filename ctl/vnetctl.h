@@ -146,18 +146,24 @@ char *events_describe(const json_t *ev);
 
 /* ---- ctl/pcapfile.c: capture files, as tcpdump and wireshark read them ---- */
 
-/* A classic pcap file (microsecond timestamps, host byte order, as libpcap writes it)
- * or a pcapng file with one interface. */
+struct pcap_dumper;
+
+/* A classic pcap file (microsecond timestamps, written by libpcap) or a pcapng file with
+ * one interface. */
 struct pcapfile {
 	FILE *f;
+	struct pcap_dumper *dump; /* classic: libpcap's writer, over f */
 	bool ng;
+	bool live;         /* f is a pipe or a terminal: each packet is flushed */
 	uint32_t snaplen;  /* longer packets are cut to this, their real length kept */
 	uint64_t packets;  /* written so far */
 };
 
 /* Writes the file header(s) to f and flushes them, so a live reader can start. linktype:
- * a LINKTYPE_ value (101: raw IP). Returns 0 or -errno (-EIO when the write failed).
- * Packets are written through f's buffer: flush f to hand them to a live reader. */
+ * a LINKTYPE_ value (101: raw IP; classic files take 101 and those from 104 up). Returns
+ * 0 or -errno (-EIO when the write failed, -EINVAL for a link type libpcap cannot
+ * write). Packets go through f's buffer, flushed after each one when f is not a
+ * regular file (a live reader). */
 int pcapfile_start(struct pcapfile *p, FILE *f, bool ng, uint32_t snaplen, uint16_t linktype);
 /* One packet: data holds its first caplen bytes, orig_len is its real length. comment
  * (pcapng only; NULL for none) is stored with it. 0 or -errno. */

@@ -4,9 +4,9 @@
 # Usage: scripts/deps.sh [bench]   (bench: also the packages `make bench` needs)
 set -eu
 
-PKGS="build-essential pkg-config
+PKGS="build-essential pkg-config clang libclang-rt-dev
 libnl-3-dev libnl-route-3-dev libpcap-dev libibverbs-dev libcmocka-dev
-libinih-dev libjansson-dev libsodium-dev libssl-dev openssl
+libinih-dev libjansson-dev libsodium-dev libssl-dev openssl libmicrohttpd-dev
 iproute2 iputils-ping iperf3 python3 procps util-linux tcpdump tshark"
 [ "${1:-}" = bench ] && PKGS="$PKGS openvpn sockperf"
 

@@ -1,10 +1,12 @@
 #include "tunnel/tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -13,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #define NAME_MAX_LEN 31 /* as NODE_NAME_MAX (tunvnet/msg.h), which sits above this layer */
+#define PEM_FILE_MAX (1 << 20) /* a credential file this big is the wrong file */
 
 struct tls_ctx {
 	SSL_CTX *ctx;
@@ -109,16 +112,39 @@ static int cert_name(X509 *x, char *out, size_t cap)
 	return ndns == 1 ? rc : -EKEYREJECTED;
 }
 
-static X509 *read_cert(const char *path, char *why, size_t n)
+/* A credential file, opened without blocking (a FIFO named by mistake must not hang the
+ * daemon or its config check) and only when it is a regular file of a sane size. */
+static FILE *open_pem(const char *path, char *why, size_t n)
 {
-	FILE *f = fopen(path, "r");
-	X509 *x;
-	char r[160];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0) {
 		why_set(why, n, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX) {
+		why_set(why, n, "%s is not a regular file of at most 1 MiB%s", path, "");
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		why_set(why, n, "cannot read %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+static X509 *read_cert(const char *path, char *why, size_t n)
+{
+	FILE *f = open_pem(path, why, n);
+	X509 *x;
+	char r[160];
+
+	if (!f)
+		return NULL;
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!x)
@@ -175,11 +201,9 @@ int tls_check_key(const char *path, char *why, size_t n)
 			"chmod 600 it", path, mode);
 		return -EPERM;
 	}
-	f = fopen(path, "r");
-	if (!f) {
-		why_set(why, n, "cannot read %s: %s", path, strerror(errno));
-		return -errno;
-	}
+	f = open_pem(path, why, n);
+	if (!f)
+		return -EINVAL;
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!k) {
@@ -193,14 +217,12 @@ int tls_check_key(const char *path, char *why, size_t n)
 
 static X509_CRL *read_crl(const char *path, char *why, size_t n)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = open_pem(path, why, n);
 	X509_CRL *c;
 	char r[160];
 
-	if (!f) {
-		why_set(why, n, "cannot read %s: %s", path, strerror(errno));
+	if (!f)
 		return NULL;
-	}
 	c = PEM_read_X509_CRL(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!c)
@@ -218,6 +240,13 @@ static X509_STORE *make_store(const char *ca, const char *crl, char *why, size_t
 	if (!st) {
 		why_set(why, n, "out of memory%s%s", "", "");
 		return NULL;
+	}
+	{
+		FILE *f = open_pem(ca, why, n);
+
+		if (!f)
+			goto fail;
+		fclose(f);
 	}
 	if (X509_STORE_load_file(st, ca) != 1) {
 		why_set(why, n, "cannot load CA %s (%s)", ca, ossl_reason(r, sizeof(r), "?"));
@@ -313,7 +342,7 @@ int tls_check_cert(const struct tls_cred *c, char *why, size_t n)
 	rc = verify(st, x, c->cert, why, n);
 	if (rc < 0)
 		goto out;
-	f = fopen(c->key, "r");
+	f = open_pem(c->key, NULL, 0);
 	if (f) {
 		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 		fclose(f);

@@ -32,7 +32,9 @@ int capmsg_decode(const uint8_t *buf, size_t len, struct capmsg *m)
 	    node_len > NODE_NAME_MAX || !get_bytes(buf, len, &off, m->node, node_len))
 		return -EBADMSG;
 	m->node[node_len] = '\0';
-	if (!msg_name_valid(m->node))
+	/* The name is counted, not terminated: a NUL in it would cut it short into another
+	 * valid name ("n1\0x" read as "n1"), so every one of its bytes must be checked. */
+	if (strlen(m->node) != node_len || !msg_name_valid(m->node))
 		return -EBADMSG;
 	m->data = buf + off;
 	m->caplen = len - off;

@@ -54,7 +54,7 @@ struct capmsg {
 /* Decodes the record at the start of buf (len bytes). Returns its whole length (header
  * included) with *m filled, 0 when buf does not hold all of it yet, or -EBADMSG: a
  * payload longer than CAPMSG_MAX, a PACKET too short for its fields, or with a node name
- * that is not valid (msg_name_valid). */
+ * that is not valid (msg_name_valid, over all its node_len bytes: no NUL inside). */
 int capmsg_decode(const uint8_t *buf, size_t len, struct capmsg *m);
 
 /* The 8-byte record header: type and payload length. */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,6 +61,7 @@ static void set_offload(struct ctx *c, const struct key *k, const char *v);
 static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
+static void set_limit(struct ctx *c, const struct key *k, const char *v);
 
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
@@ -79,6 +81,9 @@ static const struct key keys[] = {
 	{ "security", "crl", set_cred, false, false },
 	{ "security", "data_protection", set_protection, false, false },
 	{ "security", "rekey_interval", set_rekey, false, false },
+	{ "limits", "metrics_connections", set_limit, false, false },
+	{ "limits", "metrics_per_address", set_limit, false, false },
+	{ "limits", "metrics_timeout", set_limit, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -100,7 +105,7 @@ struct ctx {
 	char shown[SHOW_BUF];
 };
 
-static const char *const sections[] = { "node", "pool", "peers", "security" };
+static const char *const sections[] = { "node", "pool", "peers", "security", "limits" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -242,6 +247,27 @@ static void set_mtu(struct ctx *c, const struct key *k, const char *v)
 static void set_forward_grace(struct ctx *c, const struct key *k, const char *v)
 {
 	parse_int(c, k, v, 0, 600000, &c->cfg->forward_grace_ms);
+}
+
+/* [limits]: where each one is kept and its range. */
+static const struct limit {
+	const char *name;
+	size_t off; /* of the int in struct config_limits */
+	long min, max;
+} limits[] = {
+	{ "metrics_connections", offsetof(struct config_limits, metrics_conns), 1, 4096 },
+	{ "metrics_per_address", offsetof(struct config_limits, metrics_per_addr), 1, 4096 },
+	{ "metrics_timeout", offsetof(struct config_limits, metrics_timeout_s), 1, 3600 },
+};
+
+static void set_limit(struct ctx *c, const struct key *k, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (strcmp(limits[i].name, k->name) == 0)
+			parse_int(c, k, v, limits[i].min, limits[i].max,
+				  (int *)((char *)&c->cfg->limits + limits[i].off));
 }
 
 static void set_offload(struct ctx *c, const struct key *k, const char *v)
@@ -505,6 +531,7 @@ static char *scan(char *s, const char *chars)
 static const char *check_line(struct ctx *c, char *s)
 {
 	char *end, *rest, *name;
+	size_t n;
 
 	if (!s[0] || s[0] == ';' || s[0] == '#')
 		return "";
@@ -527,10 +554,14 @@ static const char *check_line(struct ctx *c, char *s)
 			return "";
 		}
 		c->skip = false;
-		/* known names are short: this fits in the line we were given */
-		memmove(s + 1, name, strlen(name));
-		s[1 + strlen(name)] = ']';
-		s[2 + strlen(name)] = '\0';
+		/* Known names are short: "[name]" fits where "[ name ]" was. The length is
+		 * taken once: the ']' written below replaces the name's terminator, and a
+		 * strlen after it would run on into the comment (and past the buffer when
+		 * the line fills it exactly). */
+		n = strlen(name);
+		memmove(s + 1, name, n);
+		s[1 + n] = ']';
+		s[2 + n] = '\0';
 		return s;
 	}
 	/* "key = value" or, as inih also accepts (Python's configparser does), "key: value" */
@@ -598,7 +629,23 @@ static void check_missing(struct ctx *c)
 
 int config_load(const char *path, struct config *cfg, FILE *errs)
 {
-	struct ctx c = { .path = path, .errs = errs ? errs : stderr, .cfg = cfg };
+	FILE *f = fopen(path, "re");
+	int err;
+
+	if (!f) {
+		err = -errno;
+		memset(cfg, 0, sizeof(*cfg));
+		fprintf(errs ? errs : stderr, "%s: %s\n", path, strerror(-err));
+		return err;
+	}
+	err = config_read(f, path, cfg, errs);
+	fclose(f);
+	return err;
+}
+
+int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
+{
+	struct ctx c = { .path = path, .f = f, .errs = errs ? errs : stderr, .cfg = cfg };
 	int ret, err;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -609,13 +656,10 @@ int config_load(const char *path, struct config *cfg, FILE *errs)
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
+	cfg->limits.metrics_conns = CONFIG_DEFAULT_METRICS_CONNS;
+	cfg->limits.metrics_per_addr = CONFIG_DEFAULT_METRICS_PER_ADDR;
+	cfg->limits.metrics_timeout_s = CONFIG_DEFAULT_METRICS_TIMEOUT;
 
-	c.f = fopen(path, "re");
-	if (!c.f) {
-		err = -errno;
-		fprintf(c.errs, "%s: %s\n", path, strerror(-err));
-		return err;
-	}
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {
 		/* e.g. a directory: nothing was read, as if it could not be opened */
@@ -634,7 +678,6 @@ int config_load(const char *path, struct config *cfg, FILE *errs)
 		err = c.nerr;
 	}
 	free(c.line);
-	fclose(c.f);
 	return err;
 }
 
@@ -669,4 +712,8 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "crl = %s\n", cfg->crl_file);
 	fprintf(out, "data_protection = %s\n", cfg->sealed ? "sealed" : "none");
 	fprintf(out, "rekey_interval = %d\n", cfg->rekey_s);
+	fprintf(out, "\n[limits]\n");
+	for (i = 0; i < (int)(sizeof(limits) / sizeof(limits[0])); i++)
+		fprintf(out, "%s = %d\n", limits[i].name,
+			*(const int *)((const char *)&cfg->limits + limits[i].off));
 }

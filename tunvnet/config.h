@@ -28,6 +28,11 @@
  *                                      ; the control link stays TLS). Same on every node.
  *   rekey_interval = 600               ; seconds between data-key rotations, 1..86400
  *
+ *   [limits]                           ; optional: bounds on what others can make us hold
+ *   metrics_connections = 64           ; metrics connections at once (1..4096)
+ *   metrics_per_address = 8            ; of them from one client address (1..4096)
+ *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
+ *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
  * key must not be accessible by group or others, the certificate must verify against
@@ -54,6 +59,18 @@
 #define CONFIG_MAX_SEEDS      64
 #define CONFIG_DEFAULT_FORWARD_GRACE_MS 5000
 #define CONFIG_DEFAULT_REKEY_S 600
+#define CONFIG_DEFAULT_METRICS_CONNS    64
+#define CONFIG_DEFAULT_METRICS_PER_ADDR 8
+#define CONFIG_DEFAULT_METRICS_TIMEOUT  10
+
+/* [limits]: every bound on what a peer, a client or a scraper can make the daemon hold.
+ * When one is reached, the excess is refused or the oldest idle holder evicted, and
+ * counted. */
+struct config_limits {
+	int metrics_conns;     /* metrics connections at once */
+	int metrics_per_addr;  /* of them from one client address */
+	int metrics_timeout_s; /* an idle metrics connection is closed after this */
+};
 
 struct config {
 	char node[NODE_NAME_MAX + 1];
@@ -73,12 +90,16 @@ struct config {
 	bool offload;         /* TUN with IFF_VNET_HDR and offloads (tunvnet/vnet.h) */
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
+	struct config_limits limits;
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".
  * Returns the number of errors (0: cfg is complete and valid), or -errno when the file
  * cannot be opened (also printed). */
 int config_load(const char *path, struct config *cfg, FILE *errs);
+/* The same from an open stream f; path names it in messages and is where a relative
+ * key_file is found. */
+int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs);
 
 /* Writes cfg in the normalised form above (golden-file tests, `tunvnetd -n -v`). */
 void config_print(const struct config *cfg, FILE *out);

@@ -67,6 +67,7 @@ struct forward;
 struct move;
 struct command;
 struct peer_set;
+struct metrics;
 
 struct daemon {
 	struct config cfg;
@@ -88,6 +89,7 @@ struct daemon {
 	struct forward *forward;              /* forward.c: forwarding pointers */
 	struct move *move;                    /* move.c: pending operations */
 	struct command *command;              /* command.c: followers */
+	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
 	uint64_t start_ms;
 };
 

@@ -229,7 +229,8 @@ static int segment(struct job *j, const struct vnet_hdr *h, const uint8_t *ip, s
 {
 	struct job_ctx *x = j->d->jobctx;
 	struct seg_ctx c = { j, (uint16_t)(flags & ~FRAME_F_VNET_HDR), held };
-	int n = vnet_segment(h, ip, len, x->scratch, sizeof(x->scratch), put_segment, &c);
+	int n = vnet_segment(h, ip, len, (size_t)j->d->cfg.mtu, x->scratch, sizeof(x->scratch),
+			     put_segment, &c);
 
 	if (n == -EINVAL || n == -EBADMSG || n == -ENOSPC)
 		drop(j, DROP_MALFORMED);
@@ -339,6 +340,7 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	struct vnet_hdr h;
 	const uint8_t *ip = pkt;
 	size_t iplen = len;
+	int n;
 	/* Held: the job is not active here, or it was just activated and this packet
 	 * did not come through the old node's hand-over, which is still to arrive. */
 	bool held = j->state != JOB_ACTIVE ||
@@ -359,8 +361,8 @@ int job_deliver(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 	vnet_hdr_get(pkt, &h);
 	ip += VNET_HDR_LEN;
 	iplen -= VNET_HDR_LEN;
-	if (vnet_check(&h, ip, iplen, &vi) < 0) {
-		drop(j, DROP_MALFORMED);
+	if ((n = vnet_check(&h, ip, iplen, (size_t)j->d->cfg.mtu, &vi)) < 0) {
+		drop(j, n == -EINVAL ? DROP_BAD_VNET_HDR : DROP_MALFORMED);
 		return -EBADMSG;
 	}
 	if (held && vnet_hdr_is_plain(&h))

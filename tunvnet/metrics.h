@@ -1,7 +1,8 @@
 /* The optional Prometheus endpoint: with `metrics_listen = ADDR:PORT` in [node], the
- * daemon answers GET /metrics over HTTP/1.0 with the stats result in the text exposition
- * format (tunvnet/prom.h). Served from the event loop without blocking: requests are
- * bounded in size and time, each connection closes after its response. */
+ * daemon answers GET /metrics with the stats result in the text exposition format
+ * (tunvnet/prom.h), over HTTP served by libmicrohttpd from the event loop. Connections
+ * are bounded in number (in all and per client address: [limits] in the config), in
+ * memory and in idle time; metrics.c says how. */
 #ifndef TUNVNET_METRICS_H
 #define TUNVNET_METRICS_H
 

@@ -12,6 +12,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_SUSPENDED] = "suspended",
 	[DROP_HOLD_FULL] = "hold_full",
 	[DROP_SPOOFED_SOURCE_PEER] = "spoofed_source_peer",
+	[DROP_BAD_VNET_HDR] = "bad_vnet_hdr",
 };
 
 static const char *const counter_names[STAT_COUNTER_MAX] = {
@@ -33,6 +34,8 @@ static const char *const counter_names[STAT_COUNTER_MAX] = {
 	[STAT_FORWARDED] = "forwarded",
 	[STAT_ROUTES_NOT_OWN] = "routes_not_own",
 	[STAT_ROUTES_EPOCH_JUMP] = "routes_epoch_jump",
+	[STAT_METRICS_EVICTED] = "metrics_evicted",
+	[STAT_METRICS_REFUSED] = "metrics_refused",
 };
 
 const char *stats_drop_name(enum drop_reason r)

@@ -22,6 +22,7 @@ enum drop_reason {
 	DROP_SUSPENDED,      /* sent by a suspended job (its dying kernel state) */
 	DROP_HOLD_FULL,      /* the hold queue of a suspended / standby job is full */
 	DROP_SPOOFED_SOURCE_PEER, /* a peer sent DATA whose source is not a VIP routed to it */
+	DROP_BAD_VNET_HDR,   /* a peer's super-packet header is malformed or unsafe to cut */
 	DROP_REASON_MAX
 };
 
@@ -39,6 +40,8 @@ enum stat_counter {
 	STAT_FORWARDED,                       /* sent on by a forwarding pointer or hand-over */
 	STAT_ROUTES_NOT_OWN,                  /* route entries a peer sent for another node */
 	STAT_ROUTES_EPOCH_JUMP,               /* ... with an epoch more than one ahead */
+	STAT_METRICS_EVICTED,                 /* idle metrics connections closed for a new one */
+	STAT_METRICS_REFUSED,                 /* metrics connections refused: every slot busy */
 	STAT_COUNTER_MAX
 };
 

@@ -188,7 +188,8 @@ static bool ip6_unsegmentable(const uint8_t *p, size_t l3_len)
 	return false;
 }
 
-static int check_gso(const struct vnet_hdr *h, const uint8_t *pkt, struct vnet_info *vi)
+static int check_gso(const struct vnet_hdr *h, const uint8_t *pkt, size_t mtu,
+		     struct vnet_info *vi)
 {
 	bool tcp = vi->gso != VIRTIO_NET_HDR_GSO_UDP_L4;
 	uint32_t l4 = h->csum_start, thl, payload;
@@ -213,6 +214,11 @@ static int check_gso(const struct vnet_hdr *h, const uint8_t *pkt, struct vnet_i
 	}
 	if (l4 + thl > VNET_MAX_HDRS)
 		return -EINVAL;
+	/* Every segment must be a packet the job's link could carry, and a segment must
+	 * carry enough payload that cutting one super-packet cannot become a flood (gso_size
+	 * 1 would turn 64 KiB into 65,495 packets). */
+	if (l4 + thl + h->gso_size > mtu || (tcp && h->gso_size < VNET_TCP_GSO_MIN))
+		return -EINVAL;
 	vi->hdrs_len = (uint16_t)(l4 + thl);
 	payload = vi->total_len - vi->hdrs_len;
 	vi->segs = payload <= h->gso_size ? 1 : (payload + h->gso_size - 1) / h->gso_size;
@@ -221,7 +227,8 @@ static int check_gso(const struct vnet_hdr *h, const uint8_t *pkt, struct vnet_i
 	return 0;
 }
 
-int vnet_check(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, struct vnet_info *vi)
+int vnet_check(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, size_t mtu,
+	       struct vnet_info *vi)
 {
 	const uint8_t known = VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
 	bool needs = h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -264,7 +271,7 @@ int vnet_check(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, struct 
 	if (h->csum_start < pi.l3_len ||
 	    (uint32_t)h->csum_start + h->csum_offset + 2 > pi.total_len)
 		return -EINVAL;
-	return vi->gso == VIRTIO_NET_HDR_GSO_NONE ? 0 : check_gso(h, pkt, vi);
+	return vi->gso == VIRTIO_NET_HDR_GSO_NONE ? 0 : check_gso(h, pkt, mtu, vi);
 }
 
 /* The packet is valid and not GSO. */
@@ -278,7 +285,7 @@ static void complete(const struct vnet_hdr *h, uint8_t *pkt, uint32_t total_len)
 int vnet_csum_complete(const struct vnet_hdr *h, uint8_t *pkt, size_t len)
 {
 	struct vnet_info vi;
-	int err = vnet_check(h, pkt, len, &vi);
+	int err = vnet_check(h, pkt, len, VNET_MTU_ANY, &vi);
 
 	if (err < 0)
 		return err;
@@ -327,12 +334,12 @@ static void fix_segment(const struct vnet_info *vi, uint8_t *s, uint32_t i, uint
 	store_csum(s + l4 + (tcp ? TCP_CSUM_OFF : UDP_CSUM_OFF), fold(acc));
 }
 
-int vnet_segment(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, uint8_t *scratch,
-		 size_t cap, vnet_emit_fn emit, void *arg)
+int vnet_segment(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, size_t mtu,
+		 uint8_t *scratch, size_t cap, vnet_emit_fn emit, void *arg)
 {
 	struct vnet_info vi;
 	uint32_t payload, mss, off, i;
-	int err = vnet_check(h, pkt, len, &vi);
+	int err = vnet_check(h, pkt, len, mtu, &vi);
 
 	if (err < 0)
 		return err;
@@ -372,7 +379,7 @@ static bool gro_candidate(const struct vnet_hdr *h, const uint8_t *ip, size_t le
 	struct vnet_info vi;
 	size_t hl;
 
-	if (vnet_check(h, ip, len, &vi) < 0 || vi.gso != VIRTIO_NET_HDR_GSO_NONE ||
+	if (vnet_check(h, ip, len, VNET_MTU_ANY, &vi) < 0 || vi.gso != VIRTIO_NET_HDR_GSO_NONE ||
 	    vi.proto != IPPROTO_UDP || vi.total_len != len)
 		return false;
 	if (vi.family == AF_INET ? vi.l3_len != 20 || (be16(ip + 6) & 0x3fff) != 0

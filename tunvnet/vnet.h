@@ -21,7 +21,10 @@
  *   gso_type   NONE, TCPV4, TCPV6 or UDP_L4; the ECN bit only with the TCP types. Legacy
  *              UFO (GSO_UDP) is refused: we never ask for it.
  *   gso_size   payload bytes per segment (TCP: the MSS; UDP: the datagram payload);
- *              non-zero with a GSO type, zero without.
+ *              non-zero with a GSO type, zero without. With GSO, a segment (IP and
+ *              transport headers plus gso_size) fits the MTU, and TCP's is at least
+ *              VNET_TCP_GSO_MIN; UDP's segments are at most VNET_UDP_MAX_SEGS. So one
+ *              super-packet of 64 KiB becomes at most about 1,400 packets.
  *   hdr_len    a hint (the kernel puts its linear head length there, which may include
  *              payload): checked only to lie within the packet, never trusted.
  *   csum_start, csum_offset: zero without NEEDS_CSUM; with it, the checksum field lies
@@ -45,6 +48,10 @@
 #endif
 
 #define VNET_UDP_MAX_SEGS 128 /* the kernel's UDP_MAX_SEGMENTS */
+/* The kernel's TCP_MIN_SND_MSS (and the floor of net.ipv4.tcp_min_snd_mss): no Linux
+ * sender cuts TCP segments smaller, whatever MSS its peer announced. */
+#define VNET_TCP_GSO_MIN  48
+#define VNET_MTU_ANY      65535 /* mtu argument: no bound but the IP packet's */
 #define VNET_MAX_HDRS     256 /* IP + transport headers one segment repeats, at most */
 
 /* The header, decoded to host byte order. */
@@ -75,10 +82,13 @@ void vnet_hdr_put(uint8_t buf[VNET_HDR_LEN], const struct vnet_hdr *h);
  * can be written to a TUN without a vnet header as it is. */
 bool vnet_hdr_is_plain(const struct vnet_hdr *h);
 
-/* Checks h against the IP packet pkt (len bytes) by the rules above. 0 and *out filled
- * in, -EINVAL for a header that is malformed or does not match the packet, -EBADMSG for
- * a packet that is not a valid IPv4 / IPv6 packet (or whose transport header is cut off). */
-int vnet_check(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, struct vnet_info *out);
+/* Checks h against the IP packet pkt (len bytes) by the rules above; mtu: the largest
+ * IP packet a segment may be (the MTU of the TUN the segments are for). 0 and *out
+ * filled in, -EINVAL for a header that is malformed or does not match the packet,
+ * -EBADMSG for a packet that is not a valid IPv4 / IPv6 packet (or whose transport header
+ * is cut off). */
+int vnet_check(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, size_t mtu,
+	       struct vnet_info *out);
 
 /* Fills in the partial checksum of a packet that is not GSO: the one's complement sum
  * over pkt[csum_start .. end of the IP packet], the checksum field's current contents
@@ -98,11 +108,12 @@ typedef int (*vnet_emit_fn)(const uint8_t *pkt, size_t len, void *arg);
  *   both: IPv4 total length, header checksum and id (+1 per segment) or IPv6 payload
  *        length rewritten, the transport checksum computed over the segment.
  * A packet that is not GSO (or not larger than one segment) comes out alone, its
- * checksum completed if it was partial. pkt is not modified: each packet is built in
- * scratch (cap bytes; cap >= len always suffices). Returns the number of packets
- * emitted, or as vnet_check(), -ENOSPC (scratch too small), or emit's error. */
-int vnet_segment(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, uint8_t *scratch,
-		 size_t cap, vnet_emit_fn emit, void *arg);
+ * checksum completed if it was partial. mtu: as for vnet_check(). pkt is not modified:
+ * each packet is built in scratch (cap bytes; cap >= len always suffices). Returns the
+ * number of packets emitted, or as vnet_check(), -ENOSPC (scratch too small), or emit's
+ * error. */
+int vnet_segment(const struct vnet_hdr *h, const uint8_t *pkt, size_t len, size_t mtu,
+		 uint8_t *scratch, size_t cap, vnet_emit_fn emit, void *arg);
 
 /* UDP receive coalescing (GRO), the reverse of USO: consecutive datagrams of one flow
  * (same addresses, ports and IP header fields) with payloads of one size, the last one

@@ -153,6 +153,20 @@ static void test_decode_refuses(void **state)
 	assert_int_equal(capmsg_decode(buf, (size_t)n, &m), -EBADMSG);
 	buf[8 + 15] = 'c';
 	assert_int_equal(capmsg_decode(buf, (size_t)n, &m), n);
+	/* a NUL inside the name (it read as the valid "a"), or at its end (as "ab"), and
+	 * every other byte a name may not hold, in every place */
+	for (int pos = 0; pos < 3; pos++) {
+		for (int ch = 0; ch < 256; ch++) {
+			bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+
+			buf[8 + 14 + pos] = (uint8_t)ch;
+			assert_int_equal(capmsg_decode(buf, (size_t)n, &m), ok ? n : -EBADMSG);
+		}
+		buf[8 + 14 + pos] = (uint8_t)"abc"[pos];
+	}
+	assert_int_equal(capmsg_decode(buf, (size_t)n, &m), n);
+	assert_string_equal(m.node, "abc");
 	buf[8 + 13] = 32;
 	put32(buf + 4, 14 + 32);
 	memset(buf + 8 + 14, 'a', 32);

@@ -700,6 +700,39 @@ static void test_show_cuts_long_values(void **state)
 	expect(fx, text, want);
 }
 
+/* A section header with a comment, at every length up to the longest line, last in the
+ * file with and without its newline. getline's first buffer holds 120 bytes: a header of
+ * 119 with no newline filled it exactly, and rewriting "[node] ; ..." as "[node]" wrote
+ * one byte past it (glibc then aborted in free). */
+static void test_section_comment_lengths(void **state)
+{
+	const struct fixture *fx = *state;
+	char text[1024], line[256];
+	int len, nl, pre = (int)strlen("[node] ;");
+
+	for (len = pre; len < ini_max_line; len++) {
+		for (nl = 0; nl < 2; nl++) {
+			fmt(line, sizeof(line), "[node] ;%.*s", len - pre,
+			    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+			    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+			    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+			    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+			assert_int_equal((int)strlen(line), len);
+			/* alone in the file: getline's buffer is as small as it gets */
+			fmt(text, sizeof(text), "%s%s", line, nl ? "\n" : "");
+			expect(fx, text, "t.conf:1: missing required key \"name\" in [node]\n"
+			       "t.conf:1: missing required key \"listen\" in [node]\n"
+			       "t.conf:1: missing required key \"ca\" in [security]\n"
+			       "t.conf:1: missing required key \"cert\" in [security]\n"
+			       "t.conf:1: missing required key \"key\" in [security]\n"
+			       "t.conf:1: missing required key \"ipv4\" or \"ipv6\" in [pool]\n");
+			/* last, after a whole file, and its section still applies */
+			fmt(text, sizeof(text), "%s%s%s", base, line, nl ? "\n" : "");
+			expect(fx, text, "");
+		}
+	}
+}
+
 /* ---- agreement with inih ---- */
 
 static int count_keys(void *user, const char *section, const char *name, const char *value)
@@ -800,8 +833,10 @@ static void test_print(void **state)
 		 "offload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
-		 "data_protection = sealed\nrekey_interval = %d\n", CONFIG_DEFAULT_STATE,
-		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S);
+		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
+		 "metrics_per_address = %d\nmetrics_timeout = %d\n", CONFIG_DEFAULT_STATE,
+		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
+		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
 	free(got);
 	free(text);
@@ -845,6 +880,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_cuts_long_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_section_comment_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_agrees_with_inih, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indented, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <pcap/pcap.h>
@@ -140,6 +142,60 @@ static void test_classic_header_bytes(void **state)
 	fclose(f);
 }
 
+/* Into a pipe, as `vnetctl capture -w - | tcpdump -r -`: each packet reaches the reader
+ * when it is written, with the writer still open (classic and pcapng). */
+static void test_pipe_live(void **state)
+{
+	for (int ng = 0; ng < 2; ng++) {
+		char err[PCAP_ERRBUF_SIZE];
+		struct pcap_pkthdr *h;
+		const u_char *bytes;
+		struct pcapfile p;
+		FILE *w, *r;
+		pcap_t *pc;
+		int fds[2];
+
+		assert_int_equal(pipe(fds), 0);
+		w = fdopen(fds[1], "w");
+		r = fdopen(fds[0], "r");
+		assert_non_null(w);
+		assert_non_null(r);
+		assert_int_equal(pcapfile_start(&p, w, ng, 65535, 101), 0);
+		assert_true(p.live);
+		pc = pcap_fopen_offline(r, err);
+		assert_non_null(pc);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(pcapfile_write(&p, 1000000 + (uint64_t)i, data, 40 + i, 40 + i,
+							"n1 from-job"), 0);
+			/* there already, not in w's buffer (nor in r's: it reads no further ahead
+			 * than what the reader asked for, a record at a time) */
+			assert_int_equal(poll(&(struct pollfd){ .fd = fds[0], .events = POLLIN }, 1,
+					      0), 1);
+			assert_int_equal(pcap_next_ex(pc, &h, &bytes), 1);
+			assert_int_equal(h->caplen, 40 + i);
+			assert_int_equal(h->ts.tv_usec, i);
+		}
+		assert_int_equal(pcapfile_finish(&p), 0);
+		fclose(w);
+		assert_int_equal(pcap_next_ex(pc, &h, &bytes), PCAP_ERROR_BREAK);
+		pcap_close(pc);
+	}
+}
+
+/* A link type a classic file cannot say is refused, not written as garbage. */
+static void test_classic_linktype(void **state)
+{
+	struct pcapfile p;
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	assert_int_equal(pcapfile_start(&p, f, false, 65535, 50), -EINVAL);
+	assert_int_equal(ftell(f), 0);
+	/* LINKTYPE_IPV4 (228): the same number as its DLT */
+	assert_int_equal(pcapfile_start(&p, f, false, 65535, 228), 0);
+	fclose(f);
+}
+
 static void test_write_errors(void **state)
 {
 	struct pcapfile p;
@@ -164,6 +220,8 @@ int main(void)
 		cmocka_unit_test(test_pcapng),
 		cmocka_unit_test(test_pcapng_comments),
 		cmocka_unit_test(test_classic_header_bytes),
+		cmocka_unit_test(test_pipe_live),
+		cmocka_unit_test(test_classic_linktype),
 		cmocka_unit_test(test_write_errors),
 	};
 

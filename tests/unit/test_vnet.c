@@ -202,7 +202,7 @@ static int check(const struct vnet_hdr *h, const uint8_t *p, size_t len)
 {
 	struct vnet_info vi;
 	uint8_t *d = dup_exact(p, len);
-	int r = vnet_check(h, d, len, &vi);
+	int r = vnet_check(h, d, len, VNET_MTU_ANY, &vi);
 
 	free(d);
 	return r;
@@ -253,7 +253,7 @@ static void test_check_plain_and_valid(void **state)
 	struct vnet_hdr h = hdr(0, 0, 0, 0, 0, 0);
 	struct vnet_info vi;
 
-	assert_int_equal(vnet_check(&h, b, len, &vi), 0);
+	assert_int_equal(vnet_check(&h, b, len, VNET_MTU_ANY, &vi), 0);
 	assert_int_equal(vi.family, AF_INET);
 	assert_int_equal(vi.proto, P_UDP);
 	assert_int_equal(vi.segs, 1);
@@ -277,20 +277,20 @@ static void test_check_gso_accepted(void **state)
 	struct vnet_info vi;
 	uint8_t *d = dup_exact(b, len);
 
-	assert_int_equal(vnet_check(&h, d, len, &vi), 0);
+	assert_int_equal(vnet_check(&h, d, len, VNET_MTU_ANY, &vi), 0);
 	assert_int_equal(vi.family, AF_INET6);
 	assert_int_equal(vi.gso, VIRTIO_NET_HDR_GSO_TCPV6);
 	assert_int_equal(vi.l3_len, 56);
 	assert_int_equal(vi.hdrs_len, 56 + 32);
 	assert_int_equal(vi.segs, 9);
 	h.gso_type |= VIRTIO_NET_HDR_GSO_ECN; /* ECN is fine with TCP */
-	assert_int_equal(vnet_check(&h, d, len, &vi), 0);
+	assert_int_equal(vnet_check(&h, d, len, VNET_MTU_ANY, &vi), 0);
 	assert_int_equal(vi.gso, VIRTIO_NET_HDR_GSO_TCPV6);
 	h.gso_size = 9000; /* not larger than one segment: still valid, one segment */
-	assert_int_equal(vnet_check(&h, d, len, &vi), 0);
+	assert_int_equal(vnet_check(&h, d, len, VNET_MTU_ANY, &vi), 0);
 	assert_int_equal(vi.segs, 1);
 	h.gso_size = 8999;
-	assert_int_equal(vnet_check(&h, d, len, &vi), 0);
+	assert_int_equal(vnet_check(&h, d, len, VNET_MTU_ANY, &vi), 0);
 	assert_int_equal(vi.segs, 2);
 	free(d);
 }
@@ -489,10 +489,75 @@ static void test_check_udp_segment_limit(void **state)
 	assert_int_equal(check(&h, b, len), 0);
 	len = build(b, AF_INET, P_UDP, 0, 0, 128 * 100 + 1, 0, &l3);
 	assert_int_equal(check(&h, b, len), -EINVAL);
-	/* TCP has no such limit */
+	/* TCP's is a smallest segment (below) */
 	len = build(b, AF_INET, P_TCP, 0, 0, 60000, F_ACK, &l3);
-	h = hdr(NEEDS, VIRTIO_NET_HDR_GSO_TCPV4, 40, 10, 20, 16);
+	h = hdr(NEEDS, VIRTIO_NET_HDR_GSO_TCPV4, 40, VNET_TCP_GSO_MIN, 20, 16);
 	assert_int_equal(check(&h, b, len), 0);
+}
+
+static int emit_count(const uint8_t *pkt, size_t len, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* A TCP segment carries at least VNET_TCP_GSO_MIN bytes: one hostile DATA frame with
+ * gso_size 1 over 65,495 bytes of payload used to become 65,495 packets in a job's TUN. */
+static void test_check_tcp_gso_min(void **state)
+{
+	static uint8_t b[70000], scratch[70000];
+	size_t l3, len;
+	struct vnet_hdr h;
+	size_t emitted = 0;
+
+	for (int k = 0; k < 2; k++) {
+		int family = k ? AF_INET6 : AF_INET;
+		uint8_t gso = k ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+
+		len = build(b, family, P_TCP, 0, 0, 65495, F_ACK, &l3);
+		h = hdr(NEEDS, gso, (uint16_t)(l3 + 20), 1, (uint16_t)l3, 16);
+		assert_int_equal(check(&h, b, len), -EINVAL);
+		assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, sizeof(scratch),
+					      emit_count, &emitted), -EINVAL);
+		assert_int_equal(emitted, 0);
+		h.gso_size = VNET_TCP_GSO_MIN - 1;
+		assert_int_equal(check(&h, b, len), -EINVAL);
+		h.gso_size = VNET_TCP_GSO_MIN;
+		assert_int_equal(check(&h, b, len), 0);
+		/* one byte of payload does not make it any more acceptable */
+		len = build(b, family, P_TCP, 0, 0, 1, F_ACK, &l3);
+		h.gso_size = 1;
+		assert_int_equal(check(&h, b, len), -EINVAL);
+	}
+	/* UDP is bounded by its segment count instead: a 1-byte datagram is a datagram */
+	len = build(b, AF_INET, P_UDP, 0, 0, 128, 0, &l3);
+	h = hdr(NEEDS, VIRTIO_NET_HDR_GSO_UDP_L4, 28, 1, 20, 6);
+	assert_int_equal(check(&h, b, len), 0);
+}
+
+/* Every segment fits the MTU it is cut for: IP and transport headers plus gso_size. */
+static void test_check_mtu(void **state)
+{
+	static uint8_t b[70000];
+	size_t l3, len = build(b, AF_INET, P_TCP, 0, 3, 20000, F_ACK, &l3);
+	struct vnet_hdr h = hdr(NEEDS, VIRTIO_NET_HDR_GSO_TCPV4, 52, 1448, 20, 16);
+	struct vnet_info vi;
+
+	assert_int_equal(vnet_check(&h, b, len, 1500, &vi), 0); /* 20 + 32 + 1448 */
+	h.gso_size = 1449;
+	assert_int_equal(vnet_check(&h, b, len, 1500, &vi), -EINVAL);
+	assert_int_equal(vnet_check(&h, b, len, 1501, &vi), 0);
+	h.gso_size = 0xffff; /* the kernel's GSO_BY_FRAGS: never a segment size */
+	assert_int_equal(vnet_check(&h, b, len, VNET_MTU_ANY, &vi), -EINVAL);
+	len = build(b, AF_INET6, P_UDP, 0, 0, 20000, 0, &l3);
+	h = hdr(NEEDS, VIRTIO_NET_HDR_GSO_UDP_L4, 48, 1232, 40, 6);
+	assert_int_equal(vnet_check(&h, b, len, 1280, &vi), 0);
+	h.gso_size = 1233;
+	assert_int_equal(vnet_check(&h, b, len, 1280, &vi), -EINVAL);
+	/* not GSO: the MTU is not ours to check (the packet is written as it came) */
+	len = build(b, AF_INET, P_UDP, 0, 0, 3000, 0, &l3);
+	h = hdr(NEEDS, 0, 0, 0, 20, 6);
+	assert_int_equal(vnet_check(&h, b, len, 1500, &vi), 0);
 }
 
 /* ---- checksum completion ---- */
@@ -639,7 +704,7 @@ static void tso_case(int family, uint8_t proto, size_t opts, size_t topt, size_t
 	int n;
 
 	memset(&segs, 0, sizeof(segs));
-	n = vnet_segment(&h, orig, len, scratch, sizeof(scratch), collect, &segs);
+	n = vnet_segment(&h, orig, len, VNET_MTU_ANY, scratch, sizeof(scratch), collect, &segs);
 	assert_int_equal(n, (int)want);
 	assert_int_equal(segs.n, want);
 	assert_memory_equal(orig, b, len); /* the input is left alone */
@@ -696,7 +761,7 @@ static void test_tso4(void **state)
 	tso_case(AF_INET, P_TCP, 0, 3, 10000, 1448, F_ACK | F_PSH | F_FIN | F_CWR | F_ECE, true);
 	tso_case(AF_INET, P_TCP, 2, 0, 14480, 1448, F_ACK | F_PSH, false); /* exact multiple */
 	tso_case(AF_INET, P_TCP, 0, 0, 65535 - 40, 1460, F_ACK | F_URG, false); /* largest */
-	tso_case(AF_INET, P_TCP, 0, 0, 1001, 1, F_ACK, false); /* 1-byte segments */
+	tso_case(AF_INET, P_TCP, 0, 0, 1001, VNET_TCP_GSO_MIN, F_ACK, false); /* smallest */
 }
 
 static void test_tso6(void **state)
@@ -729,14 +794,14 @@ static void test_segment_not_gso(void **state)
 	uint8_t *d = dup_exact(b, len + 3); /* with 3 bytes of padding, not emitted */
 
 	memset(&segs, 0, sizeof(segs));
-	assert_int_equal(vnet_segment(&h, d, len + 3, scratch, sizeof(scratch), collect, &segs),
+	assert_int_equal(vnet_segment(&h, d, len + 3, VNET_MTU_ANY, scratch, sizeof(scratch), collect, &segs),
 			 1);
 	assert_int_equal(segs.len[0], len);
 	assert_true(l4_csum_ok(segs.p[0], len, l3, P_TCP));
 	seglist_free(&segs);
 	/* a plain header: the packet as it is */
 	h = hdr(0, 0, 0, 0, 0, 0);
-	assert_int_equal(vnet_segment(&h, d, len, scratch, sizeof(scratch), collect, &segs), 1);
+	assert_int_equal(vnet_segment(&h, d, len, VNET_MTU_ANY, scratch, sizeof(scratch), collect, &segs), 1);
 	assert_memory_equal(segs.p[0], b, len);
 	seglist_free(&segs);
 	free(d);
@@ -750,24 +815,24 @@ static void test_segment_errors(void **state)
 
 	memset(&segs, 0, sizeof(segs));
 	/* scratch must hold one segment */
-	assert_int_equal(vnet_segment(&h, b, len, scratch, 1039, collect, &segs), -ENOSPC);
+	assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, 1039, collect, &segs), -ENOSPC);
 	assert_int_equal(segs.n, 0);
-	assert_int_equal(vnet_segment(&h, b, len, scratch, 1040, collect, &segs), 10);
+	assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, 1040, collect, &segs), 10);
 	seglist_free(&segs);
 	/* emit's error stops it */
 	segs.fail_at = 4;
-	assert_int_equal(vnet_segment(&h, b, len, scratch, sizeof(scratch), collect, &segs),
+	assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, sizeof(scratch), collect, &segs),
 			 -EPIPE);
 	assert_int_equal(segs.n, 3);
 	seglist_free(&segs);
 	segs.fail_at = 0;
 	/* a refused header emits nothing */
 	h.gso_size = 0;
-	assert_int_equal(vnet_segment(&h, b, len, scratch, sizeof(scratch), collect, &segs),
+	assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, sizeof(scratch), collect, &segs),
 			 -EINVAL);
 	assert_int_equal(segs.n, 0);
 	h = hdr(NEEDS, 0, 0, 0, 20, 16);
-	assert_int_equal(vnet_segment(&h, b, len, scratch, 100, collect, &segs), -ENOSPC);
+	assert_int_equal(vnet_segment(&h, b, len, VNET_MTU_ANY, scratch, 100, collect, &segs), -ENOSPC);
 }
 
 /* Random sizes and segment sizes, both families and protocols: every case checked as in
@@ -780,6 +845,9 @@ static void test_segment_random(void **state)
 		uint8_t proto = random() % 2 ? P_TCP : P_UDP;
 		size_t payload = (size_t)random() % 20000;
 		uint16_t mss = (uint16_t)(1 + random() % 3000);
+
+		if (proto == P_TCP && mss < VNET_TCP_GSO_MIN)
+			mss = VNET_TCP_GSO_MIN;
 
 		if (proto == P_UDP && payload > (size_t)mss * 128)
 			payload = (size_t)mss * 128;
@@ -836,7 +904,7 @@ static void test_hostile(void **state)
 			b[(size_t)random() % len] = (uint8_t)random();
 		len = (size_t)random() % 8 ? len : (size_t)random() % (len + 1);
 		d = dup_exact(b, len);
-		r = vnet_segment(&h, d, len, scratch, sizeof(scratch), emit_ok, &emitted);
+		r = vnet_segment(&h, d, len, VNET_MTU_ANY, scratch, sizeof(scratch), emit_ok, &emitted);
 		assert_true(r > 0 || r == -EINVAL || r == -EBADMSG);
 		if (random() % 2)
 			vnet_csum_complete(&h, d, len);
@@ -915,7 +983,7 @@ static void gro_roundtrip(int family, size_t seg, size_t last, unsigned n)
 	}
 	/* Cut again, it gives back every datagram: same payload, valid checksums. */
 	memset(&segs, 0, sizeof(segs));
-	assert_int_equal(vnet_segment(&h, gbuf + VNET_HDR_LEN, len - VNET_HDR_LEN, scratch,
+	assert_int_equal(vnet_segment(&h, gbuf + VNET_HDR_LEN, len - VNET_HDR_LEN, VNET_MTU_ANY, scratch,
 				      sizeof(scratch), collect, &segs), (int)n);
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(segs.len[i], olen[i]);
@@ -1066,6 +1134,8 @@ int main(void)
 		cmocka_unit_test(test_check_bad_packets),
 		cmocka_unit_test(test_check_ip6_frag_and_routing),
 		cmocka_unit_test(test_check_udp_segment_limit),
+		cmocka_unit_test(test_check_tcp_gso_min),
+		cmocka_unit_test(test_check_mtu),
 		cmocka_unit_test(test_csum_complete),
 		cmocka_unit_test(test_csum_complete_nothing_to_do),
 		cmocka_unit_test(test_csum_udp_zero),
