@@ -11,6 +11,8 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-proto
            -Wno-unused-parameter -Werror -D_GNU_SOURCE -fno-strict-aliasing \
            -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# sd_notify (readiness under systemd): the daemon alone links libsystemd.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -56,7 +58,7 @@ $(LIB): $(LIB_OBJ)
 
 tunvnetd: $(BUILD)/tunvnet/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS) $(SYSTEMD_LIBS)
 
 vnetctl: $(BUILD)/ctl/vnetctl.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
