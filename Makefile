@@ -25,15 +25,15 @@ Q := @
 endif
 
 BUILD   ?= build
-MAINS   := tunvnet/main.c ctl/vnetctl.c
-LIB_SRC := $(filter-out $(MAINS),$(wildcard tunvnet/*.c tunnel/*.c ctl/*.c))
+MAINS   := tunvnet/main.c ctl/vnetctl.c cni/tunvnet-cni.c
+LIB_SRC := $(filter-out $(MAINS),$(wildcard tunvnet/*.c tunnel/*.c ctl/*.c cni/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libtunvnet.a
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-PROGS   := tunvnetd vnetctl
+PROGS   := tunvnetd vnetctl tunvnet-cni
 
 # Objects depend on the flags they were built with: `make SANITIZE=1` after a plain
 # build (or the reverse) rebuilds everything.
@@ -61,6 +61,10 @@ tunvnetd: $(BUILD)/tunvnet/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS) $(SYSTEMD_LIBS)
 
 vnetctl: $(BUILD)/ctl/vnetctl.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+tunvnet-cni: $(BUILD)/cni/tunvnet-cni.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
