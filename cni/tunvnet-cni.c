@@ -232,6 +232,25 @@ static int record_read(struct run *r, struct vip *vips, int max, char *netns, si
 	return n;
 }
 
+/* Whether the daemon's name for a job's namespace (as it was given to attach: a name
+ * under /run/netns or a path) is the namespace at path: the same text, or the same
+ * namespace file (one namespace has many paths: /run/netns/X, /proc/PID/ns/net). */
+static bool same_netns(const char *job_ns, const char *path)
+{
+	char buf[PATH_MAX];
+	struct stat a, b;
+
+	if (strcmp(job_ns, path) == 0)
+		return true;
+	if (!strchr(job_ns, '/')) {
+		if (snprintf(buf, sizeof(buf), "/run/netns/%s", job_ns) >= (int)sizeof(buf))
+			return false;
+		job_ns = buf;
+	}
+	return stat(job_ns, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static bool in_list(const struct vip *v, const struct vip *list, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -270,7 +289,7 @@ static enum cni_code del_from_jobs(struct run *r, const char *netns, const struc
 	json_array_foreach(jobs, i, job) {
 		const char *ns = json_string_value(json_object_get(job, "netns"));
 
-		if (!ns || strcmp(ns, netns) != 0)
+		if (!ns || !same_netns(ns, netns))
 			continue;
 		json_array_foreach(json_object_get(job, "vips"), k, v) {
 			struct vip vip;
@@ -353,7 +372,7 @@ static enum cni_code check(struct run *r)
 	json_array_foreach(jobs, k, job) {
 		const char *ns = json_string_value(json_object_get(job, "netns"));
 
-		if (ns && strcmp(ns, r->c.netns) == 0)
+		if (ns && same_netns(ns, r->c.netns))
 			mine = job;
 	}
 	if (!mine) {
