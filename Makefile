@@ -41,7 +41,7 @@ FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
 	echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
-.PHONY: all deps check tests unit integration demo bench install clean accept
+.PHONY: all deps check tests unit integration demo bench install deb clean
 all: $(PROGS) $(LIB)
 
 deps:
@@ -92,9 +92,6 @@ unit: $(TESTS)
 integration: all $(TOOLS)
 	$(Q)scripts/run-tests --integration
 
-accept: all
-	$(Q)../shared/accept/basics.sh
-
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
@@ -112,11 +109,35 @@ ifneq ($(QUICK),1)
 	$(Q)scripts/bench-migrate --out bench/migrate.json
 endif
 
+# `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,
+# bash completion and an example configuration. tunvnet-cni goes where container
+# runtimes look for CNI plugins (CNI_BIN_DIR). scripts/vnet-ca is installed when present.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/tunvnet
+CNI_BIN_DIR ?= /opt/cni/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 tunvnetd $(DESTDIR)$(PREFIX)/sbin/tunvnetd
-	install -m 0755 vnetctl scripts/vnet-up $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CNI_BIN_DIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 tunvnetd $(DESTDIR)$(SBINDIR)/tunvnetd
+	install -m 0755 vnetctl scripts/vnet-up $(DESTDIR)$(BINDIR)/
+	if [ -f scripts/vnet-ca ]; then install -m 0755 scripts/vnet-ca $(DESTDIR)$(BINDIR)/; fi
+	install -m 0755 tunvnet-cni $(DESTDIR)$(CNI_BIN_DIR)/tunvnet-cni
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/tunvnetd.service.in >$(DESTDIR)$(UNITDIR)/tunvnetd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tunvnetd.service
+	install -m 0644 completion/vnetctl $(DESTDIR)$(BASHCOMPDIR)/vnetctl
+	install -m 0644 doc/tunvnetd.conf.example README.md doc/design.md $(DESTDIR)$(DOCDIR)/
+
+# A Debian package built from this tree (debian/), into ../ as dpkg-buildpackage does.
+deb:
+	dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf $(BUILD) $(PROGS)
