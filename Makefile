@@ -12,6 +12,8 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-proto
            -Wno-unused-parameter -Werror -D_GNU_SOURCE -fno-strict-aliasing \
            -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# sd_notify (readiness under systemd): the daemon alone links libsystemd.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -31,15 +33,15 @@ Q := @
 endif
 
 BUILD   ?= build
-MAINS   := tunvnet/main.c ctl/vnetctl.c
-LIB_SRC := $(filter-out $(MAINS),$(wildcard tunvnet/*.c tunnel/*.c ctl/*.c))
+MAINS   := tunvnet/main.c ctl/vnetctl.c cni/tunvnet-cni.c
+LIB_SRC := $(filter-out $(MAINS),$(wildcard tunvnet/*.c tunnel/*.c ctl/*.c cni/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libtunvnet.a
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-PROGS   := tunvnetd vnetctl
+PROGS   := tunvnetd vnetctl tunvnet-cni
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_BUILD := build-fuzz
@@ -52,7 +54,7 @@ $(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAG
 	echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
 .PHONY: all deps check tests unit unit-asan golden layering integration demo bench install clean \
-	accept fuzz fuzz-build fuzzers fuzz-seeds
+	accept fuzz fuzz-build fuzzers fuzz-seeds deb
 all: $(PROGS) $(LIB)
 
 deps:
@@ -69,9 +71,13 @@ $(LIB): $(LIB_OBJ)
 
 tunvnetd: $(BUILD)/tunvnet/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS) $(SYSTEMD_LIBS)
 
 vnetctl: $(BUILD)/ctl/vnetctl.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+tunvnet-cni: $(BUILD)/cni/tunvnet-cni.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
@@ -150,9 +156,6 @@ unit-asan:
 integration: all $(TOOLS)
 	$(Q)scripts/run-tests --integration
 
-accept: all
-	$(Q)../shared/accept/basics.sh
-
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
@@ -170,11 +173,35 @@ ifneq ($(QUICK),1)
 	$(Q)scripts/bench-migrate --out bench/migrate.json
 endif
 
+# `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,
+# bash completion and an example configuration. tunvnet-cni goes where container
+# runtimes look for CNI plugins (CNI_BIN_DIR). scripts/vnet-ca is installed when present.
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/tunvnet
+CNI_BIN_DIR ?= /opt/cni/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 tunvnetd $(DESTDIR)$(PREFIX)/sbin/tunvnetd
-	install -m 0755 vnetctl scripts/vnet-up $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CNI_BIN_DIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 tunvnetd $(DESTDIR)$(SBINDIR)/tunvnetd
+	install -m 0755 vnetctl scripts/vnet-up $(DESTDIR)$(BINDIR)/
+	if [ -f scripts/vnet-ca ]; then install -m 0755 scripts/vnet-ca $(DESTDIR)$(BINDIR)/; fi
+	install -m 0755 tunvnet-cni $(DESTDIR)$(CNI_BIN_DIR)/tunvnet-cni
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/tunvnetd.service.in >$(DESTDIR)$(UNITDIR)/tunvnetd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tunvnetd.service
+	install -m 0644 completion/vnetctl $(DESTDIR)$(BASHCOMPDIR)/vnetctl
+	install -m 0644 doc/tunvnetd.conf.example README.md doc/design.md $(DESTDIR)$(DOCDIR)/
+
+# A Debian package built from this tree (debian/), into ../ as dpkg-buildpackage does.
+deb:
+	dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(PROGS)

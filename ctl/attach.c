@@ -59,7 +59,7 @@ static const struct client_doc attach_doc = {
 		   "$ vnetctl attach --netns job1 --vip 198.19.1.10\n"
 		   "attached 198.19.1.10 to job1 (tv0), epoch 1\n"
 		   "$ vnetctl attach --netns job1 --family 6\n"
-		   "attached fd00:19:1::2 to job1 (tv0), epoch 1\n"
+		   "attached fd00:19:1::1 to job1 (tv0), epoch 1\n"
 		   "$ vnetctl attach --netns restore1 --vip 198.19.1.10 --standby\n"
 		   "prepared 198.19.1.10 in restore1 (tv0) on standby: nothing announced; run\n"
 		   "'vnetctl activate --vip 198.19.1.10' after the restore",

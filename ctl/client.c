@@ -229,6 +229,7 @@ static int connect_to(const char *path, bool quiet)
 			fprintf(stderr, "vnetctl: cannot connect to %s: %s%s\n", path,
 				strerror(err), connect_hint(err, path));
 		close(fd);
+		errno = err; /* for client_request */
 		return -1;
 	}
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
@@ -374,6 +375,43 @@ out:
 	free(line);
 	free(reply);
 	free(msg);
+	return r;
+}
+
+int client_request(const char *path, const struct ctl_request *req, json_t **result,
+		   char **msg)
+{
+	uint64_t deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	char *line, *reply = NULL;
+	size_t len, total;
+	int fd, r;
+
+	*result = NULL;
+	*msg = NULL;
+	line = ctlmsg_request_encode(req);
+	if (!line)
+		return -ENOMEM;
+	fd = connect_to(path, true);
+	if (fd < 0) {
+		r = -errno;
+		if (asprintf(msg, "cannot connect to %s: %s%s", path, strerror(-r),
+			     connect_hint(-r, path)) < 0)
+			*msg = NULL;
+		goto out;
+	}
+	if (send_all(fd, line, strlen(line), deadline, path) < 0 ||
+	    read_line(fd, &reply, &len, &total, deadline, path) < 0) {
+		r = -EIO;
+		if (asprintf(msg, "no answer from tunvnetd on %s", path) < 0)
+			*msg = NULL;
+		goto out;
+	}
+	r = (int)ctlmsg_reply_parse(reply, len, result, msg);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	free(reply);
 	return r;
 }
 

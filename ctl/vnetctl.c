@@ -26,6 +26,7 @@ static const struct {
 	{ "stats", cmd_stats, "Show the packet counters and the drops by reason" },
 	{ "events", cmd_events, "Show recent peer, route and job events, or follow them" },
 	{ "capture", cmd_capture, "Capture packets to a pcap file or as text" },
+	{ "gc", cmd_gc, "Remove what a killed vnet-up left: its VIPs and namespace" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -2,7 +2,7 @@
  *
  * ctl/vnetctl.c holds main() and the dispatch table; each command lives in its own file
  * (status.c, peers.c, routes.c, jobs.c, attach.c with detach, move.c with suspend, resume,
- * activate and migrate, stats.c, events.c, capture.c) and follows the same steps: parse
+ * activate and migrate, stats.c, events.c, capture.c, gc.c) and follows the same steps: parse
  * its arguments with client_args(), check them, send one request with client_call(), then
  * print the result as a table (table.c) or as JSON. The streaming commands (events -f,
  * capture) keep the connection after the reply with client_stream_open(). Everything here
@@ -45,6 +45,7 @@ int cmd_activate(int argc, char **argv, const struct ctl_opts *o);
 int cmd_migrate(int argc, char **argv, const struct ctl_opts *o);
 int cmd_events(int argc, char **argv, const struct ctl_opts *o);
 int cmd_capture(int argc, char **argv, const struct ctl_opts *o);
+int cmd_gc(int argc, char **argv, const struct ctl_opts *o);
 
 /* ---- ctl/client.c: arguments, help, the request and its reply ---- */
 
@@ -87,6 +88,14 @@ int client_help(const struct client_doc *d, FILE *out);
  * ("vnetctl: ...") and returns 1: the daemon cannot be reached, did not answer, or
  * answered with an error. */
 int client_call(const struct ctl_opts *o, const struct ctl_request *req, json_t **result);
+
+/* client_call for programs that report errors their own way (vnetctl gc, tunvnet-cni):
+ * prints nothing (but for a failure in the middle of an exchange). Returns 0 with
+ * *result (json_decref it); a positive enum ctl_err, the daemon's refusal, with its
+ * message in *msg; or -errno when the daemon could not be reached or did not answer,
+ * with a message saying so in *msg. *msg is malloc'd or NULL; free it. */
+int client_request(const char *path, const struct ctl_request *req, json_t **result,
+		   char **msg);
 
 /* All of a command that takes no options of its own: client_args, client_call, then
  * the result as JSON or through print (which returns the exit status). */

@@ -38,34 +38,26 @@ static const struct vip_prefix *pool_of(struct daemon *d, int family)
 	return d->cfg.has_pool6 ? &d->cfg.pool6 : NULL;
 }
 
-static bool vip_taken(struct daemon *d, const struct vip *v)
+static bool vip_taken(const struct vip *v, void *arg)
 {
+	struct daemon *d = arg;
+
 	return route_lookup(d->routes, v) || job_by_vip(d, v);
 }
 
-/* The first free address of the pool, skipping the prefix address (and, for IPv4, the
- * broadcast address). */
+/* The first free host address of the pool (vip_prefix_first_free: never the network or
+ * the broadcast address). */
 static enum ctl_err pick_vip(struct daemon *d, int family, struct vip *out, char **msg)
 {
 	const struct vip_prefix *pool = pool_of(d, family);
 	char pb[VIP_STRLEN + 4];
-	uint64_t size;
 
 	if (!pool) {
 		asprintf(msg, "this node has no IPv%d pool", family == AF_INET ? 4 : 6);
 		return CTL_ERR_POOL_EXHAUSTED;
 	}
-	size = (family == AF_INET ? 32 : 128) - pool->len >= 63
-		       ? UINT64_MAX
-		       : (uint64_t)1 << ((family == AF_INET ? 32 : 128) - pool->len);
-	for (uint64_t n = 1; n < size && n <= POOL_SCAN_MAX; n++) {
-		if (family == AF_INET && n == size - 1)
-			break;
-		if (vip_prefix_nth(pool, n, out) < 0)
-			break;
-		if (!vip_taken(d, out))
-			return CTL_OK;
-	}
+	if (vip_prefix_first_free(pool, vip_taken, d, POOL_SCAN_MAX, out) == 0)
+		return CTL_OK;
 	asprintf(msg, "no free address in pool %s", vip_prefix_fmt(pool, pb));
 	return CTL_ERR_POOL_EXHAUSTED;
 }
@@ -246,6 +238,11 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 	if (!vip_prefix_contains(pool_of(d, v.family), &v))
 		return ctlmsg_reply_err(CTL_ERR_NOT_IN_POOL, "%s is outside this node's pool %s",
 					vb, vip_prefix_fmt(pool_of(d, v.family), pb));
+	if (!vip_prefix_is_host(pool_of(d, v.family), &v))
+		return ctlmsg_reply_err(CTL_ERR_NOT_IN_POOL, "%s is the %s address of pool %s, "
+					"never a job's", vb, v.family == AF_INET &&
+					v.a[3] & 1 ? "broadcast" : "network",
+					vip_prefix_fmt(pool_of(d, v.family), pb));
 	cur = route_lookup(d->routes, &v);
 	if (cur && strcmp(cur->node, d->cfg.node) != 0)
 		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is already hosted by %s", vb,

@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "tunvnet/config.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/instance.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/node.h"
@@ -91,7 +94,7 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	const char *path = DEFAULT_CONFIG;
 	bool check = false, detach = false;
-	int verbose = LOG_LEVEL_INFO, c, n, err, rc = 1;
+	int verbose = LOG_LEVEL_INFO, c, n, err, rc = 1, lock_fd = -1;
 
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -126,8 +129,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: configuration OK\n", path);
-		return 0;
+		n = instance_check(&d.cfg, path, stderr);
+		if (n > 0)
+			fprintf(stderr, "tunvnetd: %s clashes with a running daemon\n", path);
+		else
+			printf("%s: configuration OK\n", path);
+		return n > 0;
 	}
 	if (detach) {
 		if (daemon(0, 0) < 0)
@@ -151,6 +158,8 @@ int main(int argc, char **argv)
 		log_warn("state directory %s", d.cfg.state_dir);
 		return 1;
 	}
+	if (instance_start(&d.cfg, path, &lock_fd) < 0)
+		return 1;
 	err = node_init(&d);
 	if (err < 0) {
 		errno = -err;
@@ -163,13 +172,17 @@ int main(int argc, char **argv)
 		fatal("signals");
 	if (node_start(&d) == 0) {
 		log_info("node %s up: control socket %s", d.cfg.node, d.cfg.ctl_socket);
+		sd_notify(0, "READY=1"); /* Type=notify in the systemd unit; a no-op elsewhere */
 		if (loop_run(d.loop) < 0)
 			log_warn("event loop");
 		else
 			rc = 0;
+		sd_notify(0, "STOPPING=1");
 	}
 	node_stop(&d);
 	node_free(&d);
+	if (lock_fd >= 0)
+		close(lock_fd); /* another daemon may take this state_dir now */
 	log_info("stopped");
 	return rc;
 }

@@ -228,3 +228,47 @@ int vip_prefix_nth(const struct vip_prefix *p, uint64_t n, struct vip *out)
 	*out = v;
 	return 0;
 }
+
+/* The prefix address (all host bits zero) is the IPv4 network address and IPv6's
+ * subnet-router anycast address; the IPv4 all-ones host is the broadcast address. A job
+ * holding either would answer for the whole pool, or be unreachable from hosts that
+ * treat it as the subnet's, so neither is ever a VIP. */
+bool vip_prefix_is_host(const struct vip_prefix *p, const struct vip *v)
+{
+	unsigned host_bits, i;
+	bool zeros = true, ones = true;
+
+	if (!vip_prefix_contains(p, v))
+		return false;
+	host_bits = max_bits(v->family) - p->len;
+	if (host_bits == 0)
+		return true; /* a single address: nothing to keep out */
+	for (i = 0; i < host_bits; i++) {
+		unsigned bit = max_bits(v->family) - 1 - i; /* from the least significant */
+		bool set = v->a[bit / 8] & (0x80 >> (bit % 8));
+
+		zeros = zeros && !set;
+		ones = ones && set;
+	}
+	if (zeros)
+		return false;
+	return !(ones && v->family == AF_INET && host_bits >= 2);
+}
+
+int vip_prefix_first_free(const struct vip_prefix *p, bool (*taken)(const struct vip *, void *),
+			  void *arg, uint64_t max, struct vip *out)
+{
+	struct vip v;
+
+	for (uint64_t n = 1; n <= max; n++) {
+		if (vip_prefix_nth(p, n, &v) < 0)
+			break;
+		if (!vip_prefix_is_host(p, &v))
+			continue;
+		if (!taken(&v, arg)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}

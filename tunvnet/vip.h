@@ -35,5 +35,15 @@ const char *vip_prefix_fmt(const struct vip_prefix *p, char buf[VIP_STRLEN + 4])
 bool vip_prefix_contains(const struct vip_prefix *p, const struct vip *v);
 /* The n-th address of the prefix (n = 0 is the prefix address); -ERANGE beyond it. */
 int  vip_prefix_nth(const struct vip_prefix *p, uint64_t n, struct vip *out);
+/* Whether v is an address of p a job may hold: inside p, and neither the prefix address
+ * (IPv4 network, IPv6 subnet-router anycast) nor, for IPv4 prefixes up to /30, the
+ * broadcast address. A /31 or /32 (/127, /128) prefix keeps every address. */
+bool vip_prefix_is_host(const struct vip_prefix *p, const struct vip *v);
+/* The pool allocator: the first address of p, in order, that vip_prefix_is_host accepts
+ * and taken(v, arg) says is free, trying at most the first max + 1 addresses of p.
+ * 0 with *out, or -ENOSPC. */
+int  vip_prefix_first_free(const struct vip_prefix *p,
+			   bool (*taken)(const struct vip *v, void *arg), void *arg,
+			   uint64_t max, struct vip *out);
 
 #endif

@@ -299,6 +299,98 @@ static void test_prefix_nth(void **state)
 	assert_int_equal(vip_prefix_nth(&p6, 1ull << 63, &v), -ERANGE);
 }
 
+/* The pool allocator, against a naive version: the free addresses it hands out, in
+ * order, never include the prefix address or the IPv4 broadcast address. */
+struct taken_set {
+	struct vip v[600];
+	int n;
+};
+
+static bool in_set(const struct vip *v, void *arg)
+{
+	struct taken_set *t = arg;
+
+	for (int i = 0; i < t->n; i++)
+		if (vip_equal(&t->v[i], v))
+			return true;
+	return false;
+}
+
+static void drain(const char *prefix, const char *const *want, int nwant)
+{
+	struct vip_prefix p;
+	struct taken_set *t = calloc(1, sizeof(*t));
+	char buf[VIP_STRLEN];
+	struct vip v;
+	int i;
+
+	assert_non_null(t);
+	assert_int_equal(vip_prefix_parse(prefix, &p), 0);
+	for (i = 0; i < nwant; i++) {
+		assert_int_equal(vip_prefix_first_free(&p, in_set, t, 65536, &v), 0);
+		assert_string_equal(vip_fmt(&v, buf), want[i]);
+		t->v[t->n++] = v;
+	}
+	assert_int_equal(vip_prefix_first_free(&p, in_set, t, 65536, &v), -ENOSPC);
+	free(t);
+}
+
+static void test_pool_allocator(void **state)
+{
+	static const char *const w30[] = { "198.19.1.1", "198.19.1.2" };
+	static const char *const w126[] = { "fd00:19:1::1", "fd00:19:1::2", "fd00:19:1::3" };
+	static const char *const w31[] = { "198.19.1.1" };
+	struct vip_prefix p;
+	struct taken_set *t = calloc(1, sizeof(*t));
+	char buf[VIP_STRLEN];
+	struct vip v;
+	int i;
+
+	drain("198.19.1.0/30", w30, 2);
+	drain("fd00:19:1::/126", w126, 3);
+	/* a /31: the prefix address is still never handed out */
+	drain("198.19.1.0/31", w31, 1);
+
+	/* a /24 yields .1 .. .254, in order, then nothing: never .0 or .255 */
+	assert_non_null(t);
+	assert_int_equal(vip_prefix_parse("198.19.1.0/24", &p), 0);
+	for (i = 1; i <= 254; i++) {
+		assert_int_equal(vip_prefix_first_free(&p, in_set, t, 65536, &v), 0);
+		assert_int_equal(v.a[3], i);
+		t->v[t->n++] = v;
+	}
+	assert_int_equal(vip_prefix_first_free(&p, in_set, t, 65536, &v), -ENOSPC);
+	/* a freed address is the next one handed out */
+	t->v[41] = t->v[--t->n];
+	assert_int_equal(vip_prefix_first_free(&p, in_set, t, 65536, &v), 0);
+	assert_string_equal(vip_fmt(&v, buf), "198.19.1.42");
+	/* the scan limit bounds the search */
+	t->n = 0;
+	assert_int_equal(vip_prefix_first_free(&p, in_set, t, 0, &v), -ENOSPC);
+	free(t);
+
+	/* what an explicit attach is checked against */
+	assert_int_equal(vip_prefix_parse("198.19.1.0/24", &p), 0);
+	assert_int_equal(vip_parse("198.19.1.0", &v), 0);
+	assert_false(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_parse("198.19.1.255", &v), 0);
+	assert_false(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_parse("198.19.1.254", &v), 0);
+	assert_true(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_parse("198.19.2.1", &v), 0);
+	assert_false(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_prefix_parse("198.19.0.0/16", &p), 0);
+	assert_int_equal(vip_parse("198.19.1.0", &v), 0);
+	assert_true(vip_prefix_is_host(&p, &v)); /* .0 inside a /16 is an ordinary host */
+	assert_int_equal(vip_parse("198.19.255.255", &v), 0);
+	assert_false(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_prefix_parse("fd00:19:1::/64", &p), 0);
+	assert_int_equal(vip_parse("fd00:19:1::", &v), 0);
+	assert_false(vip_prefix_is_host(&p, &v));
+	assert_int_equal(vip_parse("fd00:19:1::ffff:ffff:ffff:ffff", &v), 0);
+	assert_true(vip_prefix_is_host(&p, &v)); /* IPv6 has no broadcast address */
+}
+
 static void test_vip_fmt_unknown(void **state)
 {
 	char buf[VIP_STRLEN];
@@ -407,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_contains),
 		cmocka_unit_test(test_prefix_contains_random),
 		cmocka_unit_test(test_prefix_nth),
+		cmocka_unit_test(test_pool_allocator),
 		cmocka_unit_test(test_vip_fmt_unknown),
 		cmocka_unit_test(test_addr_parse_good),
 		cmocka_unit_test(test_addr_parse_bad),
