@@ -11,6 +11,8 @@
 int  addr_parse(const char *s, unsigned default_port, struct sockaddr_storage *out);
 const char *addr_fmt(const struct sockaddr_storage *a, char buf[ADDR_STRLEN]);
 bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* Same host: family and address equal, whatever the ports (per-address limits). */
+bool addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 socklen_t addr_len(const struct sockaddr_storage *a);
 
 #endif

@@ -86,19 +86,6 @@ struct metrics {
 	struct mconn *adding;     /* being handed to MHD: on_notify takes it */
 };
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return false;
-}
-
 /* Runs MHD, then arms the timer for when MHD next wants to run. */
 static void run(struct metrics *m)
 {
@@ -164,7 +151,7 @@ static bool make_room(struct metrics *m, const struct sockaddr_storage *addr)
 		if (c->evicted)
 			continue;
 		n++;
-		if (same_addr(&c->peer, addr)) {
+		if (addr_same_host(&c->peer, addr)) {
 			here++;
 			if (!c->busy && (!oldest_here || c->since_ms <= oldest_here->since_ms))
 				oldest_here = c;

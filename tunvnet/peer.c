@@ -144,19 +144,6 @@ size_t peer_count_known(const struct daemon *d)
 	return n;
 }
 
-static bool addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return false;
-}
-
 static SSL *ctl_ssl(const struct peer *p)
 {
 	return p->ctl ? p->ctl->ops->tls(p->ctl->lk) : NULL;
