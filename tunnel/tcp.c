@@ -426,7 +426,9 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 		for (int i = 0; i < READS_PER_WAKE || (lk->ssl && SSL_pending(lk->ssl) > 0); i++) {
 			ssize_t n = link_read(lk);
 
-			if (n <= 0)
+			if (n < 0)
+				return; /* failed: the owner may have freed the link */
+			if (n == 0)
 				break;
 			lk->ilen += (size_t)n;
 			if (!deliver(lk))
