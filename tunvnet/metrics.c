@@ -184,8 +184,10 @@ static void fresh_timeout(struct loop_timer *t, void *arg)
 static void refuse_bad(struct mconn *c)
 {
 	char junk[4096];
+	int i;
 
-	while (recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+	/* what is there, not what a client keeps sending */
+	for (i = 0; i < 4 && recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
 		;
 	send(c->fd, bad_request, sizeof(bad_request) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	fresh_free(c);
