@@ -175,7 +175,7 @@ endif
 
 # `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,
 # bash completion and an example configuration. tunvnet-cni goes where container
-# runtimes look for CNI plugins (CNI_BIN_DIR). scripts/vnet-ca is installed when present.
+# runtimes look for CNI plugins (CNI_BIN_DIR), and vnet-ca, the cluster's CA tool.
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
 MANDIR      ?= $(PREFIX)/share/man
@@ -190,7 +190,7 @@ install: all
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 tunvnetd $(DESTDIR)$(SBINDIR)/tunvnetd
 	install -m 0755 vnetctl scripts/vnet-up $(DESTDIR)$(BINDIR)/
-	if [ -f scripts/vnet-ca ]; then install -m 0755 scripts/vnet-ca $(DESTDIR)$(BINDIR)/; fi
+	install -m 0755 scripts/vnet-ca $(DESTDIR)$(BINDIR)/
 	install -m 0755 tunvnet-cni $(DESTDIR)$(CNI_BIN_DIR)/tunvnet-cni
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/

@@ -27,18 +27,12 @@ readme_cleanup() {
 }
 trap 'readme_cleanup; cleanup' EXIT
 
-# Does this tunvnetd read [security] yet? (The TLS identity is being merged.) If not,
-# the README's certificates become a cluster key: PRE-CREDENTIALS SHIM, drop it then.
-printf '[node]\nname = x\nlisten = 127.0.0.1:1\n[security]\nca = x\n[pool]\nipv4 = 198.19.9.0/24\n' >"$T/probe.conf"
-shim=0
-./tunvnetd -n -c "$T/probe.conf" 2>&1 | grep -q 'unknown section \[security\]' && shim=1
-[ -x scripts/vnet-ca ] || shim=1
-[ $shim = 1 ] && info "pre-credentials tree: the README's [security] and vnet-ca steps run as a cluster key"
+[ -x scripts/vnet-ca ] || abort "scripts/vnet-ca is missing"
 
 # the README's blocks as two scripts: A up to the daemons' start, B the rest
-python3 - README.md "$T" "$shim" <<'PY' || abort "cannot extract the README's steps"
+python3 - README.md "$T" <<'PY' || abort "cannot extract the README's steps"
 import re, sys
-readme, T, shim = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3] == "1"
+readme, T = open(sys.argv[1]).read(), sys.argv[2]
 blocks = re.findall(r"<!-- readme-test: (run|file (\S+)) -->\n```\w*\n(.*?)```", readme, re.S)
 if len(blocks) < 6:
     sys.exit("only %d marked blocks" % len(blocks))
@@ -51,19 +45,11 @@ def moved(s):
 parts, cur = [], []
 for kind, path, body in blocks:
     if kind == "run":
-        if shim:
-            body = re.sub(r"^vnet-ca init (\S+)$",
-                          r"head -c 32 /dev/urandom >\1/cluster.key && chmod 600 \1/cluster.key",
-                          body, flags=re.M)
-            body = re.sub(r"^vnet-ca issue .*\n", "", body, flags=re.M)
         cur.append(moved(body))
         if "tunvnetd -d" in body:
             parts.append(cur); cur = []
     else:
-        if shim:
-            body = re.sub(r"\[security\]\n(?:[^\[\n][^\n]*\n|\n)*", "", body)
-            body = body.replace("[node]\n", "[node]\nkey_file = cluster.key\n", 1)
-        cur.append("cat >%s <<'EOF'\n%sEOF\n" % (moved(path), body))
+        cur.append("cat >%s <<'EOF'\n%sEOF\n" % (moved(path), moved(body)))
 parts.append(cur)
 if len(parts) != 2:
     sys.exit("no block starts the daemons")
@@ -96,7 +82,7 @@ rc=$?
 	ok "tunvnetd -n of the running daemon's own config: ok, noted" || bad "-n own config: exit $rc: $out"
 sed 's/^name = n1$/name = n3/' "$C1" >"$E/n3.conf"
 cp "$E"/n1.* "$T" 2>/dev/null
-[ $shim = 1 ] || { cp "$E/n1.crt" "$E/n3.crt"; cp "$E/n1.key" "$E/n3.key"; }
+cp "$E/n1.crt" "$E/n3.crt"; cp "$E/n1.key" "$E/n3.key"
 out=$(ip netns exec tvr-h1 ./tunvnetd -n -c "$E/n3.conf" 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q "state_dir $L/n1 is in use by tunvnetd pid" <<<"$out" &&
