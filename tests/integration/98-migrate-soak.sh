@@ -4,5 +4,5 @@
 # TCP_REPAIR while traffic flows: every connection survives, 0 bytes lost, duplicated
 # or corrupted; the UDP losses are counted). `scripts/soak-migrate --moves 100` is the
 # long run.
-# timeout: 180
+# timeout: 300
 exec "$(dirname "$0")/../../scripts/soak-migrate" --moves "${SOAK_MOVES:-10}"
