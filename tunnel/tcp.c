@@ -267,6 +267,7 @@ static bool handshake(struct tunnel_link *lk)
 {
 	int r = SSL_do_handshake(lk->ssl), e;
 	char why[TLS_WHY_MAX];
+	bool refused;
 
 	if (r == 1) {
 		lk->handshaking = false;
@@ -285,11 +286,14 @@ static bool handshake(struct tunnel_link *lk)
 		set_out(lk, true);
 		return true;
 	}
+	/* Whether it was a certificate, asked before tls_error() empties OpenSSL's error
+	 * queue: a peer's alert (unknown CA, certificate required) is only there. */
+	refused = tls_failed_verify(lk->ssl);
 	if (e == SSL_ERROR_SYSCALL && r == 0)
 		snprintf(why, sizeof(why), "closed during the TLS handshake");
 	else
 		tls_error(lk->ssl, why, sizeof(why));
-	fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+	fail(lk, refused ? -EKEYREJECTED : -EPROTO, why);
 	return false;
 }
 
@@ -351,8 +355,10 @@ static ssize_t link_read(struct tunnel_link *lk)
 		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0)) {
 			fail(lk, -ECONNRESET, "closed by peer");
 		} else {
+			bool refused = tls_failed_verify(lk->ssl); /* before tls_error() */
+
 			tls_error(lk->ssl, why, sizeof(why));
-			fail(lk, tls_failed_verify(lk->ssl) ? -EKEYREJECTED : -EPROTO, why);
+			fail(lk, refused ? -EKEYREJECTED : -EPROTO, why);
 		}
 		return -1;
 	}
