@@ -116,12 +116,26 @@ int seal_frame(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, 
 	return (int)(len + SEAL_OVERHEAD);
 }
 
-/* Whether counter c may still be accepted (not seen, not too old). */
+void seal_cancel(struct seal *s, size_t len)
+{
+	/* The ciphertext never left this process, so sealing another frame under the same
+	 * counter and key reveals nothing. */
+	s->tx_ctr--;
+	if (s->tx_frames > 0)
+		s->tx_frames--;
+	s->tx_bytes = s->tx_bytes >= len ? s->tx_bytes - len : 0;
+}
+
+/* Whether counter c may still be accepted (not seen, not too old). On a stream it must
+ * be the next one: a frame removed from the stream (or one replayed or moved) shows as a
+ * gap, and the sender never leaves one (seal_cancel). */
 static bool fresh(const struct seal *s, uint64_t c)
 {
+	if (s->stream)
+		return s->rx_any ? c == s->rx_top + 1 : c == 0;
 	if (!s->rx_any || c > s->rx_top)
 		return true;
-	if (s->stream || s->rx_top - c >= SEAL_WINDOW)
+	if (s->rx_top - c >= SEAL_WINDOW)
 		return false;
 	return !(s->rx_bitmap[(c / 64) % (SEAL_WINDOW / 64)] & (1ull << (c % 64)));
 }

@@ -13,7 +13,9 @@
  * and is 64 bits wide), so no nonce is ever used twice.
  *
  * Freshness: the receiver keeps the highest counter it accepted. On an ordered substrate
- * (a stream) a counter must exceed it: a replayed, reordered or re-inserted frame fails.
+ * (a stream) a counter must be the next one: a replayed, reordered, re-inserted or
+ * removed frame fails (a frame the sender's queue refused gives its counter back,
+ * seal_cancel, so a stream never has a gap of its own).
  * On a datagram substrate a window of SEAL_WINDOW counters below the highest is
  * accepted once each (RFC 6479 style), so reordering in the network costs nothing.
  *
@@ -74,6 +76,9 @@ int seal_frame(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, 
  * stale counter. */
 int seal_open(struct seal *s, uint8_t type, uint16_t flags, const uint8_t *in, size_t len,
 	      uint8_t *out, size_t cap);
+/* The frame just sealed (len plain bytes) was not sent (its queue refused it): its
+ * counter is used by the next frame. Call it before sealing anything else. */
+void seal_cancel(struct seal *s, size_t len);
 /* Moves the sending direction to the next generation (a timer of the owner's). */
 void seal_rekey_tx(struct seal *s);
 

@@ -87,6 +87,8 @@ int link_send(struct peer_link *l, uint8_t type, uint16_t flags, const void *buf
 		if (n < 0)
 			return n;
 		err = l->ops->send(l->lk, type, flags, scratch, (size_t)n);
+		if (err < 0) /* not sent: no gap in the receiver's counters */
+			seal_cancel(&l->seal, len);
 	}
 	if (err == 0)
 		l->tx_frames++;

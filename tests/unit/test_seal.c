@@ -94,12 +94,32 @@ static void stream_replay_reorder(void **state)
 	n1 = seal_msg(&p.a, "one", c1);
 	n2 = seal_msg(&p.a, "two", c2);
 	n3 = seal_msg(&p.a, "three", c3);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c1, (size_t)n1, m, sizeof(m)), 3);
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c2, (size_t)n2, m, sizeof(m)), 3);
 	/* an older frame after a newer one: refused on a stream */
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c1, (size_t)n1, m, sizeof(m)), -EALREADY);
 	/* replay */
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c2, (size_t)n2, m, sizeof(m)), -EALREADY);
-	/* a gap (a frame dropped before the link) is fine */
+	pair_free(&p);
+
+	/* in order, one by one: fine; a frame removed from the stream: refused */
+	pair_init(&p, true);
+	n1 = seal_msg(&p.a, "one", c1);
+	n2 = seal_msg(&p.a, "two", c2);
+	n3 = seal_msg(&p.a, "three", c3);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c1, (size_t)n1, m, sizeof(m)), 3);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c3, (size_t)n3, m, sizeof(m)), -EALREADY);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c2, (size_t)n2, m, sizeof(m)), 3);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c3, (size_t)n3, m, sizeof(m)), 5);
+	pair_free(&p);
+
+	/* a frame the sender's queue refused gives its counter back: no gap */
+	pair_init(&p, true);
+	n1 = seal_msg(&p.a, "one", c1);
+	seal_msg(&p.a, "lost", c2);
+	seal_cancel(&p.a, 4);
+	n3 = seal_msg(&p.a, "three", c3);
+	assert_int_equal(seal_open(&p.b, 5, 0x20, c1, (size_t)n1, m, sizeof(m)), 3);
 	assert_int_equal(seal_open(&p.b, 5, 0x20, c3, (size_t)n3, m, sizeof(m)), 5);
 	pair_free(&p);
 }
