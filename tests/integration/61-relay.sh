@@ -20,7 +20,7 @@ RELAY=198.18.0.50:7000
 
 cluster_up 2
 outsider "$X" 198.18.0.50
-cut 1 198.18.0.3
+sever 1 198.18.0.3
 "$VCA" issue "$CDIR/ca" relay >/dev/null || abort "vnet-ca issue relay"
 
 RPID=

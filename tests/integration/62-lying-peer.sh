@@ -142,4 +142,11 @@ check "n1 still answers and has n2 up" peer_up 1 n2
 check "n2 still has n1 up" peer_up 2 n1
 check "n1 still routes n1's and n2's VIPs as before" test "$(routes_of 1 "$V1" "$V2")" = "$before1"
 
+# --- not judged: liar claiming n2's and n1's job VIPs in its own name, one epoch up (what a
+# move looks like); reported for the threat model
+e1=$(routes_of 1 "$V1" | awk '{ print $3 }')
+e2=$(routes_of 1 "$V2" | awk '{ print $3 }')
+"${FP[@]}" routes 1 "$V2" $((e2 + 1)) routes 1 "$V1" $((e1 + 1)) sync print claimed >"$T/fp3.out" 2>&1
+info "liar claiming $V2 (n2's job) and $V1 (n1's own job) at epoch+1 in its own name: n1 then routes $(routes_of 1 "$V1" "$V2" | tr '\n' ';') n2 routes $(routes_of 2 "$V1" "$V2" | tr '\n' ';')"
+
 finish

@@ -20,7 +20,7 @@ PROXY=198.18.0.50:7000
 setup() {
 	cluster_up 1
 	outsider "$X" 198.18.0.50
-	cut 1 198.18.0.2
+	sever 1 198.18.0.2
 	: >"$T/mitm.log"
 	rm -f "$T/mitm.cmd"
 	spawn ip netns exec "$X" python3 "$UNDERLAY" mitm --listen "$PROXY" --to 198.18.0.1:7000 \
@@ -35,7 +35,9 @@ setup() {
 	fi
 	check "the proxy carries the control link (TLS, unchanged)" grep -q "tls from 198.18.0.2" "$T/mitm.log"
 	check "and a data link (frames watched)" wait_until 10 grep -q "data from 198.18.0.2" "$T/mitm.log"
-	check "n1 and n2 have a data link ($1)" wait_until 10 eval 'data_prot 1 n2 | grep -qx "$1" && data_prot 2 n1 | grep -qx "$1"'
+	PROT=$1
+	check "n1 and n2 have a data link ($PROT)" \
+		wait_until 10 eval 'data_prot 1 n2 | grep -qx "$PROT" && data_prot 2 n1 | grep -qx "$PROT"'
 	job "$JA" 1 "$2"
 	job "$JB" 2 "$2"
 	check "both jobs routed everywhere" wait_jobs_routed 10
@@ -55,10 +57,10 @@ for e in sorted(json.load(sys.stdin), key=lambda e: e["vip"]):
 }
 # mitm ACTION DIR: tells the proxy, waits until it did it
 mitm() {
-	local n
-	n=$(grep -c "^done $1 $2" "$T/mitm.log")
-	echo "$1 $2" >"$T/mitm.cmd.new" && mv "$T/mitm.cmd.new" "$T/mitm.cmd"
-	wait_until 15 eval '[ "$(grep -c "^done $1 $2" "$T/mitm.log")" -gt "$n" ]'
+	local what="$1 $2" n
+	n=$(grep -c "^done $what" "$T/mitm.log")
+	echo "$what" >"$T/mitm.cmd.new" && mv "$T/mitm.cmd.new" "$T/mitm.cmd"
+	wait_until 15 eval '[ "$(grep -c "^done $what" "$T/mitm.log")" -gt "$n" ]'
 }
 
 # --- sealed (the default) ------------------------------------------------------------

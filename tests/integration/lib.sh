@@ -222,10 +222,10 @@ outsider() {
 	ip -n "$P-ul" link set "$v" up || abort "cannot attach outsider $ns ($addr) to the underlay"
 }
 
-# cut K ADDR: node K has no route to ADDR on the underlay (an "unreachable" route in its
+# sever K ADDR: node K has no route to ADDR on the underlay (an "unreachable" route in its
 # namespace): it neither dials ADDR nor answers it, so nK and the host at ADDR meet only
 # through a relay or proxy. Gone with the node's namespace.
-cut() {
+sever() {
 	ip -n "$P-n$1" route add unreachable "$2/32" || abort "cannot cut n$1 from $2"
 }
 
