@@ -223,3 +223,55 @@ all_meshed() {
 		done
 	done
 }
+
+# outsider NS ADDR: a host on the underlay, not a node: namespace NS with eth0 = ADDR/24 on
+# the cluster's bridge (its veth end there is named after the address' last byte). It is
+# deleted (with its veth) when the test exits.
+outsider() {
+	local ns=$1 addr=$2 v="vx${2##*.}"
+	ip netns add "$ns" || abort "ip netns add $ns"
+	JOBS+=("$ns")
+	ip -n "$ns" link set lo up &&
+	ip -n "$ns" link add eth0 type veth peer name "$v" netns "$P-ul" &&
+	ip -n "$ns" addr add "$addr/24" dev eth0 &&
+	ip -n "$ns" link set eth0 up &&
+	ip -n "$P-ul" link set "$v" master br0 &&
+	ip -n "$P-ul" link set "$v" up || abort "cannot attach outsider $ns ($addr) to the underlay"
+}
+
+# sever K ADDR: node K has no route to ADDR on the underlay (an "unreachable" route in its
+# namespace): it neither dials ADDR nor answers it, so nK and the host at ADDR meet only
+# through a relay or proxy. Gone with the node's namespace.
+sever() {
+	ip -n "$P-n$1" route add unreachable "$2/32" || abort "cannot cut n$1 from $2"
+}
+
+# pcount K NAME: one of node K's peer-layer counters (peer_counters_json: refused_hello,
+# rejected_frames, pending_limited, ...) from `stats --json`, wherever it is exposed
+# (peers.NAME or peer_layer.NAME); empty when the daemon does not expose it.
+pcount() {
+	ctl "$1" --json stats 2>/dev/null | python3 -c 'import json, sys
+d, n = json.load(sys.stdin), sys.argv[1]
+for sect in ("peers", "peer_layer", "peer"):
+    v = d.get(sect, {}).get(n) if isinstance(d.get(sect), dict) else None
+    if isinstance(v, int) and not isinstance(v, bool):
+        print(v)
+        break' "$2" 2>/dev/null
+}
+
+# peers_up K: the names node K lists as "up", one per line.
+peers_up() {
+	ctl "$1" --json peers 2>/dev/null | python3 -c 'import json, sys
+for e in json.load(sys.stdin):
+    if e.get("state") == "up":
+        print(e.get("node"))' 2>/dev/null
+}
+
+# peer_field K NODE EXPR: EXPR over node K's `peers --json` entry for NODE (as e).
+peer_field() {
+	ctl "$1" --json peers 2>/dev/null | python3 -c 'import json, sys
+for e in json.load(sys.stdin):
+    if e.get("node") == sys.argv[1]:
+        v = eval(sys.argv[2])
+        print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$2" "$3" 2>/dev/null
+}

@@ -13,8 +13,10 @@
  *   routes N FIRST [EPOCH [NODE]]  announce N consecutive VIPs from FIRST (IPv4 or IPv6)
  *                                  with EPOCH (default 1) as hosted by NODE (default:
  *                                  NAME), in ROUTES frames of up to 2000 routes
- *   peers N [FIRST_ADDR]           PEERS hints: N members hintK at consecutive addresses
- *                                  from FIRST_ADDR (default 198.18.1.1), port 7000
+ *   peers N [FIRST_ADDR [PREFIX]]  PEERS hints: N members PREFIXK (default hintK) at
+ *                                  consecutive addresses from FIRST_ADDR (default
+ *                                  198.18.1.1), port 7000 (a daemon dials a hinted name
+ *                                  only when its own is lower: "zhint" > "n1")
  *   data SRC DST [COUNT]           COUNT (default 1) DATA frames: a UDP datagram SRC:9 ->
  *                                  DST:9 (IPv4) with payload "fakepeer"
  *   sync                           PING, then wait for its PONG: the daemon handles a
@@ -73,7 +75,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fakepeer --connect ADDR[:PORT] --ca FILE --cert FILE --key FILE "
 			"[--name NAME] [--none] [-t SECONDS] STEP...\n"
-			"steps: routes N FIRST [EPOCH [NODE]] | peers N [FIRST_ADDR] | "
+			"steps: routes N FIRST [EPOCH [NODE]] | peers N [FIRST_ADDR [PREFIX]] | "
 			"data SRC DST [COUNT] | sync | print WORD | stay\n");
 	exit(2);
 }
@@ -161,7 +163,7 @@ static void step_routes(const char *name, long n, const char *first, uint64_t ep
 	}
 }
 
-static void step_peers(long n, const char *first)
+static void step_peers(long n, const char *first, const char *prefix)
 {
 	static struct msg_member m[1000];
 	struct in_addr a;
@@ -177,7 +179,7 @@ static void step_peers(long n, const char *first)
 			struct sockaddr_in *sin = (struct sockaddr_in *)&m[k].addr;
 
 			memset(&m[k], 0, sizeof(m[k]));
-			snprintf(m[k].name, sizeof(m[k].name), "hint%ld", done);
+			snprintf(m[k].name, sizeof(m[k].name), "%s%ld", prefix, done);
 			sin->sin_family = AF_INET;
 			sin->sin_port = htons(7000);
 			sin->sin_addr.s_addr = htonl(ntohl(a.s_addr) + (uint32_t)done);
@@ -334,11 +336,18 @@ int main(int argc, char **argv)
 			step_routes(name, cnt, first, epoch, node);
 		} else if (strcmp(s, "peers") == 0 && i + 1 < argc) {
 			long cnt = atol(argv[++i]);
-			const char *first = "198.18.1.1";
+			const char *first = "198.18.1.1", *prefix = "hint";
 
-			if (i + 1 < argc && strchr(argv[i + 1], '.'))
+			if (i + 1 < argc && strchr(argv[i + 1], '.')) {
 				first = argv[++i];
-			step_peers(cnt, first);
+				if (i + 1 < argc && argv[i + 1][0] >= 'a' && argv[i + 1][0] <= 'z' &&
+				    strlen(argv[i + 1]) <= 20 && msg_name_valid(argv[i + 1]) &&
+				    strcmp(argv[i + 1], "sync") != 0 && strcmp(argv[i + 1], "stay") != 0 &&
+				    strcmp(argv[i + 1], "print") != 0 && strcmp(argv[i + 1], "routes") != 0 &&
+				    strcmp(argv[i + 1], "peers") != 0 && strcmp(argv[i + 1], "data") != 0)
+					prefix = argv[++i];
+			}
+			step_peers(cnt, first, prefix);
 		} else if (strcmp(s, "data") == 0 && i + 2 < argc) {
 			const char *src = argv[i + 1], *dst = argv[i + 2];
 			long cnt = 1;
