@@ -63,11 +63,14 @@ for kind, path, body in blocks:
         if shim:
             body = re.sub(r"\[security\]\n(?:[^\[\n][^\n]*\n|\n)*", "", body)
             body = body.replace("[node]\n", "[node]\nkey_file = cluster.key\n", 1)
-        cur.append("cat >%s <<'EOF'\n%sEOF\n" % (moved(path), body))
+        cur.append("cat >%s <<'EOF'\n%sEOF\n" % (moved(path), moved(body)))
 parts.append(cur)
 if len(parts) != 2:
     sys.exit("no block starts the daemons")
 head = "set -ex\ntrap 'jobs -p | xargs -r kill 2>/dev/null' EXIT\n"
+# what part A exported (the README's PATH) holds for part B too: one shell to a reader
+parts[1].insert(0, "".join(l + "\n" for b in parts[0] for l in b.splitlines()
+                           if l.startswith("export ")))
 for name, p in zip("AB", parts):
     open("%s/readme-%s.sh" % (T, name), "w").write(head + "\n".join(p))
 PY
