@@ -54,6 +54,9 @@ parts.append(cur)
 if len(parts) != 2:
     sys.exit("no block starts the daemons")
 head = "set -ex\ntrap 'jobs -p | xargs -r kill 2>/dev/null' EXIT\n"
+# what part A exported (the README's PATH) holds for part B too: one shell to a reader
+parts[1].insert(0, "".join(l + "\n" for b in parts[0] for l in b.splitlines()
+                           if l.startswith("export ")))
 for name, p in zip("AB", parts):
     open("%s/readme-%s.sh" % (T, name), "w").write(head + "\n".join(p))
 PY
