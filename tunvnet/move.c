@@ -1,4 +1,5 @@
 #include "tunvnet/move.h"
+#include "tunvnet/netns.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -492,6 +493,15 @@ int move_on_migrate(struct daemon *d, struct peer *p, const uint8_t *buf, size_t
 			migrate_answer(p, m.op, CTL_ERR_VIP_IN_USE, 0, "already hosted here");
 			return 0;
 		}
+	}
+	/* A peer never makes this daemon open a path it chose: only a namespace the
+	 * machine's operator named (/run/netns), opened without blocking (netns_open). */
+	if (!netns_is_named(m.netns)) {
+		log_ratelimited(log_warnx, "peer %s: MIGRATE names %.200s, not a named namespace: "
+				"refused", p->name, m.netns);
+		migrate_answer(p, m.op, CTL_ERR_NO_SUCH_NETNS, 0, "migrate takes a named "
+			       "namespace (ip netns add; /run/netns/NAME) only");
+		return 0;
 	}
 	err = job_open(d, m.netns, &j);
 	if (err < 0) {

@@ -39,6 +39,16 @@ static int spec_path(const char *spec, char *path, size_t size)
 	return 0;
 }
 
+bool netns_is_named(const char *spec)
+{
+	const char *name = spec;
+	char path[PATH_MAX];
+
+	if (spec && strncmp(spec, NETNS_RUN_DIR, strlen(NETNS_RUN_DIR)) == 0)
+		name = spec + strlen(NETNS_RUN_DIR);
+	return name && !strchr(name, '/') && spec_path(name, path, sizeof(path)) == 0;
+}
+
 /* Kernels before 4.11 have no NS_GET_NSTYPE: there the file must at least live on nsfs,
  * and its /proc/self/fd link reads "net:[INODE]" for a network namespace. */
 static int check_nsfs(int fd)
@@ -80,7 +90,9 @@ int netns_open(const char *spec, struct netns_id *id)
 	err = spec_path(spec, path, sizeof(path));
 	if (err < 0)
 		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO (or a device) named by mistake or by a peer must not hang the
+	 * daemon in open(); check_netns refuses it then. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	err = check_netns(fd);

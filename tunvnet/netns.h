@@ -4,6 +4,7 @@
 #ifndef TUNVNET_NETNS_H
 #define TUNVNET_NETNS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,6 +17,11 @@ struct netns_id {
  * file is a network namespace. Returns an O_CLOEXEC fd, or -errno (-ENOENT: no such
  * namespace; -EINVAL: not a network namespace). */
 int netns_open(const char *spec, struct netns_id *id);
+
+/* Whether spec names a namespace the machine's operator named: "NAME" or
+ * "/run/netns/NAME" (`ip netns add`), not any other path (a peer's MIGRATE may name only
+ * such a one). */
+bool netns_is_named(const char *spec);
 
 /* Runs fn(arg) with the calling thread switched into the namespace netns_fd, then
  * switches back. Returns fn's result, or -errno if the switch failed. */

@@ -253,7 +253,7 @@ static void expect_udp_from_tun(int fd, const struct vip *src, const struct vip 
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
 		n = read(fd, pkt, sizeof(pkt));
 		assert_true(n > 0);
 		if ((pkt[0] >> 4) != (v4 ? 4 : 6) || (size_t)n < hl + 8)
@@ -325,7 +325,7 @@ static void check_data_path(int fd, const struct vip *vip, const struct vip *far
 	{
 		struct pollfd pfd = { .fd = s, .events = POLLIN };
 
-		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
 	}
 	assert_int_equal(recv(s, buf, sizeof(buf), MSG_DONTWAIT), 5);
 	assert_memory_equal(buf, "pong!", 5);
@@ -377,6 +377,25 @@ static void test_netns_open_errors(void **state)
 	close(fd);
 	assert_int_equal(netns_open(path, &id), -EINVAL);
 	unlink(path);
+	/* a FIFO (no writer): refused at once, not a hang in open() (issue 11) */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(netns_open(path, &id), -EINVAL);
+	unlink(path);
+}
+
+/* What a peer's MIGRATE may name: a namespace the machine's operator named. */
+static void test_netns_is_named(void **state)
+{
+	assert_true(netns_is_named("job1"));
+	assert_true(netns_is_named("/run/netns/job1"));
+	assert_false(netns_is_named("/proc/1/ns/net"));
+	assert_false(netns_is_named("/run/netns/../netns/job1"));
+	assert_false(netns_is_named("/run/netns/a/b"));
+	assert_false(netns_is_named("/run/netns/"));
+	assert_false(netns_is_named("/tmp/fifo"));
+	assert_false(netns_is_named(".."));
+	assert_false(netns_is_named(""));
+	assert_false(netns_is_named(NULL));
 }
 
 static void test_tun_create(void **state)
@@ -638,6 +657,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_netns_open_self, teardown),
 		cmocka_unit_test_teardown(test_netns_open_errors, teardown),
+		cmocka_unit_test(test_netns_is_named),
 		cmocka_unit_test_teardown(test_tun_create, teardown),
 		cmocka_unit_test_teardown(test_addr_and_routes, teardown),
 		cmocka_unit_test_teardown(test_readopt_persistent, teardown),
