@@ -5,6 +5,7 @@
 # certificate), none at all. Each is refused and counted (counters.handshake_refused on the
 # node dialled), never listed as up, and n1..n3 stay meshed. `tunvnetd -n` reports an
 # expired certificate, one for another name and a group-readable key as FILE:LINE: reason.
+# timeout: 420
 . "$(dirname "$0")/lib.sh"
 need python3 openssl
 VCA=$ROOT/scripts/vnet-ca

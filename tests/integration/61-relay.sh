@@ -11,6 +11,7 @@
 #      is up as "relay" and nothing else, and what it relays or injects in its own name
 #      (n3's and n1's ROUTES, a DATA frame from n3's VIP) is refused and counted.
 # In no case does any node list a peer as up under a name other than its own.
+# timeout: 360
 . "$(dirname "$0")/lib.sh"
 need python3 ping
 VCA=$ROOT/scripts/vnet-ca

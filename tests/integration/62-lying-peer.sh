@@ -10,6 +10,7 @@
 #     (drops.spoofed_source_peer), never delivered; DATA from its own VIP is delivered;
 #   * 10,000 PEERS hints: at most PEER_KNOWN_MAX (1024) peers kept, hinted addresses
 #     dialled at a bounded rate (SYNs counted for 10 s on the host they are routed to).
+# timeout: 300
 . "$(dirname "$0")/lib.sh"
 need python3 tcpdump
 VCA=$ROOT/scripts/vnet-ca

@@ -10,6 +10,7 @@
 # at both ends). Then with data_protection = none through the same proxy: a data link
 # comes up, traffic flows, and a flipped byte goes unnoticed by tunvnet (that is what the
 # opt-out means: integrity is left to the jobs' own protocols).
+# timeout: 400
 . "$(dirname "$0")/lib.sh"
 need python3 ping
 UNDERLAY=$ROOT/tests/tools/underlay.py
