@@ -375,9 +375,9 @@ local function body_sealed(buf, tree, pinfo)
 end
 
 local bodies = {
-	[1] = body_hello, [2] = body_link_open, [3] = body_peers, [4] = body_routes,
+	[1] = body_hello, [LINK_OPEN] = body_link_open, [3] = body_peers, [4] = body_routes,
 	[6] = body_ping, [7] = body_ping, [8] = body_migrate, [9] = body_migrate_done,
-	[10] = body_link_ok,
+	[LINK_OK] = body_link_ok,
 }
 
 local function pdu_len(tvb, pinfo, offset)
