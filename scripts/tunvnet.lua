@@ -1,16 +1,26 @@
--- tunvnet.lua: a Wireshark / tshark dissector for tunvnet's substrate protocol (the TCP
--- links between tunvnetd daemons, port 7000 by default).
+-- tunvnet.lua: a Wireshark / tshark dissector for tunvnet's peer protocol (version 2) on
+-- the TCP links between tunvnetd daemons, port 7000 by default.
 --
 --   tshark -X lua_script:scripts/tunvnet.lua -r underlay.pcap -Y tunvnet
---   tshark -X lua_script:scripts/tunvnet.lua -X lua_script1:port=7100 -r ...
+--   tshark -X lua_script:scripts/tunvnet.lua -o tunvnet.port:7100 -r ...
 --   wireshark: copy to ~/.local/lib/wireshark/plugins/
+--
+-- One port carries two kinds of connections, told apart by their first bytes:
+--   * control links are TLS 1.3 from the first byte (a 0x16 handshake record): the stream
+--     is handed to Wireshark's own TLS dissector, so HELLO, PEERS, ROUTES, MIGRATE and the
+--     control link's PING / PONG are not visible. With the TLS keys (a key log in the TLS
+--     preferences) the decrypted frames come back here and are decoded.
+--   * data links carry frames in the clear: LINK_OPEN, LINK_OK, then DATA (and any PING /
+--     PONG), whose payloads are sealed (flag 0x8000, tunnel/seal.h: u32 generation, u64
+--     counter, ciphertext, 16-byte tag) unless the cluster runs data_protection = none.
+--     A sealed payload shows its generation, counter and length, never its contents.
 --
 -- Frames (tunnel/frame.h): u8 version, u8 type, u16 flags, u32 payload length, all
 -- big-endian, then the payload; frames are reassembled across TCP segments. Bodies as in
--- tunvnet/msg.h. A DATA frame carries one IP packet (or a super-packet, after a
+-- tunvnet/msg.h. A plain DATA frame carries one IP packet (or a super-packet, after a
 -- virtio-net header when the frame says so), handed to Wireshark's own IP dissectors.
 
-local tunvnet = Proto("tunvnet", "tunvnet substrate protocol")
+local tunvnet = Proto("tunvnet", "tunvnet peer protocol")
 
 -- Bit operations: Lua 5.2 (bit32, or Wireshark's bit) or 5.3+ (operators).
 local band, rshift
@@ -23,13 +33,15 @@ else
 	rshift = load("return function(a, n) return a >> n end")()
 end
 
+local VERSION = 2
 local HDR_LEN = 8
 local MAX_PAYLOAD = 65536 + 512
 
 -- Frame types and flags, as in tunnel/frame.h.
+local DATA, LINK_OPEN, LINK_OK = 5, 2, 10
 local types = {
-	[1] = "HELLO", [2] = "AUTH", [3] = "PEERS", [4] = "ROUTES", [5] = "DATA",
-	[6] = "PING", [7] = "PONG", [8] = "MIGRATE", [9] = "MIGRATE_DONE",
+	[1] = "HELLO", [2] = "LINK_OPEN", [3] = "PEERS", [4] = "ROUTES", [5] = "DATA",
+	[6] = "PING", [7] = "PONG", [8] = "MIGRATE", [9] = "MIGRATE_DONE", [10] = "LINK_OK",
 }
 local F_FULL_TABLE = 0x0001
 local F_ACK_REQ = 0x0002
@@ -37,9 +49,17 @@ local F_ACK = 0x0004
 local F_FORWARDED = 0x0010
 -- DATA: a virtio-net header precedes the packet (a super-packet as the kernel made it).
 local F_VNET_HDR = 0x0020
+local F_HANDED_OVER = 0x0040
+local F_SEALED = 0x8000
 local VNET_HDR_LEN = 10
+-- A sealed payload (tunnel/seal.h): u32 generation, u64 counter, ciphertext, tag.
+local SEAL_HDR_LEN = 12
+local SEAL_TAG_LEN = 16
+-- HELLO and LINK_OPEN flags (tunvnet/msg.h)
+local MSG_SEALED = 0x01
 
 local families = { [0] = "none", [4] = "IPv4", [6] = "IPv6" }
+local substrates = { [0] = "tcp" }
 local gso_types = {
 	[0] = "none", [1] = "TCPv4", [3] = "UDP", [4] = "TCPv6", [5] = "UDP_L4", [0x80] = "ECN",
 }
@@ -54,14 +74,29 @@ f.flag_ack = ProtoField.bool("tunvnet.flags.ack", "Ack", 16, nil, F_ACK)
 f.flag_fwd = ProtoField.bool("tunvnet.flags.forwarded", "Forwarded", 16, nil, F_FORWARDED)
 f.flag_vnet = ProtoField.bool("tunvnet.flags.vnet_hdr", "virtio-net header", 16, nil,
 			      F_VNET_HDR)
+f.flag_handed = ProtoField.bool("tunvnet.flags.handed_over", "Handed over", 16, nil,
+				F_HANDED_OVER)
+f.flag_sealed = ProtoField.bool("tunvnet.flags.sealed", "Sealed", 16, nil, F_SEALED)
 f.length = ProtoField.uint32("tunvnet.length", "Length", base.DEC)
 
+f.seal_gen = ProtoField.uint32("tunvnet.seal.generation", "Key generation")
+f.seal_ctr = ProtoField.uint64("tunvnet.seal.counter", "Counter")
+f.sealed = ProtoField.bytes("tunvnet.sealed", "Sealed payload")
+f.sealed_len = ProtoField.uint32("tunvnet.sealed.length", "Sealed payload length")
+f.seal_tag = ProtoField.bytes("tunvnet.seal.tag", "GCM tag")
+
 f.name = ProtoField.string("tunvnet.name", "Node name")
-f.nonce = ProtoField.bytes("tunvnet.nonce", "Nonce")
 f.family = ProtoField.uint8("tunvnet.family", "Family", base.DEC, families)
 f.addr4 = ProtoField.ipv4("tunvnet.addr", "Address")
 f.addr6 = ProtoField.ipv6("tunvnet.addr6", "Address")
 f.port = ProtoField.uint16("tunvnet.port", "Port")
+f.pflags = ProtoField.uint8("tunvnet.protection", "Data protection", base.HEX)
+f.pflag_sealed = ProtoField.bool("tunvnet.protection.sealed", "Data links sealed", 8, nil,
+				 MSG_SEALED)
+f.substrates = ProtoField.uint32("tunvnet.substrates", "Substrates", base.HEX)
+f.sub_tcp = ProtoField.bool("tunvnet.substrates.tcp", "tcp", 32, nil, 0x00000001)
+f.link = ProtoField.uint64("tunvnet.link", "Link")
+f.substrate = ProtoField.uint8("tunvnet.substrate", "Substrate", base.DEC, substrates)
 f.mac = ProtoField.bytes("tunvnet.mac", "Proof (MAC)")
 f.count = ProtoField.uint16("tunvnet.count", "Count")
 f.member = ProtoField.none("tunvnet.member", "Member")
@@ -97,6 +132,8 @@ prefs.port = Pref.uint("TCP port", 7000, "The port tunvnetd listens on")
 local ip_dissector = Dissector.get("ip")
 local ipv6_dissector = Dissector.get("ipv6")
 local data_dissector = Dissector.get("data")
+local tls_dissector = Dissector.get("tls")
+local tcp_stream = Field.new("tcp.stream")
 
 -- A body reader: each get checks the length first and reports a short body once.
 local function reader(buf, tree, pinfo)
@@ -142,13 +179,45 @@ local function add_sockaddr(r, tree)
 	if p then tree:add(f.port, p) end
 end
 
+-- u8 flags of HELLO and LINK_OPEN: whether the sender's data links are sealed.
+local function add_protection(r, tree)
+	local fl = r.need(1)
+	if not fl then return "" end
+	tree:add(f.pflags, fl):add(f.pflag_sealed, fl)
+	return band(fl:uint(), MSG_SEALED) ~= 0 and "sealed" or "plain"
+end
+
 local function body_hello(buf, tree, pinfo)
 	local r = reader(buf, tree, pinfo)
 	local name = add_name(r, tree, f.name)
-	local n = r.need(32)
-	if n then tree:add(f.nonce, n) end
 	add_sockaddr(r, tree)
-	return name and ("from " .. name) or ""
+	local prot = add_protection(r, tree)
+	local s = r.need(4)
+	if s then tree:add(f.substrates, s):add(f.sub_tcp, s) end
+	return name and ("from " .. name .. ", data links " .. prot) or ""
+end
+
+local function body_link_open(buf, tree, pinfo)
+	local r = reader(buf, tree, pinfo)
+	local name = add_name(r, tree, f.name)
+	local link = r.need(8)
+	if link then tree:add(f.link, link) end
+	local sub = r.need(1)
+	if sub then tree:add(f.substrate, sub) end
+	local prot = add_protection(r, tree)
+	local mac = r.need(32)
+	if mac then tree:add(f.mac, mac) end
+	if not (name and link) then return "" end
+	return string.format("from %s, link %s, %s", name, tostring(link:uint64()), prot)
+end
+
+local function body_link_ok(buf, tree, pinfo)
+	local r = reader(buf, tree, pinfo)
+	local link = r.need(8)
+	if link then tree:add(f.link, link) end
+	local mac = r.need(32)
+	if mac then tree:add(f.mac, mac) end
+	return link and ("link " .. tostring(link:uint64())) or ""
 end
 
 local function body_peers(buf, tree, pinfo)
@@ -286,9 +355,29 @@ local function body_data(buf, tree, pinfo, flags, root)
 	return ""
 end
 
+-- A sealed payload: only its framing can be shown; the contents are AES-GCM ciphertext
+-- under keys that never leave the two daemons.
+local function body_sealed(buf, tree, pinfo)
+	if buf:len() < SEAL_HDR_LEN + SEAL_TAG_LEN then
+		tree:add_proto_expert_info(e_malformed, "sealed payload too short")
+		return "sealed, too short"
+	end
+	local n = buf:len() - SEAL_HDR_LEN - SEAL_TAG_LEN
+	local gen, ctr = buf(0, 4), buf(4, 8)
+	tree:add(f.seal_gen, gen)
+	tree:add(f.seal_ctr, ctr)
+	local ct = buf(SEAL_HDR_LEN, n)
+	tree:add(f.sealed, ct):set_text(string.format("Sealed payload (%d bytes)", n))
+	tree:add(f.sealed_len, ct, n):set_generated()
+	tree:add(f.seal_tag, buf(SEAL_HDR_LEN + n, SEAL_TAG_LEN))
+	return string.format("sealed gen %d ctr %s (%d bytes)", gen:uint(),
+			     tostring(ctr:uint64()), n)
+end
+
 local bodies = {
-	[1] = body_hello, [3] = body_peers, [4] = body_routes, [6] = body_ping,
-	[7] = body_ping, [8] = body_migrate, [9] = body_migrate_done,
+	[1] = body_hello, [LINK_OPEN] = body_link_open, [3] = body_peers, [4] = body_routes,
+	[6] = body_ping, [7] = body_ping, [8] = body_migrate, [9] = body_migrate_done,
+	[LINK_OK] = body_link_ok,
 }
 
 local function pdu_len(tvb, pinfo, offset)
@@ -300,6 +389,8 @@ local function pdu_len(tvb, pinfo, offset)
 	return HDR_LEN + len
 end
 
+-- Returns the frame's Info text and whether an inner IP packet was shown (which then
+-- writes the columns).
 local function dissect_frame(tvb, pinfo, root)
 	local version = tvb(0, 1):uint()
 	local ftype = tvb(1, 1):uint()
@@ -310,27 +401,29 @@ local function dissect_frame(tvb, pinfo, root)
 			      "tunvnet " .. name)
 
 	tree:add(f.version, tvb(0, 1))
-	if version ~= 1 then
+	if version ~= VERSION then
 		tree:add_proto_expert_info(e_version)
 	end
 	tree:add(f.type, tvb(1, 1))
 	local ft = tree:add(f.flags, tvb(2, 2))
-	ft:add(f.flag_full, tvb(2, 2))
-	ft:add(f.flag_ackreq, tvb(2, 2))
-	ft:add(f.flag_ack, tvb(2, 2))
-	ft:add(f.flag_fwd, tvb(2, 2))
-	ft:add(f.flag_vnet, tvb(2, 2))
+	for _, fl in ipairs({ f.flag_full, f.flag_ackreq, f.flag_ack, f.flag_fwd, f.flag_vnet,
+			      f.flag_handed, f.flag_sealed }) do
+		ft:add(fl, tvb(2, 2))
+	end
 	tree:add(f.length, tvb(4, 4))
 
-	local info = name
-	if tvb:len() > HDR_LEN and len > 0 then
+	local info, inner = name, false
+	if version ~= VERSION then
+		-- another version's bodies may be laid out otherwise: not guessed at
+		info = string.format("%s (version %d)", info, version)
+	elseif tvb:len() > HDR_LEN and len > 0 then
 		local body = tvb(HDR_LEN, math.min(len, tvb:len() - HDR_LEN)):tvb()
 		local text
-		if ftype == 5 then
+		if band(flags, F_SEALED) ~= 0 then
+			text = body_sealed(body, tree, pinfo)
+		elseif ftype == DATA then
 			text = body_data(body, tree, pinfo, flags, root)
-		elseif ftype == 2 then
-			tree:add(f.mac, body(0))
-			text = ""
+			inner = true
 		elseif bodies[ftype] then
 			text = bodies[ftype](body, tree, pinfo)
 		end
@@ -339,35 +432,101 @@ local function dissect_frame(tvb, pinfo, root)
 		end
 	end
 	tree:append_text(string.format(", %d bytes", len))
-	return info
+	return info, inner
 end
 
-function tunvnet.dissector(tvb, pinfo, root)
-	local infos = {}
+local function dissect_frames(tvb, pinfo, root)
+	local infos, inners = {}, 0
 	local function one(t, p, r)
-		infos[#infos + 1] = dissect_frame(t, p, r)
+		local info, inner = dissect_frame(t, p, r)
+		if inner then
+			inners = inners + 1
+		else
+			infos[#infos + 1] = info
+		end
 		return t:len()
 	end
 	local n = dissect_tcp_pdus(tvb, root, HDR_LEN, pdu_len, one)
-	-- DATA frames let IP write the columns (its addresses, then TCP's); the others
-	-- say what they are.
-	local ctl = {}
-	for _, s in ipairs(infos) do
-		if s:sub(1, 4) ~= "DATA" then ctl[#ctl + 1] = s end
-	end
-	if #ctl > 0 then
+	-- Plain DATA frames let IP write the columns (its addresses, then TCP's); the others
+	-- say what they are, after those if both are in the segment.
+	if #infos > 0 and inners > 0 then
+		pinfo.cols.info:append("; " .. table.concat(infos, "; "))
+	elseif #infos > 0 then
 		pinfo.cols.protocol = "tunvnet"
-		pinfo.cols.info = table.concat(ctl, "; ")
+		pinfo.cols.info = table.concat(infos, "; ")
 	end
 	return n
 end
 
+-- What each TCP connection on the port is, decided by its first bytes: "tls" (a control
+-- link) or "frames" (a data link). Remembered, since later segments start anywhere.
+local streams = {}
+-- While the TLS dissector runs, what it calls us with is decrypted control frames.
+local in_tls = false
+
+function tunvnet.init()
+	streams = {}
+	in_tls = false
+end
+
+-- A TLS record header: content type 20..23 (change_cipher_spec, alert, handshake,
+-- application_data), version 3.1..3.4 (a TLS 1.3 ClientHello's record says 3.1).
+local function looks_tls(tvb)
+	if tvb:len() < 3 then return false end
+	local ct, major, minor = tvb(0, 1):uint(), tvb(1, 1):uint(), tvb(2, 1):uint()
+	return ct >= 0x14 and ct <= 0x17 and major == 3 and minor >= 1 and minor <= 4
+end
+
+local function looks_frame(tvb)
+	if tvb:len() < 2 or not types[tvb(1, 1):uint()] then return false end
+	return tvb:len() < HDR_LEN or tvb(4, 4):uint() <= MAX_PAYLOAD
+end
+
+local function stream_key(pinfo)
+	local s = tcp_stream()
+	if s then return s.value end
+	local a = tostring(pinfo.src) .. ":" .. pinfo.src_port
+	local b = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
+	return a < b and (a .. " " .. b) or (b .. " " .. a)
+end
+
+function tunvnet.dissector(tvb, pinfo, root)
+	if in_tls then
+		return dissect_frames(tvb, pinfo, root)
+	end
+	local key = stream_key(pinfo)
+	local kind = streams[key]
+	if not kind then
+		if looks_tls(tvb) then
+			kind = "tls"
+		elseif looks_frame(tvb) then
+			kind = "frames"
+		else
+			return 0 -- joined in the middle of a record: not ours to guess
+		end
+		streams[key] = kind
+	end
+	if kind == "frames" then
+		return dissect_frames(tvb, pinfo, root)
+	end
+	in_tls = true
+	local ok, n = pcall(tls_dissector.call, tls_dissector, tvb, pinfo, root)
+	in_tls = false
+	if not ok then error(n) end
+	return n
+end
+
+-- The port, for connections (TCP) and for what TLS decrypts on it (control frames).
 local registered
 local function register_port()
-	local t = DissectorTable.get("tcp.port")
-	if registered then t:remove(registered, tunvnet) end
+	local tcp, tls = DissectorTable.get("tcp.port"), DissectorTable.get("tls.port")
+	if registered then
+		tcp:remove(registered, tunvnet)
+		tls:remove(registered, tunvnet)
+	end
 	registered = prefs.port
-	t:add(registered, tunvnet)
+	tcp:add(registered, tunvnet)
+	tls:add(registered, tunvnet)
 end
 
 function tunvnet.prefs_changed()
