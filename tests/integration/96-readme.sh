@@ -83,9 +83,11 @@ out=$(ip netns exec tvr-h1 ./tunvnetd -n -c "$C1" 2>&1)
 rc=$?
 [ $rc = 0 ] && grep -q "running with this configuration" <<<"$out" &&
 	ok "tunvnetd -n of the running daemon's own config: ok, noted" || bad "-n own config: exit $rc: $out"
-sed 's/^name = n1$/name = n3/' "$C1" >"$E/n3.conf"
+sed -e 's/^name = n1$/name = n3/' -e "s|$E/n1\.crt|$E/n3.crt|" -e "s|$E/n1\.key|$E/n3.key|" \
+	"$C1" >"$E/n3.conf"
 cp "$E"/n1.* "$T" 2>/dev/null
-cp "$E/n1.crt" "$E/n3.crt"; cp "$E/n1.key" "$E/n3.key"
+scripts/vnet-ca issue "$E" n3 >/dev/null && scripts/vnet-ca issue "$E" n4 >/dev/null ||
+	abort "vnet-ca cannot issue n3 and n4"
 out=$(ip netns exec tvr-h1 ./tunvnetd -n -c "$E/n3.conf" 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q "state_dir $L/n1 is in use by tunvnetd pid" <<<"$out" &&
@@ -98,7 +100,8 @@ rc=$?
 [ $rc = 1 ] && grep -q "state_dir $L/n1 is in use by tunvnetd pid $(head -1 "$L/n1/tunvnetd.lock")" <<<"$out" &&
 	ok "a clashing daemon refuses to start, naming the running one" || bad "clashing start: exit $rc: $out"
 check "the running n1 still answers" q "$VNETCTL" -s "$R/n1.sock" status
-sed -e 's/^name = n1$/name = n4/' -e "s|$R/n1.sock|$R/n4.sock|" -e "s|$L/n1|$L/n4|" "$C1" >"$E/n4.conf"
+sed -e 's/^name = n1$/name = n4/' -e "s|$R/n1.sock|$R/n4.sock|" -e "s|$L/n1|$L/n4|" \
+	-e "s|$E/n1\.crt|$E/n4.crt|" -e "s|$E/n1\.key|$E/n4.key|" "$C1" >"$E/n4.conf"
 out=$(timeout 10 ./tunvnetd -c "$E/n4.conf" 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q "listen 198.18.0.1:7000 is not an address of this network namespace" <<<"$out" &&
