@@ -1065,7 +1065,6 @@ static void on_ready(struct tunnel_link *lk, void *arg)
 {
 	struct peer_link *l = arg;
 	SSL *s = l->ops->tls(lk);
-	struct peer_set *ps = ps_of(l->d);
 
 	l->ready = true;
 	if (!l->initiator)
@@ -1105,7 +1104,6 @@ static void on_ready(struct tunnel_link *lk, void *arg)
 			return;
 		}
 	}
-	(void)ps;
 }
 
 static void on_closed(struct tunnel_link *lk, int err, const char *why, void *arg)
