@@ -659,13 +659,13 @@ static void test_migration_parse(void **state)
 
 	/* missing members */
 	expect("{\"version\":1,\"cmd\":\"suspend\"}", CTL_ERR_BAD_REQUEST,
-	       "\"suspend\" needs \"vip\"");
+	       "\"suspend\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"resume\"}", CTL_ERR_BAD_REQUEST,
-	       "\"resume\" needs \"vip\"");
+	       "\"resume\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"activate\"}", CTL_ERR_BAD_REQUEST,
-	       "\"activate\" needs \"vip\"");
+	       "\"activate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\"}", CTL_ERR_BAD_REQUEST,
-	       "\"migrate\" needs \"vip\"");
+	       "\"migrate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
 	       "\"migrate\" needs \"to\"");
 
