@@ -648,12 +648,13 @@ int job_del_vip(struct job *j, const struct vip *v, bool *gone)
 		return -ENOENT;
 	if (j->nvips == 1) {
 		/* The last VIP: the TUN goes, and its addresses and routes with it. */
-		log_info("job %s: last VIP removed, TUN destroyed", j->netns);
-		job_free(j, true);
+		log_info("job %s: last VIP removed, TUN %s", j->netns,
+			 j->handing_over ? "left to the daemon that serves it too" : "destroyed");
+		job_free(j, !j->handing_over);
 		*gone = true;
 		return 0;
 	}
-	err = tun_addr_del(j->netns_fd, j->ifindex, v);
+	err = j->handing_over ? 0 : tun_addr_del(j->netns_fd, j->ifindex, v);
 	index_del(j->d->jobctx, v);
 	j->vips[i] = j->vips[--j->nvips];
 	return err;

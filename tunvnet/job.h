@@ -84,7 +84,7 @@ struct job {
 	 * deleted, its namespace's name removed): nothing is read from the TUN any more,
 	 * `vnetctl jobs` says "broken" and why. Detach it (or it goes with its last VIP). */
 	bool broken;
-	char problem[96];      /* why broken, or a warning on a working job; "" if none */
+	char problem[192];     /* why broken, or a warning on a working job; "" if none */
 };
 
 /* The jobs' shared state in d->jobctx (VIP index, offloads, coalescing, pause): made by

@@ -6,7 +6,9 @@
 #include "tunvnet/tunlink.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -117,6 +119,27 @@ int tunlink_probe(int netns_fd, const char *ifname, struct tunlink_info *info)
 
 	memset(info, 0, sizeof(*info));
 	return netns_run(netns_fd, probe_in_ns, &req);
+}
+
+int tunlink_served_by(const char *spec, const char *ifname, char *by, size_t size)
+{
+	struct tunlink_info info;
+	struct netns_id id;
+	const char *node;
+	int fd, err;
+
+	fd = netns_open(spec, &id);
+	if (fd < 0)
+		return fd;
+	err = tunlink_probe(fd, ifname, &info);
+	close(fd);
+	if (err < 0)
+		return err;
+	if (!info.exists || !info.is_tun || info.queues == 0)
+		return 0;
+	node = tunlink_mark_node(&info);
+	snprintf(by, size, "%s", node ? node : "another process");
+	return 1;
 }
 
 const char *tunlink_mark_node(const struct tunlink_info *info)

@@ -31,6 +31,12 @@ struct tunlink_info {
 /* The device ifname in netns_fd. 0 with info->exists false if there is none; -errno. */
 int tunlink_probe(int netns_fd, const char *ifname, struct tunlink_info *info);
 
+/* Whether the TUN ifname in the namespace spec is served now: a queue attached to it (a
+ * daemon holds it open). 1 with by = the node of its mark (or "another process"), 0 when
+ * there is no such TUN or nobody holds it (a persistent one left behind may be
+ * re-adopted), -errno when the namespace cannot be opened. */
+int tunlink_served_by(const char *spec, const char *ifname, char *by, size_t size);
+
 /* The node named in a daemon's mark ("tunvnetd n1" -> "n1"), or NULL. */
 const char *tunlink_mark_node(const struct tunlink_info *info);
 
