@@ -55,7 +55,8 @@ struct move {
 	struct move_events ev;
 	/* A suspended job that lost one VIP and kept others: checked for a split soon. */
 	struct loop_timer split_timer;
-	struct vip split_vip;
+	struct vip split_vip;            /* what moved */
+	struct vip split_rest;           /* one VIP the job kept */
 	char split_to[NODE_NAME_MAX + 1];
 	struct pending *pendings;
 	uint64_t next_op;
@@ -435,7 +436,7 @@ static void on_split_check(struct loop_timer *t, void *arg)
 	struct move *m = arg;
 	struct daemon *d = m->d;
 	char vb[VIP_STRLEN], vt[JOB_MAX_VIPS * VIP_STRLEN];
-	struct job *j = job_by_vip(d, &m->split_vip);
+	struct job *j = job_by_vip(d, &m->split_rest);
 
 	if (!j || j->nvips == 0 || j->state != JOB_SUSPENDED || j->handing_over)
 		return;
@@ -508,6 +509,7 @@ static void on_route_lost(struct job *j, const struct vip *v, const struct route
 		struct move *m = d->move;
 
 		m->split_vip = *v;
+		m->split_rest = j->vips[0];
 		snprintf(m->split_to, sizeof(m->split_to), "%s", cur->node);
 		loop_timer_arm(d->loop, &m->split_timer, MOVE_SPLIT_CHECK_MS);
 	}
