@@ -80,7 +80,9 @@ void watch_job(struct daemon *d, struct job *j)
 
 	if (j->broken || j->handing_over || j->nvips == 0)
 		return;
-	if (!netns_still_named(j)) {
+	/* A suspended job's namespace goes once its checkpoint is taken (the restore is
+	 * elsewhere): that is the move, not damage; our fd keeps it and its TUN alive. */
+	if (j->state != JOB_SUSPENDED && !netns_still_named(j)) {
 		snprintf(why, sizeof(why), "its namespace %.60s is gone", j->netns);
 		job_mark_broken(j, why);
 		return;

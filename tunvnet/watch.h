@@ -4,7 +4,8 @@
  *
  *   an address or a default route of the job's TUN removed (ip addr del, ip route del):
  *       put back (tun_addr_add), counted in jobs_repaired, a job_repair event;
- *   the TUN deleted (ip link del), the namespace's name removed (ip netns del):
+ *   the TUN deleted (ip link del), the namespace's name removed (ip netns del; but for
+ *   a suspended job, whose namespace goes once it is checkpointed):
  *       the job is marked broken (job_mark_broken: jobs_broken, a job_broken event, state
  *       "broken" in `vnetctl jobs`); detach takes it away.
  *
