@@ -13,6 +13,8 @@
 #     says the TUN was gone already.
 #  D. counters that add up: after mixed traffic (ping v4/v6, a TCP stream of
 #     super-packets), per-peer series sum to the node total, in JSON and Prometheus alike.
+#  E. refusals that teach: "did you mean" for a vnetctl command and a config key;
+#     `tunvnetd -n -v` prints the effective configuration.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
 need python3 curl ping
@@ -192,5 +194,17 @@ done
 tx=$(ctl 2 --json stats | jget 'd["peers"]["n1"]["tx_bytes"]')
 rx=$(ctl 1 --json stats | jget 'd["peers"]["n2"]["rx_bytes"]')
 check "D: bytes n2 -> n1 counted alike on both sides ($tx, $rx)" [ "$tx" = "$rx" ]
+
+# --- E. refusals that teach ---------------------------------------------------------------
+out=$("$VNETCTL" atach 2>&1)
+check "E: vnetctl atach: $(head -n 1 <<<"$out")" eval '[[ $out == *"did you mean '"'attach'"'"* ]]'
+out=$(ip netns exec "$P-n1" "$TUNVNETD" -n -v -c "$CDIR/n1.conf" 2>&1)
+check "E: tunvnetd -n -v prints the effective configuration" \
+	eval '[[ $out == *"configuration OK"* && $out == *"name = n1"* && $out == *"mtu = "* &&
+		 $out == *"forward_grace = "* ]]'
+sed 's/^\[node\]$/[node]\nmtuu = 1500/' "$CDIR/n1.conf" >"$T/typo.conf"
+out=$(ip netns exec "$P-n1" "$TUNVNETD" -n -c "$T/typo.conf" 2>&1)
+check "E: a misspelt config key: $(grep mtuu <<<"$out")" \
+	eval '[[ $out == *"unknown key \"mtuu\" in [node]; did you mean \"mtu\"?"* ]]'
 
 finish
