@@ -181,12 +181,10 @@ static const char *vips_of(const json_t *res, bool epochs, char *buf, size_t siz
 
 static int print_suspend(const json_t *res)
 {
-	char b2[PATH_MAX];
+	char b2[PATH_MAX], vs[1024];
 
 	if (!json_is_string(json_object_get(res, "vip")))
 		return client_bad_result("suspend result lacks vip");
-	char vs[1024];
-
 	printf("suspended %s (%s): incoming packets are held\n", vips_of(res, false, vs,
 	       sizeof(vs)), str(res, "netns", b2, sizeof(b2)));
 	return 0;
@@ -195,11 +193,10 @@ static int print_suspend(const json_t *res)
 static int print_resume(const json_t *res)
 {
 	const json_t *n = json_object_get(res, "released");
+	char vs[1024];
 
 	if (!json_is_string(json_object_get(res, "vip")) || !json_is_integer(n))
 		return client_bad_result("resume result lacks vip or released");
-	char vs[1024];
-
 	printf("resumed %s: %" JSON_INTEGER_FORMAT " held packet%s delivered\n",
 	       vips_of(res, false, vs, sizeof(vs)), json_integer_value(n),
 	       json_integer_value(n) == 1 ? "" : "s");
@@ -226,8 +223,9 @@ static void this_node(const struct ctl_opts *o, const json_t *res, char *buf, si
 
 static int print_activate(const struct ctl_opts *o, const json_t *res)
 {
-	char node[64], prev[64], was[80], conv[32];
+	char node[64], prev[64], was[80], conv[32], vs[1024];
 	const json_t *epoch = json_object_get(res, "epoch");
+	const json_t *unconf = json_object_get(res, "unconfirmed");
 
 	if (!json_is_string(json_object_get(res, "vip")) || !json_is_integer(epoch))
 		return client_bad_result("activate result lacks vip or epoch");
@@ -237,10 +235,6 @@ static int print_activate(const struct ctl_opts *o, const json_t *res)
 		snprintf(was, sizeof(was), "was %s", prev);
 	else
 		snprintf(was, sizeof(was), "no node had it before");
-	const json_t *unconf = json_object_get(res, "unconfirmed");
-
-	char vs[1024];
-
 	if (json_is_array(json_object_get(res, "vips")))
 		printf("activated %s%s%s (%s); ", vips_of(res, true, vs, sizeof(vs)),
 		       *node ? " on " : "", node, was);
@@ -266,13 +260,11 @@ static int print_activate(const struct ctl_opts *o, const json_t *res)
 
 static int print_migrate(const json_t *res)
 {
-	char from[64], to[64], took[32];
+	char from[64], to[64], took[32], vs[1024];
 	const json_t *epoch = json_object_get(res, "epoch");
 
 	if (!json_is_string(json_object_get(res, "vip")) || !json_is_integer(epoch))
 		return client_bad_result("migrate result lacks vip or epoch");
-	char vs[1024];
-
 	if (json_is_array(json_object_get(res, "vips")))
 		printf("migrated %s from %s to %s in %s\n", vips_of(res, true, vs, sizeof(vs)),
 		       str(res, "from", from, sizeof(from)), str(res, "to", to, sizeof(to)),
