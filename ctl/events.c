@@ -40,6 +40,7 @@ static const struct client_doc doc = {
 		"with the members ts (seconds since the epoch, a number with a fraction), type\n"
 		"(peer_up, peer_down, handshake_refused, route_change, job_attach,\n"
 		"job_detach, job_suspend, job_resume, job_standby, job_activate, job_release,\n"
+		"job_repair, job_broken,\n"
 		"drop) and, by type, node, detail, vip, old_node, old_epoch, new_node,\n"
 		"new_epoch, withdrawn, reason and count. With -f and --json, one compact JSON\n"
 		"object per line (JSON Lines).",

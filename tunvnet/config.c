@@ -20,6 +20,7 @@
 
 #include "tunnel/tls.h"
 #include "tunvnet/addr.h"
+#include "tunvnet/suggest.h"
 
 #define DEFAULT_MTU   1500
 #define MTU_MIN       1280 /* IPv6's minimum link MTU */
@@ -442,15 +443,43 @@ static void check_credentials(struct ctx *c)
 	}
 }
 
-/* keys[] index of section.name, NKEYS if there is no such key */
+/* keys[] index of section.name (section NULL: in any section), NKEYS if there is no
+ * such key */
 static size_t key_index(const char *section, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+		if ((!section || strcmp(keys[i].section, section) == 0) &&
+		    strcmp(keys[i].name, name) == 0)
 			break;
 	return i;
+}
+
+/* ", did you mean \"listen\"?" (or "... \"mtu\" in [node]?") for a misspelt key; "" if
+ * none is close. */
+static const char *key_hint(const char *section, const char *name, char *buf, size_t size)
+{
+	struct suggest in, any;
+	const char *w;
+	size_t i;
+
+	suggest_init(&in, name);
+	suggest_init(&any, name);
+	for (i = 0; i < NKEYS; i++)
+		suggest_try(strcmp(keys[i].section, section) == 0 ? &in : &any, keys[i].name);
+	if (suggest_result(&in)) {
+		snprintf(buf, size, "; did you mean \"%s\"?", suggest_result(&in));
+		return buf;
+	}
+	/* a key of another section, spelt right or nearly */
+	w = suggest_result(&any) ? suggest_result(&any) : name;
+	if ((i = key_index(NULL, w)) < NKEYS && w == name)
+		snprintf(buf, size, "; \"%s\" belongs in [%s]", keys[i].name, keys[i].section);
+	else if (i < NKEYS)
+		snprintf(buf, size, "; did you mean \"%s\" in [%s]?", keys[i].name,
+			 keys[i].section);
+	return buf;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -468,7 +497,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	i = key_index(section, name);
 	if (i == NKEYS) {
 		/* section is one of ours: rd lets only known headers through to inih. */
-		report(c, c->lineno, "unknown key %s in [%s]", show(c, name, true), section);
+		char hint[128] = "";
+
+		report(c, c->lineno, "unknown key %s in [%s]%s", show(c, name, true), section,
+		       key_hint(section, name, hint, sizeof(hint)));
 		return 1;
 	}
 	k = &keys[i];
@@ -549,7 +581,16 @@ static const char *check_line(struct ctx *c, char *s)
 		if (rest[0] && rest[0] != ';' && rest[0] != '#')
 			report(c, c->lineno, "%s", syntax_msg);
 		if (!known_section(name)) {
-			report(c, c->lineno, "unknown section [%s]", show(c, name, false));
+			struct suggest sg;
+			char hint[64] = "";
+
+			suggest_init(&sg, name);
+			for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+				suggest_try(&sg, sections[i]);
+			if (suggest_result(&sg))
+				snprintf(hint, sizeof(hint), "; did you mean [%s]?",
+					 suggest_result(&sg));
+			report(c, c->lineno, "unknown section [%s]%s", show(c, name, false), hint);
 			c->skip = true;
 			return "";
 		}

@@ -86,10 +86,11 @@ static const struct {
 } cmd_members[CTL_CMD_MAX] = {
 	[CTL_CMD_ATTACH] = { M_NETNS | M_VIP | M_FAMILY | M_STANDBY, M_NETNS },
 	[CTL_CMD_DETACH] = { M_VIP, M_VIP },
-	[CTL_CMD_SUSPEND] = { M_VIP, M_VIP },
-	[CTL_CMD_RESUME] = { M_VIP, M_VIP },
-	[CTL_CMD_ACTIVATE] = { M_VIP, M_VIP },
-	[CTL_CMD_MIGRATE] = { M_VIP | M_TO, M_VIP | M_TO },
+	/* a move names its job by any of its VIPs or by its namespace (one_of below) */
+	[CTL_CMD_SUSPEND] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_RESUME] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_ACTIVATE] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_MIGRATE] = { M_VIP | M_NETNS | M_TO, M_TO },
 	/* what the scope needs is checked once all members are known */
 	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
 	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
@@ -475,6 +476,11 @@ static enum ctl_err parse_object(json_t *o, struct ctl_request *req, char *why, 
 		    !(seen & members[i].bit))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"%s\"",
 				    cmd_names[req->cmd], members[i].name);
+	if ((req->cmd == CTL_CMD_SUSPEND || req->cmd == CTL_CMD_RESUME ||
+	     req->cmd == CTL_CMD_ACTIVATE || req->cmd == CTL_CMD_MIGRATE) &&
+	    !(seen & (M_VIP | M_NETNS)))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"vip\" or \"netns\"",
+			    cmd_names[req->cmd]);
 	/* An explicit VIP already decides the family; two answers could disagree. */
 	if ((seen & M_VIP) && (seen & M_FAMILY))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen,

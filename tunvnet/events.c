@@ -43,6 +43,8 @@ static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_JOB_STANDBY] = "job_standby",
 	[EVENT_JOB_ACTIVATE] = "job_activate",
 	[EVENT_JOB_RELEASE] = "job_release",
+	[EVENT_JOB_BROKEN] = "job_broken",
+	[EVENT_JOB_REPAIR] = "job_repair",
 	[EVENT_DROP] = "drop",
 };
 

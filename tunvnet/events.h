@@ -34,6 +34,8 @@ enum event_type {
 	EVENT_JOB_STANDBY,
 	EVENT_JOB_ACTIVATE,
 	EVENT_JOB_RELEASE,    /* the VIP moved away: held packets handed over */
+	EVENT_JOB_BROKEN,     /* the kernel and the daemon disagree and it cannot be mended */
+	EVENT_JOB_REPAIR,     /* an address or route removed by hand was put back */
 	EVENT_DROP,           /* reason, count */
 	EVENT_TYPE_MAX
 };

@@ -80,6 +80,11 @@ struct job {
 	 * sources are not its own (forward.c checks every peer's sources). */
 	char moved_from[32];
 	uint64_t moved_until_ms;
+	/* The kernel and the daemon disagree in a way the daemon cannot mend (its TUN was
+	 * deleted, its namespace's name removed): nothing is read from the TUN any more,
+	 * `vnetctl jobs` says "broken" and why. Detach it (or it goes with its last VIP). */
+	bool broken;
+	char problem[192];     /* why broken, or a warning on a working job; "" if none */
 };
 
 /* The jobs' shared state in d->jobctx (VIP index, offloads, coalescing, pause): made by
@@ -104,6 +109,11 @@ void job_drop_if_empty(struct job *j);
 void job_close_all(struct daemon *d);
 
 struct job *job_by_vip(struct daemon *d, const struct vip *v);
+/* The job of namespace spec (a name or a path to the same namespace), or NULL. */
+struct job *job_by_netns(struct daemon *d, const char *spec);
+/* Marks j broken (see struct job) with why: stops reading its TUN, logs, counts
+ * (jobs_broken) and reports a job_broken event. Once per job. */
+void job_mark_broken(struct job *j, const char *why);
 bool job_has_vip(const struct job *j, const struct vip *v);
 size_t job_count(const struct daemon *d);
 

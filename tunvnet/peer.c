@@ -190,9 +190,7 @@ int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
 	l = data_link(p, flags);
 	err = link_send(l, FRAME_DATA, (uint16_t)(flags & 0xffff), pkt, len, ps_of(p->d)->out);
 	if (err == 0) {
-		p->tx_frames++;
-		p->tx_packets++;
-		p->tx_bytes += len;
+		p->tx_frames++; /* tx_packets and tx_bytes: forward.c, with the node's */
 	} else {
 		p->drops++;
 	}
@@ -1019,9 +1017,7 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	p->rx_frames++;
 	p->last_rx_ms = loop_now(l->d->loop);
 	switch (h->type) {
-	case FRAME_DATA:
-		p->rx_packets++;
-		p->rx_bytes += len;
+	case FRAME_DATA: /* rx_packets and rx_bytes: forward.c, with the node's */
 		if (ps->ev && ps->ev->frame)
 			ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len, ps->arg);
 		return;

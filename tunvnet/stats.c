@@ -36,6 +36,8 @@ static const char *const counter_names[STAT_COUNTER_MAX] = {
 	[STAT_ROUTES_EPOCH_JUMP] = "routes_epoch_jump",
 	[STAT_METRICS_EVICTED] = "metrics_evicted",
 	[STAT_METRICS_REFUSED] = "metrics_refused",
+	[STAT_JOB_BROKEN] = "jobs_broken",
+	[STAT_JOB_REPAIRS] = "jobs_repaired",
 };
 
 const char *stats_drop_name(enum drop_reason r)

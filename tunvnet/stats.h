@@ -42,6 +42,8 @@ enum stat_counter {
 	STAT_ROUTES_EPOCH_JUMP,               /* ... with an epoch more than one ahead */
 	STAT_METRICS_EVICTED,                 /* idle metrics connections closed for a new one */
 	STAT_METRICS_REFUSED,                 /* metrics connections refused: every slot busy */
+	STAT_JOB_BROKEN,                      /* jobs found broken: TUN or namespace gone */
+	STAT_JOB_REPAIRS,                     /* addresses / routes of a job's TUN put back */
 	STAT_COUNTER_MAX
 };
 

@@ -652,11 +652,11 @@ static void test_long_line(void **state)
 	 * not split into two lines: the line numbers after it stay right) */
 	fmt(text, sizeof(text), "%s[peers]\n;%*s\nseed = %*s\nmtu = 1\n", base, max - 1, "",
 		 max - 7, "198.18.0.2");
-	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]\n");
+	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n");
 	fmt(text, sizeof(text), "%s[peers]\nseed = %*s\nmtu = 1\n", base, max + 1 - 7,
 		 "198.18.0.2");
 	fmt(want, sizeof(want), "t.conf:11: line is longer than %d bytes\n"
-		 "t.conf:12: unknown key \"mtu\" in [peers]\n", max);
+		 "t.conf:12: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n", max);
 	expect(fx, text, want);
 }
 
@@ -672,7 +672,7 @@ static void test_odd_bytes(void **state)
 	expect(fx, "\xef\xbb\xbf[node]\r\nname = n1\r\nlisten = 198.18.0.1\r\n"
 		   "forward_grace = 1\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n"
 		   "[security]\r\nca = ca.crt\r\ncert = n1.crt\r\nkey = n1.key\r\n",
-	       "t.conf:7: unknown key \"mtu\" in [pool]\n");
+	       "t.conf:7: unknown key \"mtu\" in [pool]; \"mtu\" belongs in [node]\n");
 	/* control bytes in a value are shown escaped */
 	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n" SECURITY,
 	       "t.conf:2: name: \"n\\x01\\x7f\\\"\\\\1\" is not a valid node name "

@@ -659,13 +659,13 @@ static void test_migration_parse(void **state)
 
 	/* missing members */
 	expect("{\"version\":1,\"cmd\":\"suspend\"}", CTL_ERR_BAD_REQUEST,
-	       "\"suspend\" needs \"vip\"");
+	       "\"suspend\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"resume\"}", CTL_ERR_BAD_REQUEST,
-	       "\"resume\" needs \"vip\"");
+	       "\"resume\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"activate\"}", CTL_ERR_BAD_REQUEST,
-	       "\"activate\" needs \"vip\"");
+	       "\"activate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\"}", CTL_ERR_BAD_REQUEST,
-	       "\"migrate\" needs \"vip\"");
+	       "\"migrate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
 	       "\"migrate\" needs \"to\"");
 
@@ -701,8 +701,13 @@ static void test_migration_parse(void **state)
 	       CTL_ERR_BAD_REQUEST, "\"detach\" takes no \"standby\"");
 	expect("{\"version\":1,\"cmd\":\"suspend\",\"vip\":\"198.19.1.10\",\"to\":\"n2\"}",
 	       CTL_ERR_BAD_REQUEST, "\"suspend\" takes no \"to\"");
-	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"netns\":\"j\"}",
-	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"netns\"");
+	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"family\":4}",
+	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"family\"");
+	/* a move names its job by a VIP or by its namespace */
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"activate\",\"netns\":\"j\"}", &r),
+			 CTL_OK);
+	assert_string_equal(r.netns, "j");
+	assert_false(r.has_vip);
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n2\","
 	       "\"standby\":true}", CTL_ERR_BAD_REQUEST, "\"migrate\" takes no \"standby\"");
 }
