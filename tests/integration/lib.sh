@@ -14,7 +14,9 @@
 # fixed time for something it can poll (wait_until, listening), and its limits are
 # generous: another test, or two CPU hogs, may run beside it. A test that cannot be
 # so says why in a '# exclusive: WHY' line (it then runs alone, with P = tv); tests that
-# share one machine-wide thing say '# shares: WORD' (never two at once).
+# share one machine-wide thing say '# shares: WORD' (never two at once): 'vnet-up' (vnup-*
+# namespaces, vnet-up's records, vnetctl gc), 'migrate' (job moves under full-rate
+# streams, which starve each other).
 set -u
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
