@@ -124,11 +124,14 @@ $(BUILD)/tests/fuzz-seeds: $(BUILD)/tests/fuzz/seeds.o $(LIB)
 # it). With SANITIZE=1 the first run is that already.
 ASAN_BUILD ?= build-asan
 ASAN_TESTS := $(TEST_SRC:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
+# The builds use every CPU (-j$(NPROC)); scripts/run-tests runs the fuzz harnesses and the
+# integration scripts several at a time (RUN_TESTS_JOBS, -j there).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 check: deps
-	$(Q)$(MAKE) --no-print-directory all tests
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all tests
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
 ifneq ($(SANITIZE),1)
-	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
 	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
 else
 	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
