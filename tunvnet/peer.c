@@ -444,8 +444,9 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		return;
 	p = peer_find(d, m->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
 			ps_of(d)->c[PC_HINTS_DROPPED]++;
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			return;
 		}
 		p = peer_new(d, m->name);
@@ -460,26 +461,41 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		peer_dial(p);
 }
 
-/* Forgets hinted peers that never proved themselves. */
+static bool at_seed(struct daemon *d, const struct peer *p);
+
+/* Forgets peers that stay unreachable for peer_forget: hinted ones never proven, and
+ * ones that were up but have been down that long. A peer at a seed's address (the
+ * operator configured it) is kept. */
 static void on_gc(struct loop_timer *t, void *arg)
 {
 	struct daemon *d = arg;
-	uint64_t now = loop_now(d->loop);
+	uint64_t now = loop_now(d->loop), forget = (uint64_t)d->cfg.limits.peer_forget_s * 1000;
 	struct peer *next;
 
 	for (struct peer *p = d->peers; p; p = next) {
 		next = p->next;
-		if (p->ctl || p->dial || p->ever_up || p->addr_known ||
-		    now - p->learned_ms < PEER_HINT_FORGET_MS)
+		if (p->ctl || p->dial || (!p->ever_up && p->addr_known) ||
+		    now - (p->ever_up ? p->since_ms : p->learned_ms) < forget || at_seed(d, p))
 			continue;
 		ps_of(d)->c[PC_HINTS_FORGOTTEN]++;
-		log_debug("forgetting hinted peer %s: never proven", p->name);
+		log_info("forgetting peer %s: %s for %d s", p->name,
+			 p->ever_up ? "down" : "never proven", d->cfg.limits.peer_forget_s);
 		peer_free(p);
 	}
 	loop_timer_arm(d->loop, t, GC_MS);
 }
 
 /* --- seeds --------------------------------------------------------------------------- */
+
+static bool at_seed(struct daemon *d, const struct peer *p)
+{
+	struct peer_set *ps = ps_of(d);
+
+	for (int i = 0; p->addr_known && i < ps->nseeds; i++)
+		if (addr_equal(&p->addr, &ps->seeds[i].addr))
+			return true;
+	return false;
+}
 
 static bool seed_reached(const struct seed *s)
 {
@@ -805,7 +821,8 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	}
 	p = peer_find(d, l->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			link_close(l, "too many peers known");
 			return;
 		}
@@ -1148,9 +1165,11 @@ static void on_accepted(struct tunnel_link *lk, const struct sockaddr_storage *f
 	struct peer_set *ps = ps_of(d);
 
 	/* A stranger costs a struct and, for TLS, the handshake: at most this many. */
-	if (ps->npending >= PEER_PENDING_MAX ||
-	    pending_from(ps, from) >= PEER_PENDING_PER_HOST) {
+	if (ps->npending >= d->cfg.limits.pending ||
+	    pending_from(ps, from) >= d->cfg.limits.pending_per_addr) {
 		ps->c[PC_LIMITED]++;
+		stats_limit(&d->stats, ps->npending >= d->cfg.limits.pending
+			    ? LIMIT_PENDING : LIMIT_PENDING_PER_ADDRESS, 1);
 		d->substrate->close(lk);
 		return;
 	}
