@@ -259,6 +259,11 @@ size_t route_count(const struct route_table *t)
 	return t->live;
 }
 
+size_t route_size(const struct route_table *t)
+{
+	return t->used;
+}
+
 size_t route_expire(struct route_table *t, uint64_t cutoff_ms)
 {
 	size_t start, n, i, removed = 0;

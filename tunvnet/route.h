@@ -52,6 +52,7 @@ uint64_t route_next_epoch(const struct route_table *t, const struct vip *v);
 void route_foreach(const struct route_table *t,
 		   void (*cb)(const struct route_entry *e, void *arg), void *arg);
 size_t route_count(const struct route_table *t); /* live entries */
+size_t route_size(const struct route_table *t);  /* entries, tombstones included */
 
 /* Removes tombstones whose changed_ms is older than cutoff_ms. Returns how many. */
 size_t route_expire(struct route_table *t, uint64_t cutoff_ms);

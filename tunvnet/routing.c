@@ -12,6 +12,7 @@
 #include "tunvnet/msg.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/routeshare.h"
 #include "tunvnet/stats.h"
 
 #define GC_INTERVAL_MS (60 * 1000)
@@ -32,6 +33,7 @@ struct routing {
 	struct routing_events ev;
 	struct loop_timer gc_timer;   /* tombstone expiry */
 	struct batch batch;
+	struct routeshare *share;     /* live entries per node: [limits] routes_per_peer */
 	/* routing_receive()'s scratch: the entries of one frame */
 	struct route_entry rx[MAX_PER_FRAME];
 	bool check[MAX_PER_FRAME];
@@ -102,6 +104,9 @@ static int apply(struct daemon *d, const struct route_entry *e, const char *from
 	}
 	changed = route_update(d->routes, e);
 	if (changed > 0) {
+		routeshare_add(d->routing->share, old_node, -1);
+		if (!e->withdrawn)
+			routeshare_add(d->routing->share, e->node, 1);
 		vip_fmt(&e->vip, vb);
 		log_debug("route %s -> %s epoch %llu%s (from %s)", vb, e->node,
 			  (unsigned long long)e->epoch, e->withdrawn ? " withdrawn" : "", from);
@@ -128,7 +133,11 @@ int routing_init(struct daemon *d)
 	if (!r)
 		return -ENOMEM;
 	err = route_table_new(&d->routes);
+	if (err == 0)
+		err = routeshare_new(&r->share);
 	if (err < 0) {
+		route_table_free(d->routes);
+		d->routes = NULL;
 		free(r);
 		return err;
 	}
@@ -145,6 +154,7 @@ void routing_stop(struct daemon *d)
 	loop_timer_stop(d->loop, &d->routing->gc_timer);
 	route_table_free(d->routes);
 	d->routes = NULL;
+	routeshare_free(d->routing->share);
 	free(d->routing);
 	d->routing = NULL;
 }
@@ -266,6 +276,35 @@ static void assert_self(struct daemon *d, const struct vip *v)
 	}
 }
 
+/* [limits] routes and routes_per_peer. An entry that would add to the table beyond
+ * `routes` entries, or give the peer more than routes_per_peer live ones, is refused and
+ * counted: the sender is not told, so this node then holds fewer of the peer's routes
+ * than the peer announced (packets to the others are unreachable here) until the peer
+ * withdraws some and announces them again. Entries that change nothing's count (a newer
+ * epoch of a route the peer already has, a withdrawal of one) always pass. */
+static bool within_limits(struct daemon *d, struct peer *p, const struct route_entry *e,
+			  const struct route_entry *cur)
+{
+	const struct config_limits *l = &d->cfg.limits;
+	enum limit_reason why;
+	char vb[VIP_STRLEN];
+
+	if (cur && !route_wins(e, cur))
+		return true; /* it changes nothing */
+	if (!cur && route_size(d->routes) >= (size_t)l->routes)
+		why = LIMIT_ROUTES;
+	else if (!e->withdrawn && !(cur && !cur->withdrawn && strcmp(cur->node, p->name) == 0) &&
+		 routeshare_get(d->routing->share, p->name) >= (size_t)l->routes_per_peer)
+		why = LIMIT_ROUTES_PER_PEER;
+	else
+		return true;
+	stats_limit(&d->stats, why, 1);
+	log_ratelimited(log_warnx, "peer %s announced %s: refused, [limits] %s (%d) reached",
+			p->name, vip_fmt(&e->vip, vb), stats_limit_name(why),
+			why == LIMIT_ROUTES ? l->routes : l->routes_per_peer);
+	return false;
+}
+
 /* Whether a peer's entry may be applied: each node speaks only for itself (an entry names
  * the node that sent it, over that node's own authenticated link), and an epoch rises by
  * at most one above the highest seen for the VIP (a full table on connect may catch up
@@ -294,7 +333,7 @@ static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
 				(unsigned long long)(cur ? cur->epoch : 0));
 		return false;
 	}
-	return true;
+	return within_limits(d, p, e, cur);
 }
 
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,
