@@ -16,6 +16,7 @@
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/routelist.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/tun.h"
@@ -402,6 +403,12 @@ static char *cmd_peers(struct daemon *d, uint64_t client_id, const struct ctl_re
 static char *cmd_routes(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
 			bool *deferred)
 {
+	if (rq->stream)
+		return routelist_start(d, client_id);
+	if (route_count(d->routes) > ROUTES_REPLY_MAX)
+		return ctlmsg_reply_err(CTL_ERR_TOO_LONG, "%zu routes: more than %d in one reply "
+					"(ask with \"stream\": true, as vnetctl does)",
+					route_count(d->routes), ROUTES_REPLY_MAX);
 	return ctlmsg_reply_ok(routing_list_json(d));
 }
 

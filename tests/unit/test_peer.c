@@ -63,6 +63,7 @@ static void daemon_make(struct daemon *d, struct got *g, const char *name, const
 	memset(d, 0, sizeof(*d));
 	memset(g, 0, sizeof(*g));
 	snprintf(d->cfg.node, sizeof(d->cfg.node), "%s", name);
+	config_limits_default(&d->cfg.limits);
 	d->cfg.listen.ss_family = AF_UNSPEC;
 	snprintf(d->cfg.ca_file, sizeof(d->cfg.ca_file), "%s/%s/ca.crt", dir, ca);
 	snprintf(d->cfg.cert_file, sizeof(d->cfg.cert_file), "%s/%s/%s.crt", dir, ca, name);
