@@ -157,9 +157,18 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 
 	if (!p->ctl)
 		return -ENOTCONN;
+	if (p->ctl_overflow)
+		return -ENOBUFS; /* nothing after a lost frame: the link is being reset */
 	err = link_send(p->ctl, type, flags, buf, len, ps_of(p->d)->out);
-	if (err == 0)
+	if (err == 0) {
 		p->tx_frames++;
+	} else if (err == -ENOBUFS) {
+		/* A control frame lost would leave the peer's tables diverging from ours:
+		 * refuse everything after it and reset the link (from the keepalive timer,
+		 * not from within the sender's loop); the new session resyncs the tables. */
+		p->ctl_overflow = true;
+		loop_timer_arm(p->d->loop, &p->keepalive, 0);
+	}
 	return err;
 }
 
@@ -413,6 +422,11 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 
 	if (!p->ctl)
 		return;
+	if (p->ctl_overflow) {
+		stats_limit(&p->d->stats, LIMIT_CTL_QUEUE, 1);
+		link_close(p->ctl, "control queue full: link reset, tables resync");
+		return;
+	}
 	if (now - p->last_rx_ms > PEER_DEAD_MS) {
 		link_close(p->ctl, "keepalive timeout");
 		return;
@@ -648,6 +662,7 @@ static void peer_down(struct peer *p, const char *why)
 	stats_add(&d->stats, STAT_LINK_DOWNS, 1);
 	events_peer(d->events, EVENT_PEER_DOWN, p->name, why);
 	p->ctl = NULL;
+	p->ctl_overflow = false;
 	p->since_ms = loop_now(d->loop);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);

@@ -98,6 +98,7 @@ struct peer {
 	uint64_t since_ms;            /* when it last went up or down */
 	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
 	bool ever_up;
+	bool ctl_overflow;            /* a control frame was refused: link reset pending */
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;
 	/* DATA only (the IP packets), for stats and the Prometheus export */
