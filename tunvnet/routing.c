@@ -17,6 +17,7 @@
 
 #define GC_INTERVAL_MS (60 * 1000)
 #define MAX_PER_FRAME  (FRAME_MAX_PAYLOAD / 16) /* the smallest encoded route is 16 bytes */
+#define TABLE_SLICE    65536 /* table slots scanned per loop turn for a peer's full table */
 
 /* Batches routes into ROUTES frames for one peer, or for every peer up (to == NULL). */
 struct batch {
@@ -28,8 +29,17 @@ struct batch {
 	uint8_t buf[FRAME_MAX_PAYLOAD];
 };
 
+/* A full table still being sent to a peer, a slice per loop turn. */
+struct table_send {
+	struct table_send *next;
+	char peer[NODE_NAME_MAX + 1];
+	size_t cursor;  /* route_walk's */
+};
+
 /* A daemon's routing state. */
 struct routing {
+	struct table_send *sends;     /* full tables under way */
+	struct loop_timer send_timer;
 	struct routing_events ev;
 	struct loop_timer gc_timer;   /* tombstone expiry */
 	struct batch batch;
@@ -115,6 +125,8 @@ static int apply(struct daemon *d, const struct route_entry *e, const char *from
 	return changed;
 }
 
+static void on_send_timer(struct loop_timer *t, void *arg);
+
 static void on_gc(struct loop_timer *t, void *arg)
 {
 	struct daemon *d = arg;
@@ -143,6 +155,7 @@ int routing_init(struct daemon *d)
 	}
 	d->routing = r;
 	loop_timer_init(&r->gc_timer, on_gc, d);
+	loop_timer_init(&r->send_timer, on_send_timer, d);
 	loop_timer_arm(d->loop, &r->gc_timer, GC_INTERVAL_MS);
 	return 0;
 }
@@ -152,6 +165,13 @@ void routing_stop(struct daemon *d)
 	if (!d->routing)
 		return;
 	loop_timer_stop(d->loop, &d->routing->gc_timer);
+	loop_timer_stop(d->loop, &d->routing->send_timer);
+	while (d->routing->sends) {
+		struct table_send *ts = d->routing->sends;
+
+		d->routing->sends = ts->next;
+		free(ts);
+	}
 	route_table_free(d->routes);
 	d->routes = NULL;
 	routeshare_free(d->routing->share);
@@ -238,13 +258,63 @@ static void batch_add_own(const struct route_entry *e, void *arg)
 		batch_add(e, b);
 }
 
-void routing_send_table(struct daemon *d, struct peer *p)
+/* One slice of ts: false when its table is sent (or its peer is gone). */
+static bool send_slice(struct daemon *d, struct table_send *ts)
 {
 	struct batch *b = &d->routing->batch;
+	struct peer *p = peer_find(d, ts->peer);
+	bool more;
 
+	if (!p || !peer_is_up(p))
+		return false;
 	batch_start(b, d, p, FRAME_F_FULL_TABLE);
-	route_foreach(d->routes, batch_add_own, b);
+	more = route_walk(d->routes, &ts->cursor, TABLE_SLICE, batch_add_own, b);
 	batch_flush(b);
+	return more;
+}
+
+static void on_send_timer(struct loop_timer *t, void *arg)
+{
+	struct daemon *d = arg;
+	struct table_send **pp = &d->routing->sends, *ts;
+
+	while ((ts = *pp)) {
+		if (send_slice(d, ts)) {
+			pp = &ts->next;
+		} else {
+			*pp = ts->next;
+			free(ts);
+		}
+	}
+	if (d->routing->sends)
+		loop_timer_arm(d->loop, t, 0);
+}
+
+/* The first slice now (a table of up to TABLE_SLICE slots: all of it), the rest one
+ * slice per loop turn, so that a large table does not stall the loop. Each slice reads
+ * the table as it is then: what changed meanwhile went out as announcements too. */
+void routing_send_table(struct daemon *d, struct peer *p)
+{
+	struct routing *r = d->routing;
+	struct table_send *ts;
+
+	for (ts = r->sends; ts && strcmp(ts->peer, p->name) != 0; ts = ts->next)
+		;
+	if (!ts) {
+		ts = calloc(1, sizeof(*ts));
+		if (!ts)
+			return;
+		snprintf(ts->peer, sizeof(ts->peer), "%s", p->name);
+		if (!send_slice(d, ts)) {
+			free(ts);
+			return;
+		}
+		ts->next = r->sends;
+		r->sends = ts;
+	} else {
+		ts->cursor = 0; /* a new session: from the start again */
+	}
+	loop_timer_arm(d->loop, &r->send_timer, 0);
 }
 
 /* Keeps what the cluster believes about this node true, and reports when a VIP hosted

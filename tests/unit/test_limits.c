@@ -132,7 +132,8 @@ static void announce(struct daemon *d, unsigned first, unsigned n)
 	}
 }
 
-static void up_pair(int per_peer, int total)
+/* A up; with a_routes > 0, A announces that many before B comes. */
+static void up_pair_after(int per_peer, int total, unsigned a_routes)
 {
 	int base = 20000 + (int)((getpid() * 7) % 20000);
 
@@ -146,10 +147,17 @@ static void up_pair(int per_peer, int total)
 	assert_int_equal(node_init(&A), 0);
 	assert_int_equal(node_init(&B), 0);
 	assert_int_equal(node_start(&A), 0);
+	if (a_routes)
+		announce(&A, 0, a_routes);
 	assert_int_equal(node_start(&B), 0);
 	for (int i = 0; i < 400 && (peer_count_up(&A) < 1 || peer_count_up(&B) < 1); i++)
 		spin(5);
 	assert_int_equal(peer_count_up(&B), 1);
+}
+
+static void up_pair(int per_peer, int total)
+{
+	up_pair_after(per_peer, total, 0);
 }
 
 static void down_pair(void)
@@ -249,6 +257,18 @@ static void test_routes_stream(void **state)
 	down_pair();
 }
 
+/* A's own table is larger than one slice (TABLE_SLICE slots): it reaches a peer that
+ * comes up in several loop turns, whole. */
+static void test_full_table_sliced(void **state)
+{
+	up_pair_after(100000, 200000, 50000);
+	assert_true(route_size(A.routes) == 50000);
+	for (int i = 0; i < 1000 && route_count(B.routes) < 50000; i++)
+		spin(5);
+	assert_int_equal(route_count(B.routes), 50000);
+	down_pair();
+}
+
 static void test_control_clients(void **state)
 {
 	int fds[12];
@@ -329,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_routes_per_peer),
 		cmocka_unit_test(test_routes_total),
 		cmocka_unit_test(test_routes_stream),
+		cmocka_unit_test(test_full_table_sliced),
 		cmocka_unit_test(test_control_clients),
 	};
 
