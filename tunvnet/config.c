@@ -274,7 +274,7 @@ static const struct limit {
 	{ "routes", LIM(routes), 16, 16777216, 1048576 },
 	{ "routes_per_peer", LIM(routes_per_peer), 1, 16777216, 65536 },
 	{ "peers", LIM(peers), 1, 65536, 1024 },
-	{ "peer_forget", LIM(peer_forget_s), 10, 604800, 600 },
+	{ "peer_forget", LIM(peer_forget_s), 1, 604800, 600 },
 	{ "pending_handshakes", LIM(pending), 1, 4096, 64 },
 	{ "pending_per_address", LIM(pending_per_addr), 1, 4096, 8 },
 	{ "control_clients", LIM(control_clients), 2, 4096, 64 },

@@ -477,6 +477,14 @@ static void learn(struct daemon *d, const struct msg_member *m)
 
 static bool at_seed(struct daemon *d, const struct peer *p);
 
+/* How often peers are looked over: GC_MS, or twice per peer_forget when that is shorter. */
+static uint64_t gc_ms(const struct daemon *d)
+{
+	uint64_t half = (uint64_t)d->cfg.limits.peer_forget_s * 500;
+
+	return half < GC_MS ? half : GC_MS;
+}
+
 /* Forgets peers that stay unreachable for peer_forget: hinted ones never proven, and
  * ones that were up but have been down that long. A peer at a seed's address (the
  * operator configured it) is kept. */
@@ -496,7 +504,7 @@ static void on_gc(struct loop_timer *t, void *arg)
 			 p->ever_up ? "down" : "never proven", d->cfg.limits.peer_forget_s);
 		peer_free(p);
 	}
-	loop_timer_arm(d->loop, t, GC_MS);
+	loop_timer_arm(d->loop, t, gc_ms(d));
 }
 
 /* --- seeds --------------------------------------------------------------------------- */
@@ -1245,7 +1253,7 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 			 addr_fmt(&d->cfg.listen, a), d->substrate->name,
 			 d->cfg.sealed ? "sealed" : "not sealed");
 	}
-	loop_timer_arm(d->loop, &ps->gc, GC_MS);
+	loop_timer_arm(d->loop, &ps->gc, gc_ms(d));
 	err = seeds_set(d, &d->cfg);
 	if (err < 0)
 		goto fail;

@@ -132,6 +132,8 @@ static void announce(struct daemon *d, unsigned first, unsigned n)
 	}
 }
 
+static int a_forget_s; /* set: A's peer_forget */
+
 /* A up; with a_routes > 0, A announces that many before B comes. */
 static void up_pair_after(int per_peer, int total, unsigned a_routes)
 {
@@ -142,6 +144,8 @@ static void up_pair_after(int per_peer, int total, unsigned a_routes)
 	configure(&B, "n2", base + 1);
 	B.cfg.limits.routes_per_peer = per_peer;
 	B.cfg.limits.routes = total;
+	if (a_forget_s)
+		A.cfg.limits.peer_forget_s = B.cfg.limits.peer_forget_s = a_forget_s;
 	B.cfg.seeds[0] = A.cfg.listen;
 	B.cfg.nseeds = 1;
 	assert_int_equal(node_init(&A), 0);
@@ -269,6 +273,42 @@ static void test_full_table_sliced(void **state)
 	down_pair();
 }
 
+/* A learned peer that goes down is forgotten after peer_forget (1 s here); a seed's
+ * address is kept (n2's seed is n1). */
+static void test_peer_forget(void **state)
+{
+	a_forget_s = 1;
+	up_pair(100, 100);
+	a_forget_s = 0;
+	spin(1500); /* up for longer than peer_forget: kept */
+	assert_non_null(peer_find(&A, "n2"));
+	node_stop(&B);
+	node_free(&B);
+	assert_non_null(peer_find(&A, "n2"));
+	for (int i = 0; i < 500 && peer_find(&A, "n2"); i++)
+		spin(10);
+	assert_null(peer_find(&A, "n2"));
+	assert_true(peer_count_known(&A) == 0);
+	node_stop(&A);
+	node_free(&A);
+	loop_free(L);
+}
+
+/* ... but a peer at a seed's address stays known however long it is down. */
+static void test_seed_kept(void **state)
+{
+	a_forget_s = 1;
+	up_pair(100, 100);
+	a_forget_s = 0;
+	node_stop(&A);
+	node_free(&A);
+	spin(3000);
+	assert_non_null(peer_find(&B, "n1"));
+	node_stop(&B);
+	node_free(&B);
+	loop_free(L);
+}
+
 static void test_control_clients(void **state)
 {
 	int fds[12];
@@ -351,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_routes_stream),
 		cmocka_unit_test(test_full_table_sliced),
 		cmocka_unit_test(test_control_clients),
+		cmocka_unit_test(test_peer_forget),
+		cmocka_unit_test(test_seed_kept),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
