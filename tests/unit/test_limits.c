@@ -294,6 +294,30 @@ static void test_peer_forget(void **state)
 	loop_free(L);
 }
 
+/* event_followers and captures: one more than the limit is refused and counted. */
+static void test_followers_captures(void **state)
+{
+	char reply[4096];
+	int f1;
+	const char *follow = "{\"version\":1,\"cmd\":\"events\",\"follow\":true}\n";
+
+	up_pair(100, 100);
+	B.cfg.limits.followers = 1;
+	B.cfg.limits.captures = 0;
+	f1 = ctl_connect(&B);
+	assert_int_equal(write(f1, follow, strlen(follow)), (ssize_t)strlen(follow));
+	spin(50);
+	exchange(&B, follow, reply, sizeof(reply), NULL);
+	assert_non_null(strstr(reply, "event_followers"));
+	assert_int_equal(B.stats.limits[LIMIT_FOLLOWERS], 1);
+	exchange(&B, "{\"version\":1,\"cmd\":\"capture\",\"scope\":\"all\"}\n", reply,
+		 sizeof(reply), NULL);
+	assert_non_null(strstr(reply, "captures"));
+	assert_int_equal(B.stats.limits[LIMIT_CAPTURES], 1);
+	close(f1);
+	down_pair();
+}
+
 /* ... but a peer at a seed's address stays known however long it is down. */
 static void test_seed_kept(void **state)
 {
@@ -393,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_control_clients),
 		cmocka_unit_test(test_peer_forget),
 		cmocka_unit_test(test_seed_kept),
+		cmocka_unit_test(test_followers_captures),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
