@@ -16,6 +16,7 @@
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/routelist.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/tun.h"
@@ -23,7 +24,6 @@
 
 #define POOL_SCAN_MAX 65536 /* addresses tried when picking a free VIP */
 #define FOLLOW_BUFFER (1u << 20) /* a follower further behind than this is cut off */
-#define MAX_FOLLOWERS 16
 
 struct command {
 	size_t nfollowers;
@@ -92,6 +92,16 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* What each [limits] bound refused or evicted so far. */
+static json_t *limits_json(const uint64_t *n)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < LIMIT_REASON_MAX; i++)
+		json_object_set_new(o, stats_limit_name(i), json_integer((json_int_t)n[i]));
+	return o;
+}
+
 static void add_sum(uint64_t *sum, const uint64_t *v, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -147,8 +157,9 @@ json_t *command_stats_json(struct daemon *d)
 	for (int i = 0; c && i < STAT_COUNTER_MAX; i++)
 		json_object_set_new(c, stats_counter_name(i),
 				    json_integer((json_int_t)d->stats.c[i]));
-	o = json_pack("{s:s, s:o, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
-		      drops_json(d->stats.drops), "peer_layer", peer_counters_json(d));
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
+		      drops_json(d->stats.drops), "peer_layer", peer_counters_json(d),
+		      "limits", limits_json(d->stats.limits));
 	if (o)
 		objects_json(d, o);
 	return o;
@@ -404,8 +415,11 @@ static char *cmd_events(struct daemon *d, uint64_t client_id, const struct ctl_r
 
 	if (!rq->follow)
 		return ctlmsg_reply_ok(events_list_json(d->events));
-	if (d->command->nfollowers >= MAX_FOLLOWERS)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d followers already", MAX_FOLLOWERS);
+	if (d->command->nfollowers >= (size_t)d->cfg.limits.followers) {
+		stats_limit(&d->stats, LIMIT_FOLLOWERS, 1);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%zu followers already ([limits] "
+					"event_followers)", d->command->nfollowers);
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
@@ -440,6 +454,12 @@ static char *cmd_peers(struct daemon *d, uint64_t client_id, const struct ctl_re
 static char *cmd_routes(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
 			bool *deferred)
 {
+	if (rq->stream)
+		return routelist_start(d, client_id);
+	if (route_count(d->routes) > ROUTES_REPLY_MAX)
+		return ctlmsg_reply_err(CTL_ERR_TOO_LONG, "%zu routes: more than %d in one reply "
+					"(ask with \"stream\": true, as vnetctl does)",
+					route_count(d->routes), ROUTES_REPLY_MAX);
 	return ctlmsg_reply_ok(routing_list_json(d));
 }
 

@@ -85,6 +85,18 @@ static const struct key keys[] = {
 	{ "limits", "metrics_connections", set_limit, false, false },
 	{ "limits", "metrics_per_address", set_limit, false, false },
 	{ "limits", "metrics_timeout", set_limit, false, false },
+	{ "limits", "routes", set_limit, false, false },
+	{ "limits", "routes_per_peer", set_limit, false, false },
+	{ "limits", "peers", set_limit, false, false },
+	{ "limits", "peer_forget", set_limit, false, false },
+	{ "limits", "pending_handshakes", set_limit, false, false },
+	{ "limits", "pending_per_address", set_limit, false, false },
+	{ "limits", "control_clients", set_limit, false, false },
+	{ "limits", "control_idle_timeout", set_limit, false, false },
+	{ "limits", "event_followers", set_limit, false, false },
+	{ "limits", "captures", set_limit, false, false },
+	{ "limits", "hold_packets", set_limit, false, false },
+	{ "limits", "hold_bytes", set_limit, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -250,16 +262,36 @@ static void set_forward_grace(struct ctx *c, const struct key *k, const char *v)
 	parse_int(c, k, v, 0, 600000, &c->cfg->forward_grace_ms);
 }
 
-/* [limits]: where each one is kept and its range. */
+/* [limits]: where each one is kept, its range and its default (tunvnet.conf(5)). */
+#define LIM(f) offsetof(struct config_limits, f)
 static const struct limit {
 	const char *name;
 	size_t off; /* of the int in struct config_limits */
-	long min, max;
+	long min, max, def;
 } limits[] = {
-	{ "metrics_connections", offsetof(struct config_limits, metrics_conns), 1, 4096 },
-	{ "metrics_per_address", offsetof(struct config_limits, metrics_per_addr), 1, 4096 },
-	{ "metrics_timeout", offsetof(struct config_limits, metrics_timeout_s), 1, 3600 },
+	{ "metrics_connections", LIM(metrics_conns), 1, 4096, CONFIG_DEFAULT_METRICS_CONNS },
+	{ "metrics_per_address", LIM(metrics_per_addr), 1, 4096, CONFIG_DEFAULT_METRICS_PER_ADDR },
+	{ "metrics_timeout", LIM(metrics_timeout_s), 1, 3600, CONFIG_DEFAULT_METRICS_TIMEOUT },
+	{ "routes", LIM(routes), 16, 16777216, 1048576 },
+	{ "routes_per_peer", LIM(routes_per_peer), 1, 16777216, 65536 },
+	{ "peers", LIM(peers), 1, 65536, 1024 },
+	{ "peer_forget", LIM(peer_forget_s), 1, 604800, 600 },
+	{ "pending_handshakes", LIM(pending), 1, 4096, 64 },
+	{ "pending_per_address", LIM(pending_per_addr), 1, 4096, 8 },
+	{ "control_clients", LIM(control_clients), 2, 4096, 64 },
+	{ "control_idle_timeout", LIM(control_idle_s), 1, 86400, 60 },
+	{ "event_followers", LIM(followers), 0, 1024, 16 },
+	{ "captures", LIM(captures), 0, 256, 16 },
+	{ "hold_packets", LIM(hold_packets), 1, 1048576, 8192 },
+	{ "hold_bytes", LIM(hold_bytes), 65536, 1073741824, 33554432 },
 };
+#undef LIM
+
+void config_limits_default(struct config_limits *l)
+{
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		*(int *)((char *)l + limits[i].off) = (int)limits[i].def;
+}
 
 static void set_limit(struct ctx *c, const struct key *k, const char *v)
 {
@@ -697,9 +729,7 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
-	cfg->limits.metrics_conns = CONFIG_DEFAULT_METRICS_CONNS;
-	cfg->limits.metrics_per_addr = CONFIG_DEFAULT_METRICS_PER_ADDR;
-	cfg->limits.metrics_timeout_s = CONFIG_DEFAULT_METRICS_TIMEOUT;
+	config_limits_default(&cfg->limits);
 
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {

@@ -32,6 +32,19 @@
  *   metrics_connections = 64           ; metrics connections at once (1..4096)
  *   metrics_per_address = 8            ; of them from one client address (1..4096)
  *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
+ *   routes = 1048576                   ; route entries held, tombstones included
+ *   routes_per_peer = 65536            ; live routes one peer may have us hold
+ *   peers = 1024                       ; peers known (proven, configured or hinted)
+ *   peer_forget = 600                  ; s a peer unreachable (never up, or down) is
+ *                                      ; kept before it is forgotten; seeds stay
+ *   pending_handshakes = 64            ; connections not authenticated yet, in all
+ *   pending_per_address = 8            ; ... from one address
+ *   control_clients = 64               ; control socket clients at once
+ *   control_idle_timeout = 60          ; s an idle control client is kept
+ *   event_followers = 16               ; `vnetctl events -f` at once
+ *   captures = 16                      ; captures running at once
+ *   hold_packets = 8192                ; packets held for one suspended/standby job
+ *   hold_bytes = 33554432              ; ... and their bytes
  *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
@@ -70,7 +83,22 @@ struct config_limits {
 	int metrics_conns;     /* metrics connections at once */
 	int metrics_per_addr;  /* of them from one client address */
 	int metrics_timeout_s; /* an idle metrics connection is closed after this */
+	int routes;            /* route entries held (tombstones included) */
+	int routes_per_peer;   /* live route entries naming one peer */
+	int peers;             /* peers known */
+	int peer_forget_s;     /* an unreachable learned peer is forgotten after this */
+	int pending;           /* connections not yet authenticated */
+	int pending_per_addr;  /* of them from one remote address */
+	int control_clients;   /* control socket clients */
+	int control_idle_s;    /* an idle control client is closed after this */
+	int followers;         /* events -f followers */
+	int captures;          /* capture sessions */
+	int hold_packets;      /* packets held for one job */
+	int hold_bytes;        /* bytes held for one job */
 };
+
+/* Fills l with every [limits] default. */
+void config_limits_default(struct config_limits *l);
 
 struct config {
 	char node[NODE_NAME_MAX + 1];

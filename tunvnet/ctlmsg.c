@@ -76,6 +76,7 @@ enum {
 	M_DURATION = 1 << 10,
 	M_SNAPLEN = 1 << 11,
 	M_FOLLOW = 1 << 12,
+	M_STREAM = 1 << 13,
 };
 
 #define M_CAPTURE (M_SCOPE | M_VIP | M_PEER | M_CLUSTER | M_FILTER | M_COUNT | M_DURATION | \
@@ -94,6 +95,7 @@ static const struct {
 	/* what the scope needs is checked once all members are known */
 	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
 	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
+	[CTL_CMD_ROUTES] = { M_STREAM, 0 },
 };
 
 /* Member names by bit, for the messages and the loop over required members. */
@@ -105,7 +107,7 @@ static const struct {
 	{ M_STANDBY, "standby" }, { M_TO, "to" },	      { M_SCOPE, "scope" },
 	{ M_PEER, "peer" },	  { M_CLUSTER, "cluster" },   { M_FILTER, "filter" },
 	{ M_COUNT, "count" },	  { M_DURATION, "duration_ms" }, { M_SNAPLEN, "snaplen" },
-	{ M_FOLLOW, "follow" },
+	{ M_FOLLOW, "follow" }, { M_STREAM, "stream" },
 };
 
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
@@ -365,6 +367,9 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 	case M_FOLLOW:
 		e = get_bool(key, v, &req->follow, why, whylen);
 		break;
+	case M_STREAM:
+		e = get_bool(key, v, &req->stream, why, whylen);
+		break;
 	case M_TO:
 		e = get_node(key, v, req->to, sizeof(req->to), why, whylen);
 		break;
@@ -599,6 +604,8 @@ char *ctlmsg_request_encode(const struct ctl_request *req)
 	if (req->snaplen && !put(o, "snaplen", json_integer(req->snaplen)))
 		goto fail;
 	if (req->follow && !put(o, "follow", json_true()))
+		goto fail;
+	if (req->stream && !put(o, "stream", json_true()))
 		goto fail;
 	return dump_line(o);
 fail:

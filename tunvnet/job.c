@@ -193,7 +193,8 @@ static int hold(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct held_packet *hp;
 
-	if (j->nheld >= JOB_HOLD_MAX_PACKETS || j->held_bytes + len > JOB_HOLD_MAX_BYTES ||
+	if (j->nheld >= (size_t)j->d->cfg.limits.hold_packets ||
+	    j->held_bytes + len > (size_t)j->d->cfg.limits.hold_bytes ||
 	    !(hp = malloc(sizeof(*hp) + len))) {
 		drop(j, DROP_HOLD_FULL);
 		return -ENOBUFS;

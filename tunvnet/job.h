@@ -5,7 +5,7 @@
  * into its TUN, packets for it are held, and of what it sends only TCP RST and FIN are
  * dropped, so its dying kernel state never ends a connection) or STANDBY (prepared for a restore here, not announced:
  * packets for it are held, what it sends goes out). Held packets wait in a bounded FIFO
- * (JOB_HOLD_MAX_*; beyond it they are dropped and counted) until the job becomes ACTIVE
+ * ([limits] hold_packets and hold_bytes; beyond them they are dropped and counted) until the job becomes ACTIVE
  * here, or until its VIP moves and they are handed to the new node. */
 #ifndef TUNVNET_JOB_H
 #define TUNVNET_JOB_H
@@ -25,8 +25,6 @@
  * front without a copy once the substrate takes scatter lists. */
 #define JOB_HEADROOM 64
 #define JOB_MAX_VIPS 8
-#define JOB_HOLD_MAX_PACKETS 8192
-#define JOB_HOLD_MAX_BYTES   (32u << 20)
 
 struct daemon;
 struct loop_io;

@@ -149,6 +149,8 @@ int node_start(struct daemon *d)
 	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
 	if (err < 0)
 		return err;
+	control_set_limits(d->ctl, d->cfg.limits.control_clients, d->cfg.limits.control_idle_s,
+			   &d->stats);
 	/* The other local management interface: off unless metrics_listen is set. */
 	err = metrics_start(d);
 	if (err < 0)

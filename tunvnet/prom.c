@@ -311,6 +311,23 @@ static void drops(struct fams *fs, const json_t *group, const char *node)
 			sample(fam, node, "reason", key, v);
 }
 
+/* What the [limits] bounds refused or evicted, by limit. */
+static void limits(struct fams *fs, const json_t *group, const char *node)
+{
+	struct family *fam;
+	const char *key;
+	json_t *v;
+
+	fam = family(fs, strdup(PREFIX "limit_total"),
+		     "Refused or evicted because a [limits] bound was reached, by limit.",
+		     "counter");
+	if (!fam)
+		return;
+	json_object_foreach((json_t *)group, key, v)
+		if (is_value(v))
+			sample(fam, node, "limit", key, v);
+}
+
 /* A member of a row that is itself an object of counters ("drops": {reason: n}): one
  * counter family, a series per row and sub-member ("reason" for drops, else "key"). */
 static void nested_group(struct fams *fs, const json_t *o, const char *node, size_t g,
@@ -396,6 +413,8 @@ char *prom_format(const json_t *stats)
 	counters(&fs, c, json_string_value(node));
 	if (d)
 		drops(&fs, d, json_string_value(node));
+	if (json_is_object(json_object_get(stats, "limits")))
+		limits(&fs, json_object_get(stats, "limits"), json_string_value(node));
 	if (json_is_object(json_object_get(stats, "peer_layer")))
 		peer_layer(&fs, json_object_get(stats, "peer_layer"), json_string_value(node));
 	for (i = 0; i < N(groups); i++) {

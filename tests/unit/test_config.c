@@ -813,7 +813,7 @@ static void test_empty_file(void **state)
 static void test_print(void **state)
 {
 	const struct fixture *fx = *state;
-	char *text = NULL, *errs, *got, want[1024];
+	char *text = NULL, *errs, *got, want[2048];
 	size_t cap = 0;
 	struct config cfg;
 	FILE *m;
@@ -834,7 +834,11 @@ static void test_print(void **state)
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
 		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
-		 "metrics_per_address = %d\nmetrics_timeout = %d\n", CONFIG_DEFAULT_STATE,
+		 "metrics_per_address = %d\nmetrics_timeout = %d\nroutes = 1048576\n"
+		 "routes_per_peer = 65536\npeers = 1024\npeer_forget = 600\n"
+		 "pending_handshakes = 64\npending_per_address = 8\ncontrol_clients = 64\n"
+		 "control_idle_timeout = 60\nevent_followers = 16\ncaptures = 16\n"
+		 "hold_packets = 8192\nhold_bytes = 33554432\n", CONFIG_DEFAULT_STATE,
 		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
 		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
