@@ -1440,6 +1440,8 @@ static void subs_open(struct daemon *d)
 			ss->t = NULL;
 			continue;
 		}
+		if (ss->ops->set_mtu && d->cfg.udp_mtu > 0 && i == SUBSTRATE_UDP)
+			ss->ops->set_mtu(ss->t, d->cfg.udp_mtu);
 		if (ss->ops->usable && !ss->ops->usable(ss->t, ss->why, sizeof(ss->why))) {
 			ss->ops->free(ss->t);
 			ss->t = NULL;
@@ -1635,7 +1637,7 @@ static json_t *subs_json(const struct peer *p)
 		why[0] = '\0';
 		if (!ps->sub[i].t) {
 			state = "unavailable";
-			snprintf(why, sizeof(why), "%s here", ps->sub[i].why);
+			snprintf(why, sizeof(why), "%s on %s", ps->sub[i].why, p->d->cfg.node);
 		} else if (p->ctl && !(p->substrates & (1u << i))) {
 			state = "unavailable";
 			snprintf(why, sizeof(why), "not on %s", p->name);
