@@ -273,6 +273,8 @@ static void fail(struct tunnel_link *lk, int err, const char *why)
 		link_free(lk);
 }
 
+static void on_ready_timer(struct loop_timer *tm, void *arg);
+
 static struct tunnel_link *link_alloc(struct tunnel *t, int fd,
 				      const struct sockaddr_storage *to)
 {
@@ -285,6 +287,7 @@ static struct tunnel_link *link_alloc(struct tunnel *t, int fd,
 	lk->remote = *to;
 	lk->rlen = addr_len(to);
 	lk->dgram = dgram_for(to->ss_family, MTU_DEFAULT);
+	loop_timer_init(&lk->ready, on_ready_timer, lk);
 	return lk;
 }
 
@@ -730,7 +733,6 @@ static int udp_connect(struct tunnel *t, const struct sockaddr_storage *to, stru
 		link_free(lk);
 		return -ENOMEM;
 	}
-	loop_timer_init(&lk->ready, on_ready_timer, lk);
 	loop_timer_arm(t->loop, &lk->ready, 0);
 	*out = lk;
 	return 0;
