@@ -10,7 +10,8 @@ void chooser_init(struct chooser *c, int loss_max_pct)
 	c->active = -1;
 	c->loss_max = loss_max_pct;
 	for (int i = 0; i < SUBSTRATE_MAX; i++) {
-		c->s[i].rtt_ms = -1;
+		c->s[i].rtt_us = -1;
+		c->s[i].rtt_min_us = -1;
 		c->s[i].rate_bps = -1;
 	}
 }
@@ -30,7 +31,8 @@ void chooser_link(struct chooser *c, int id, bool up, bool datagram, uint64_t no
 	s = &c->s[id];
 	failures = s->failures + (!up && s->up);
 	memset(s, 0, sizeof(*s));
-	s->rtt_ms = -1;
+	s->rtt_us = -1;
+	s->rtt_min_us = -1;
 	s->rate_bps = -1;
 	s->failures = failures;
 	s->up = up;
@@ -82,11 +84,11 @@ uint32_t chooser_probe_sent(struct chooser *c, int id, uint64_t now)
 	return seq;
 }
 
-void chooser_probe_answered(struct chooser *c, int id, uint32_t seq, uint64_t now)
+void chooser_probe_answered(struct chooser *c, int id, uint32_t seq, uint64_t now,
+			    uint64_t rtt_us)
 {
 	struct chooser_sub *s;
 	uint32_t k;
-	double rtt;
 
 	if (!valid(id))
 		return;
@@ -104,41 +106,28 @@ void chooser_probe_answered(struct chooser *c, int id, uint32_t seq, uint64_t no
 	}
 	s->answered[k] = true;
 	s->last_rx_ms = now;
-	rtt = (double)(now - s->sent_ms[k]);
-	s->rtt_ms = s->rtt_ms < 0 ? rtt : 0.875 * s->rtt_ms + 0.125 * rtt;
+	s->rtt_us = s->rtt_us < 0 ? (double)rtt_us : 0.875 * s->rtt_us + 0.125 * (double)rtt_us;
+	if (s->rtt_min_us < 0 || (double)rtt_us < s->rtt_min_us)
+		s->rtt_min_us = (double)rtt_us;
 }
 
-void chooser_train_rx(struct chooser *c, int id, uint32_t train, uint32_t idx, uint32_t bytes,
-		      uint64_t rx_us)
+void chooser_train(struct chooser *c, int id, uint32_t bytes, uint64_t elapsed_us)
 {
 	struct chooser_sub *s;
+	double base, r;
 
 	if (!valid(id))
 		return;
 	s = &c->s[id];
-	if (train != s->train_id || s->train_n == 0) {
-		if (train < s->train_id)
-			return; /* an old train's straggler */
-		s->train_id = train;
-		s->train_first_us = s->train_last_us = rx_us;
-		s->train_bytes = 0;
-		s->train_n = 1;
-	} else {
-		if (rx_us > s->train_last_us)
-			s->train_last_us = rx_us;
-		s->train_bytes += bytes; /* the first one's bytes were on the wire before */
-		s->train_n++;
-	}
-	if (s->train_n >= CHOOSER_TRAIN_LEN / 2 && (idx + 1 >= CHOOSER_TRAIN_LEN ||
-						     s->train_n == CHOOSER_TRAIN_LEN)) {
-		uint64_t spread = s->train_last_us - s->train_first_us;
-		double r = spread ? (double)s->train_bytes * 8.0 * 1e6 / (double)spread
-				  : CHOOSER_RATE_CAP;
-
-		s->rate_bps = r > CHOOSER_RATE_CAP ? CHOOSER_RATE_CAP : r;
-		s->train_n = 0;
-		s->train_id = train + 1;
-	}
+	base = s->rtt_min_us < 0 ? 0 : s->rtt_min_us;
+	/* under 50 us more than a lone probe: faster than we can tell */
+	r = (double)elapsed_us > base + 50 ? (double)bytes * 8.0 * 1e6 / ((double)elapsed_us - base)
+					   : CHOOSER_RATE_CAP;
+	s->rates[s->ntrains++ % CHOOSER_TRAINS] = r > CHOOSER_RATE_CAP ? CHOOSER_RATE_CAP : r;
+	s->rate_bps = 0;
+	for (uint32_t i = 0; i < CHOOSER_TRAINS && i < s->ntrains; i++)
+		if (s->rates[i] > s->rate_bps)
+			s->rate_bps = s->rates[i];
 }
 
 int chooser_loss(const struct chooser *c, int id, uint64_t now, int *resolved, int *answered)

@@ -7,10 +7,14 @@
  *            PONG: the round-trip time (smoothed), and loss over the last
  *            CHOOSER_WINDOW probes (a probe not answered within CHOOSER_LOST_MS is lost)
  *   train    every CHOOSER_TRAIN_MS, CHOOSER_TRAIN_LEN probes of CHOOSER_TRAIN_BYTES
- *            back to back; the receiver stamps each arrival (microseconds) and the
- *            sender takes bytes / spread as the path's throughput estimate (a packet
- *            train: a throttled path spreads the train at its rate). Estimates above
- *            CHOOSER_RATE_CAP count as that: the method cannot tell faster paths apart.
+ *            back to back; the time from sending the first to the answer of the last,
+ *            less the smallest round-trip time seen, is how long the path took to carry
+ *            the train's bytes: bytes / that time is the throughput estimate (a
+ *            throttled path holds the train back at its rate; arrival spreads would not
+ *            do, since UDP GSO/GRO and TCP batch the train into one piece). The best of
+ *            the last CHOOSER_TRAINS estimates counts (a busy host only ever delays a
+ *            train), and estimates above CHOOSER_RATE_CAP count as that: the method
+ *            cannot tell faster paths apart.
  *   health   the last time anything arrived on the link; an error (ICMP unreachable, a
  *            QP in error) or the link going down.
  *
@@ -49,7 +53,8 @@
 #define CHOOSER_TRAIN_MS     1000
 #define CHOOSER_TRAIN_LEN    16
 #define CHOOSER_TRAIN_BYTES  1200
-#define CHOOSER_RATE_CAP     1e9   /* bit/s */
+#define CHOOSER_RATE_CAP     500e6 /* bit/s: the trains' resolution on a busy host */
+#define CHOOSER_TRAINS       5     /* the estimate is the best of the last ones */
 #define CHOOSER_FASTER_PCT   25
 #define CHOOSER_WHY_MAX      96
 
@@ -65,12 +70,11 @@ struct chooser_sub {
 	uint64_t sent_ms[CHOOSER_WINDOW];
 	bool answered[CHOOSER_WINDOW];
 	uint32_t nsent;          /* probes sent since up (up to the window) */
-	double rtt_ms;           /* smoothed; < 0: none yet */
-	double rate_bps;         /* the last train's estimate; < 0: none yet */
-	/* the train being received back */
-	uint32_t train_id;
-	uint64_t train_first_us, train_last_us;
-	uint32_t train_bytes, train_n;
+	double rtt_us;           /* smoothed; < 0: none yet */
+	double rtt_min_us;       /* the smallest seen; < 0: none yet */
+	double rate_bps;         /* the best of the last trains' estimates; < 0: none yet */
+	double rates[CHOOSER_TRAINS]; /* the last trains' (a busy host only delays one) */
+	uint32_t ntrains;
 	uint64_t failures;       /* times it failed while up */
 };
 
@@ -90,12 +94,11 @@ void chooser_error(struct chooser *c, int id, uint64_t now);
 void chooser_rx(struct chooser *c, int id, uint64_t now);
 /* A probe goes out on id: its sequence number. */
 uint32_t chooser_probe_sent(struct chooser *c, int id, uint64_t now);
-/* The PONG of probe seq came back. */
-void chooser_probe_answered(struct chooser *c, int id, uint32_t seq, uint64_t now);
-/* A train's probe was received by the peer at rx_us (its clock), bytes long; train
- * numbers rise, idx counts from 0 within a train. */
-void chooser_train_rx(struct chooser *c, int id, uint32_t train, uint32_t idx, uint32_t bytes,
-		      uint64_t rx_us);
+/* The PONG of probe seq came back, rtt_us after it left. */
+void chooser_probe_answered(struct chooser *c, int id, uint32_t seq, uint64_t now,
+			    uint64_t rtt_us);
+/* A train of bytes was answered elapsed_us after its first probe left. */
+void chooser_train(struct chooser *c, int id, uint32_t bytes, uint64_t elapsed_us);
 
 /* Loss in percent over the probes resolved (answered, or older than CHOOSER_LOST_MS),
  * and how many there were. -1 when none is resolved yet. */
