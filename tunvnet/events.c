@@ -71,6 +71,7 @@ json_t *events_to_json(const struct event *e)
 	case EVENT_PEER_UP:
 	case EVENT_PEER_DOWN:
 	case EVENT_HANDSHAKE_REFUSED:
+	case EVENT_SUBSTRATE_SWITCH:
 		json_object_set_new(o, "node", json_string(e->node));
 		json_object_set_new(o, "detail", json_string(e->detail));
 		break;
