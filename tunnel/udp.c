@@ -109,12 +109,7 @@ struct tunnel_link {
 	size_t txlen;
 	struct tx_msg msgs[TX_MSGS];
 	int nmsgs;
-	/* the frame being rebuilt */
-	uint8_t *rasm;
-	bool rasm_on;
-	uint32_t rasm_frame;
-	size_t rasm_got;
-	struct frame_hdr rasm_h;
+	struct udpw_rasm rasm;         /* the frame being rebuilt */
 	struct tunnel_link *next_dirty, *next_hash, *next_free;
 };
 
@@ -252,7 +247,7 @@ static void link_free(struct tunnel_link *lk)
 	if (!lk->ls && lk->fd >= 0)
 		close(lk->fd);
 	free(lk->tx);
-	free(lk->rasm);
+	udpw_rasm_free(&lk->rasm);
 	free(lk);
 }
 
@@ -500,33 +495,12 @@ static bool deliver(struct tunnel_link *lk, const struct frame_hdr *h, const uin
 /* One datagram of lk. false when the link is gone. */
 static bool on_datagram(struct tunnel_link *lk, const uint8_t *b, size_t len)
 {
-	struct udpw_hdr u;
+	struct frame_hdr h;
+	const uint8_t *payload;
 
-	if (udpw_hdr_decode(b, len, &u) < 0)
-		return true; /* not ours: dropped */
-	if (u.offset == 0 && u.piece == u.h.len)
-		return deliver(lk, &u.h, b + UDPW_HDR_LEN); /* whole: no copy */
-	if (u.offset == 0) {
-		if (!lk->rasm && !(lk->rasm = malloc(FRAME_MAX_PAYLOAD)))
-			return true;
-		lk->rasm_on = true;
-		lk->rasm_frame = u.frame;
-		lk->rasm_got = 0;
-		lk->rasm_h = u.h;
-	}
-	/* Pieces come in order on one path; a gap loses the frame (no retransmission). */
-	if (!lk->rasm_on || u.frame != lk->rasm_frame || u.offset != lk->rasm_got ||
-	    u.h.len != lk->rasm_h.len || u.h.type != lk->rasm_h.type ||
-	    u.h.flags != lk->rasm_h.flags) {
-		lk->rasm_on = false;
-		return true;
-	}
-	memcpy(lk->rasm + lk->rasm_got, b + UDPW_HDR_LEN, u.piece);
-	lk->rasm_got += u.piece;
-	if (lk->rasm_got < u.h.len)
-		return true;
-	lk->rasm_on = false;
-	return deliver(lk, &lk->rasm_h, lk->rasm);
+	if (udpw_rasm_add(&lk->rasm, b, len, &h, &payload) <= 0)
+		return true; /* more to come, or dropped */
+	return deliver(lk, &h, payload);
 }
 
 /* A coalesced buffer (UDP_GRO: datagrams of seg bytes, the last shorter) or one
