@@ -126,14 +126,21 @@ static void objects_json(struct daemon *d, json_t *into)
 				  "tx_frames", (json_int_t)v[4], "rx_frames", (json_int_t)v[5],
 				  "drops", drops_json(p->drops_by)));
 	}
-	/* One substrate per daemon today: its counters are those of all its peers. */
-	json_object_set_new(subs, d->substrate ? d->substrate->name : "tcp",
-		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-			  "peers_up", (json_int_t)sum[6],
-			  "tx_packets", (json_int_t)sum[0], "tx_bytes", (json_int_t)sum[1],
-			  "rx_packets", (json_int_t)sum[2], "rx_bytes", (json_int_t)sum[3],
-			  "tx_frames", (json_int_t)sum[4], "rx_frames", (json_int_t)sum[5],
-			  "drops", drops_json(sum_drops)));
+	/* Per substrate: its DATA, links and switches (peer.c); the frames and drops of
+	 * all peers go with tcp, which carries every control link. */
+	json_decref(subs);
+	subs = d->pset ? peer_substrates_json(d) : json_object();
+	{
+		json_t *tcp = json_object_get(subs, "tcp");
+
+		if (!tcp) {
+			tcp = json_object();
+			json_object_set_new(subs, "tcp", tcp);
+		}
+		json_object_set_new(tcp, "tx_frames", json_integer((json_int_t)sum[4]));
+		json_object_set_new(tcp, "rx_frames", json_integer((json_int_t)sum[5]));
+		json_object_set_new(tcp, "drops", drops_json(sum_drops));
+	}
 	json_object_set_new(into, "jobs", jobs);
 	json_object_set_new(into, "peers", peers);
 	json_object_set_new(into, "substrates", subs);

@@ -338,6 +338,7 @@ static void peer_choose(struct peer *p)
 			snprintf(why, sizeof(why), "no data link");
 		snprintf(how, sizeof(how), "failover: %s %s", substrate_name(old), why);
 		p->failovers++;
+		p->sub[old].failovers++;
 	} else {
 		chooser_explain(&p->ch, want, policy_of(p), now, why, sizeof(why));
 		snprintf(how, sizeof(how), "%s", want >= 0 ? why : "no data link up");
@@ -359,11 +360,15 @@ static void peer_choose(struct peer *p)
 static void on_probe(struct loop_timer *t, void *arg)
 {
 	struct peer *p = arg;
-	bool train;
+	bool pinned = policy_of(p) >= 0, train;
+	uint32_t every = pinned ? PEER_PINNED_PROBE_MS : CHOOSER_PROBE_MS;
 
 	if (!p->ctl)
 		return;
-	train = ++p->probe_ticks % (CHOOSER_TRAIN_MS / CHOOSER_PROBE_MS) == 0;
+	/* A pinned policy needs no failover: its probes only keep `vnetctl peers`
+	 * current, at a rate that costs nothing in a large cluster. */
+	train = ++p->probe_ticks % ((pinned ? 10 * PEER_PINNED_PROBE_MS : CHOOSER_TRAIN_MS) /
+				    every) == 0;
 	if (train)
 		p->train_no++;
 	for (int id = 0; id < SUBSTRATE_MAX; id++) {
@@ -375,7 +380,7 @@ static void on_probe(struct loop_timer *t, void *arg)
 				   CHOOSER_TRAIN_BYTES);
 	}
 	peer_choose(p);
-	loop_timer_arm(p->d->loop, &p->probe, CHOOSER_PROBE_MS);
+	loop_timer_arm(p->d->loop, &p->probe, every);
 }
 
 /* A PONG on a data link: a probe's, a train's or a drain's answer. */
@@ -407,14 +412,19 @@ void peer_set_policy(struct peer *p, int policy)
 {
 	p->policy = policy;
 	peer_choose(p);
+	if (p->ctl) /* at the new policy's rate from now */
+		loop_timer_arm(p->d->loop, &p->probe, CHOOSER_PROBE_MS);
 }
 
 void peer_set_default_policy(struct daemon *d, int policy)
 {
 	ps_of(d)->policy = policy;
-	for (struct peer *p = d->peers; p; p = p->next)
-		if (p->ctl)
-			peer_choose(p);
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->ctl)
+			continue;
+		peer_choose(p);
+		loop_timer_arm(d->loop, &p->probe, CHOOSER_PROBE_MS);
+	}
 }
 
 /* The link DATA takes now: the active substrate's data link, else TCP's, else the
@@ -470,6 +480,10 @@ static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, con
 		return -ENOTCONN;
 	err = link_send(l, FRAME_DATA, (uint16_t)(flags & 0xffff), pkt, len, ps_of(p->d)->out);
 	if (err == 0) {
+		struct peer_sub *sb = &p->sub[substrate_id(l->ops)];
+
+		sb->tx_packets++;
+		sb->tx_bytes += len;
 		p->tx_frames++;
 		p->tx_packets++;
 		p->tx_bytes += len;
@@ -1488,6 +1502,8 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	case FRAME_DATA:
 		p->rx_packets++;
 		p->rx_bytes += len;
+		p->sub[substrate_id(l->ops)].rx_packets++;
+		p->sub[substrate_id(l->ops)].rx_bytes += len;
 		if (ps->ev && ps->ev->frame)
 			ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len, ps->arg);
 		return;
@@ -1953,6 +1969,38 @@ json_t *peer_list_json(struct daemon *d)
 			"rejected_frames", (json_int_t)0, "links"));
 	}
 	return arr;
+}
+
+json_t *peer_substrates_json(struct daemon *d)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		uint64_t v[10] = { 0 };
+
+		for (struct peer *p = d->peers; p; p = p->next) {
+			const struct peer_sub *sb = &p->sub[i];
+
+			v[0] += sb->link != NULL || (i == SUBSTRATE_TCP && p->ctl);
+			v[1] += p->ctl && (p->active == i || (i == SUBSTRATE_TCP && p->active < 0));
+			v[2] += p->switches[i];
+			v[3] += sb->failovers;
+			v[4] += sb->ups;
+			v[5] += sb->downs;
+			v[6] += sb->tx_packets;
+			v[7] += sb->tx_bytes;
+			v[8] += sb->rx_packets;
+			v[9] += sb->rx_bytes;
+		}
+		json_object_set_new(o, substrate_name(i), json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"peers_up", (json_int_t)v[0], "in_use", (json_int_t)v[1],
+			"switches_to", (json_int_t)v[2], "failovers", (json_int_t)v[3],
+			"links_up", (json_int_t)v[4], "links_down", (json_int_t)v[5],
+			"tx_packets", (json_int_t)v[6], "tx_bytes", (json_int_t)v[7],
+			"rx_packets", (json_int_t)v[8], "rx_bytes", (json_int_t)v[9]));
+	}
+	return o;
 }
 
 json_t *peer_counters_json(struct daemon *d)

@@ -54,6 +54,7 @@
 #define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
 #define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
+#define PEER_PINNED_PROBE_MS  1000  /* probes under a pinned policy (auto: chooser.h) */
 #define PEER_DRAIN_MS         200   /* a planned switch waits at most this for the old link */
 #define PEER_HELD_MAX         1024  /* DATA frames held during a switch */
 #define PEER_HELD_BYTES       (8u << 20)
@@ -100,6 +101,9 @@ struct peer_sub {
 	struct loop_timer retry;
 	uint32_t backoff_ms;
 	uint64_t ups, downs;          /* data links up and lost on it */
+	uint64_t failovers;           /* switches away from it because it failed */
+	/* DATA on it (tcp: the control link's too) */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 };
 
 struct peer {
@@ -184,6 +188,10 @@ void peer_set_default_policy(struct daemon *d, int policy);
 int peer_data_links(const struct peer *p);
 
 json_t *peer_list_json(struct daemon *d);
+/* Per substrate, summed over the peers: {name: {peers_up (its data link up), in_use,
+ * switches_to, failovers (away from it), links_up, links_down, tx_packets, tx_bytes,
+ * rx_packets, rx_bytes}} for `vnetctl stats` and Prometheus. A new reference. */
+json_t *peer_substrates_json(struct daemon *d);
 /* The peer layer's own counters as {name: n} (handshakes refused and why, frames that
  * failed to open, links, hints). A new reference. */
 json_t *peer_counters_json(struct daemon *d);
