@@ -47,7 +47,7 @@
 #define CHOOSER_PROBE_MS     50
 #define CHOOSER_LOST_MS      500
 #define CHOOSER_WINDOW       200   /* probes the loss is measured over (10 s) */
-#define CHOOSER_FAIL_MS      600
+#define CHOOSER_FAIL_MS      450
 #define CHOOSER_RECOVER_MS   2000
 #define CHOOSER_HOLD_MS      5000
 #define CHOOSER_TRAIN_MS     1000

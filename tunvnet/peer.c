@@ -375,9 +375,15 @@ static void on_probe(struct loop_timer *t, void *arg)
 		if (!p->sub[id].link)
 			continue;
 		send_probe(p, id, PROBE_PLAIN, 0, 0, PROBE_LEN);
-		for (int i = 0; train && i < CHOOSER_TRAIN_LEN; i++)
+		for (int i = 0; train && i < CHOOSER_TRAIN_LEN; i++) {
 			send_probe(p, id, PROBE_TRAIN, p->train_no, (uint8_t)i,
 				   CHOOSER_TRAIN_BYTES);
+			/* each probe its own send: a shaper sees packets, not one GSO batch
+			 * it lets through whole */
+			p->sub[id].link->ops->flush(p->sub[id].link->lk);
+			if (!p->sub[id].link)
+				break;
+		}
 	}
 	peer_choose(p);
 	loop_timer_arm(p->d->loop, &p->probe, every);
