@@ -137,14 +137,21 @@ static void objects_json(struct daemon *d, json_t *into)
 				  "tx_frames", (json_int_t)v[4], "rx_frames", (json_int_t)v[5],
 				  "drops", drops_json(p->drops_by)));
 	}
-	/* One substrate per daemon today: its counters are those of all its peers. */
-	json_object_set_new(subs, d->substrate ? d->substrate->name : "tcp",
-		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-			  "peers_up", (json_int_t)sum[6],
-			  "tx_packets", (json_int_t)sum[0], "tx_bytes", (json_int_t)sum[1],
-			  "rx_packets", (json_int_t)sum[2], "rx_bytes", (json_int_t)sum[3],
-			  "tx_frames", (json_int_t)sum[4], "rx_frames", (json_int_t)sum[5],
-			  "drops", drops_json(sum_drops)));
+	/* Per substrate: its DATA, links and switches (peer.c); the frames and drops of
+	 * all peers go with tcp, which carries every control link. */
+	json_decref(subs);
+	subs = d->pset ? peer_substrates_json(d) : json_object();
+	{
+		json_t *tcp = json_object_get(subs, "tcp");
+
+		if (!tcp) {
+			tcp = json_object();
+			json_object_set_new(subs, "tcp", tcp);
+		}
+		json_object_set_new(tcp, "tx_frames", json_integer((json_int_t)sum[4]));
+		json_object_set_new(tcp, "rx_frames", json_integer((json_int_t)sum[5]));
+		json_object_set_new(tcp, "drops", drops_json(sum_drops));
+	}
 	json_object_set_new(into, "jobs", jobs);
 	json_object_set_new(into, "peers", peers);
 	json_object_set_new(into, "substrates", subs);
@@ -508,6 +515,30 @@ static char *cmd_capture(struct daemon *d, uint64_t client_id, const struct ctl_
 	return capture_command(d->capture, d->ctl, client_id, rq);
 }
 
+/* vnetctl substrate [PEER] POLICY */
+static char *cmd_substrate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			   bool *deferred)
+{
+	int pol = strcmp(rq->policy, "default") == 0 ? PEER_POLICY_DEFAULT
+						     : peer_policy_parse(rq->policy);
+	struct peer *p = NULL;
+
+	if (rq->peer[0] && !(p = peer_find(d, rq->peer)))
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "%s knows no peer \"%s\"",
+					d->cfg.node, rq->peer);
+	if (pol == -EINVAL || (!p && pol == PEER_POLICY_DEFAULT))
+		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "policy \"%s\" needs a peer",
+					rq->policy);
+	if (p) {
+		peer_set_policy(p, pol);
+		return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s}", "peer", p->name, "policy",
+			rq->policy, "in_use", p->active >= 0 ? substrate_name(p->active)
+							      : "control link"));
+	}
+	peer_set_default_policy(d, pol);
+	return ctlmsg_reply_ok(json_pack("{s:s}", "policy", rq->policy));
+}
+
 /* Every control command (ctlmsg.h names them and parses their arguments). */
 static const struct {
 	const char *name;
@@ -526,6 +557,7 @@ static const struct {
 	{ "migrate", move_migrate },
 	{ "capture", cmd_capture },
 	{ "events", cmd_events },
+	{ "substrate", cmd_substrate },
 };
 
 char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t len,

@@ -34,6 +34,7 @@ static const char *const cmd_names[CTL_CMD_MAX] = {
 	[CTL_CMD_MIGRATE] = "migrate",
 	[CTL_CMD_CAPTURE] = "capture",
 	[CTL_CMD_EVENTS] = "events",
+	[CTL_CMD_SUBSTRATE] = "substrate",
 };
 
 static const struct {
@@ -77,6 +78,7 @@ enum {
 	M_SNAPLEN = 1 << 11,
 	M_FOLLOW = 1 << 12,
 	M_STREAM = 1 << 13,
+	M_POLICY = 1 << 14,
 };
 
 #define M_CAPTURE (M_SCOPE | M_VIP | M_PEER | M_CLUSTER | M_FILTER | M_COUNT | M_DURATION | \
@@ -96,6 +98,7 @@ static const struct {
 	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
 	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
 	[CTL_CMD_ROUTES] = { M_STREAM, 0 },
+	[CTL_CMD_SUBSTRATE] = { M_POLICY | M_PEER, M_POLICY },
 };
 
 /* Member names by bit, for the messages and the loop over required members. */
@@ -107,7 +110,7 @@ static const struct {
 	{ M_STANDBY, "standby" }, { M_TO, "to" },	      { M_SCOPE, "scope" },
 	{ M_PEER, "peer" },	  { M_CLUSTER, "cluster" },   { M_FILTER, "filter" },
 	{ M_COUNT, "count" },	  { M_DURATION, "duration_ms" }, { M_SNAPLEN, "snaplen" },
-	{ M_FOLLOW, "follow" }, { M_STREAM, "stream" },
+	{ M_FOLLOW, "follow" },	  { M_STREAM, "stream" },   { M_POLICY, "policy" },
 };
 
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
@@ -379,6 +382,17 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 	case M_SCOPE:
 		e = get_scope(v, req, why, whylen);
 		break;
+	case M_POLICY:
+		if (!json_is_string(v) ||
+		    (strcmp(json_string_value(v), "auto") != 0 &&
+		     strcmp(json_string_value(v), "tcp") != 0 &&
+		     strcmp(json_string_value(v), "udp") != 0 &&
+		     strcmp(json_string_value(v), "verbs") != 0 &&
+		     strcmp(json_string_value(v), "default") != 0))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"policy\" must be auto, tcp, udp, verbs or default");
+		snprintf(req->policy, sizeof(req->policy), "%s", json_string_value(v));
+		break;
 	case M_FILTER:
 		if (!json_is_string(v))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
@@ -606,6 +620,8 @@ char *ctlmsg_request_encode(const struct ctl_request *req)
 	if (req->follow && !put(o, "follow", json_true()))
 		goto fail;
 	if (req->stream && !put(o, "stream", json_true()))
+		goto fail;
+	if (req->policy[0] && !put(o, "policy", json_string(req->policy)))
 		goto fail;
 	return dump_line(o);
 fail:

@@ -47,6 +47,7 @@ static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_JOB_REPAIR] = "job_repair",
 	[EVENT_DROP] = "drop",
 	[EVENT_LIMIT] = "limit",
+	[EVENT_SUBSTRATE_SWITCH] = "substrate_switch",
 };
 
 const char *events_type_name(enum event_type t)
@@ -73,6 +74,7 @@ json_t *events_to_json(const struct event *e)
 	case EVENT_PEER_UP:
 	case EVENT_PEER_DOWN:
 	case EVENT_HANDSHAKE_REFUSED:
+	case EVENT_SUBSTRATE_SWITCH:
 		json_object_set_new(o, "node", json_string(e->node));
 		json_object_set_new(o, "detail", json_string(e->detail));
 		break;

@@ -38,6 +38,7 @@ enum event_type {
 	EVENT_JOB_REPAIR,     /* an address or route removed by hand was put back */
 	EVENT_DROP,           /* reason, count */
 	EVENT_LIMIT,          /* limit, count: a [limits] bound refused or evicted these */
+	EVENT_SUBSTRATE_SWITCH, /* a peer's DATA moved: from, to, why */
 	EVENT_TYPE_MAX
 };
 
