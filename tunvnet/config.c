@@ -62,6 +62,7 @@ static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
 static void set_limit(struct ctx *c, const struct key *k, const char *v);
+static void set_substrate(struct ctx *c, const struct key *k, const char *v);
 
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
@@ -84,6 +85,10 @@ static const struct key keys[] = {
 	{ "limits", "metrics_connections", set_limit, false, false },
 	{ "limits", "metrics_per_address", set_limit, false, false },
 	{ "limits", "metrics_timeout", set_limit, false, false },
+	{ "substrate", "policy", set_substrate, false, false },
+	{ "substrate", "peer", set_substrate, false, true },
+	{ "substrate", "udp_mtu", set_substrate, false, false },
+	{ "substrate", "udp_loss_max", set_substrate, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -105,7 +110,8 @@ struct ctx {
 	char shown[SHOW_BUF];
 };
 
-static const char *const sections[] = { "node", "pool", "peers", "security", "limits" };
+static const char *const sections[] = { "node", "pool", "peers", "security", "limits",
+					"substrate" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -247,6 +253,61 @@ static void set_mtu(struct ctx *c, const struct key *k, const char *v)
 static void set_forward_grace(struct ctx *c, const struct key *k, const char *v)
 {
 	parse_int(c, k, v, 0, 600000, &c->cfg->forward_grace_ms);
+}
+
+/* [substrate]: policy = auto|tcp|udp|verbs; peer = NAME:POLICY (repeatable); udp_mtu;
+ * udp_loss_max. */
+static bool policy_valid(const char *v)
+{
+	static const char *const policies[] = { "auto", "tcp", "udp", "verbs" };
+
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (strcmp(v, policies[i]) == 0)
+			return true;
+	return false;
+}
+
+static void set_substrate(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	const char *colon;
+	char name[NODE_NAME_MAX + 1];
+
+	if (strcmp(k->name, "udp_mtu") == 0) {
+		if (strcmp(v, "0") != 0)
+			parse_int(c, k, v, CONFIG_UDP_MTU_MIN, MTU_MAX, &cfg->udp_mtu);
+		return;
+	}
+	if (strcmp(k->name, "udp_loss_max") == 0) {
+		parse_int(c, k, v, 0, 100, &cfg->udp_loss_max);
+		return;
+	}
+	if (strcmp(k->name, "policy") == 0) {
+		if (!policy_valid(v))
+			bad(c, k, v, "is not auto, tcp, udp or verbs");
+		else
+			snprintf(cfg->substrate, sizeof(cfg->substrate), "%s", v);
+		return;
+	}
+	colon = strchr(v, ':');
+	if (!colon || (size_t)(colon - v) > NODE_NAME_MAX) {
+		bad(c, k, v, "is not NODE:POLICY");
+		return;
+	}
+	memcpy(name, v, (size_t)(colon - v));
+	name[colon - v] = '\0';
+	if (!msg_name_valid(name) || !policy_valid(colon + 1)) {
+		bad(c, k, v, "is not NODE:POLICY (POLICY auto, tcp, udp or verbs)");
+		return;
+	}
+	if (cfg->npolicies == CONFIG_MAX_POLICIES) {
+		bad(c, k, v, "is one too many (at most %d)", CONFIG_MAX_POLICIES);
+		return;
+	}
+	snprintf(cfg->policies[cfg->npolicies].peer, sizeof(cfg->policies[0].peer), "%s", name);
+	snprintf(cfg->policies[cfg->npolicies].policy, sizeof(cfg->policies[0].policy), "%s",
+		 colon + 1);
+	cfg->npolicies++;
 }
 
 /* [limits]: where each one is kept and its range. */
@@ -656,6 +717,8 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
+	snprintf(cfg->substrate, sizeof(cfg->substrate), "tcp");
+	cfg->udp_loss_max = CONFIG_DEFAULT_UDP_LOSS_MAX;
 	cfg->limits.metrics_conns = CONFIG_DEFAULT_METRICS_CONNS;
 	cfg->limits.metrics_per_addr = CONFIG_DEFAULT_METRICS_PER_ADDR;
 	cfg->limits.metrics_timeout_s = CONFIG_DEFAULT_METRICS_TIMEOUT;
@@ -716,4 +779,10 @@ void config_print(const struct config *cfg, FILE *out)
 	for (i = 0; i < (int)(sizeof(limits) / sizeof(limits[0])); i++)
 		fprintf(out, "%s = %d\n", limits[i].name,
 			*(const int *)((const char *)&cfg->limits + limits[i].off));
+	fprintf(out, "\n[substrate]\n");
+	fprintf(out, "policy = %s\n", cfg->substrate);
+	for (i = 0; i < cfg->npolicies; i++)
+		fprintf(out, "peer = %s:%s\n", cfg->policies[i].peer, cfg->policies[i].policy);
+	fprintf(out, "udp_mtu = %d\n", cfg->udp_mtu);
+	fprintf(out, "udp_loss_max = %d\n", cfg->udp_loss_max);
 }

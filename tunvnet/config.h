@@ -33,6 +33,15 @@
  *   metrics_per_address = 8            ; of them from one client address (1..4096)
  *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
  *
+ *   [substrate]                        ; how data reaches other nodes (design.md: Substrates)
+ *   policy = tcp                       ; auto | tcp | udp | verbs, default tcp; auto: the
+ *                                      ; chooser (tunvnet/chooser.h) picks per peer
+ *   peer = n2:auto                     ; repeatable: NODE:POLICY, this peer's own policy
+ *   udp_mtu = 0                        ; underlay path MTU for UDP datagrams, 0 (default):
+ *                                      ; the route's (IP_MTU), lowered on EMSGSIZE
+ *   udp_loss_max = 2                   ; auto: UDP losing more than this % of its
+ *                                      ; probes is not chosen (0..100)
+ *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
  * key must not be accessible by group or others, the certificate must verify against
@@ -62,6 +71,9 @@
 #define CONFIG_DEFAULT_METRICS_CONNS    64
 #define CONFIG_DEFAULT_METRICS_PER_ADDR 8
 #define CONFIG_DEFAULT_METRICS_TIMEOUT  10
+#define CONFIG_MAX_POLICIES   64
+#define CONFIG_UDP_MTU_MIN    576
+#define CONFIG_DEFAULT_UDP_LOSS_MAX 2
 
 /* [limits]: every bound on what a peer, a client or a scraper can make the daemon hold.
  * When one is reached, the excess is refused or the oldest idle holder evicted, and
@@ -91,6 +103,14 @@ struct config {
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
 	struct config_limits limits;
+	char substrate[8];    /* [substrate] policy: "auto", "tcp", "udp", "verbs" */
+	struct {
+		char peer[NODE_NAME_MAX + 1];
+		char policy[8];
+	} policies[CONFIG_MAX_POLICIES]; /* [substrate] peer = NODE:POLICY */
+	int npolicies;
+	int udp_mtu;          /* 0: discovered */
+	int udp_loss_max;     /* percent */
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "tunnel/frame.h"
+#include "tunnel/substrate.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
@@ -30,7 +31,6 @@
 #define MAX_MEMBERS      1024
 #define REFUSED_LOG_MAX  256
 #define GC_MS            10000
-#define SUBSTRATE_TCP    0 /* the index of tcp among the substrates (HELLO's bitmap) */
 
 /* Counters of this layer, by name in `vnetctl stats --json` ("peers_*"). */
 enum peer_counter {
@@ -44,13 +44,14 @@ enum peer_counter {
 	PC_HINTS_DROPPED,     /* PEERS entries not kept: too many peers known */
 	PC_HINTS_FORGOTTEN,   /* hinted peers never proven, dropped after a while */
 	PC_DATA_LINKS_UP,
+	PC_DATAGRAMS_REJECTED, /* datagrams that failed to open: dropped, the link kept */
 	PC_MAX
 };
 
 static const char *const pc_names[PC_MAX] = {
 	"refused_certificate", "refused_hello", "refused_link", "pending_limited",
 	"handshake_timeouts", "rejected_frames", "replayed_frames", "hints_dropped",
-	"hints_forgotten", "data_links_up",
+	"hints_forgotten", "data_links_up", "datagrams_rejected",
 };
 
 /* A seed address from the config; dialed while no peer up listens there. */
@@ -63,13 +64,24 @@ struct seed {
 	struct daemon *d;
 };
 
+/* This daemon's instance of one substrate. */
+struct set_sub {
+	struct daemon *d;
+	const struct tunnel_ops *ops; /* NULL: not in this build */
+	struct tunnel *t;             /* NULL: unavailable (why says why) */
+	struct tunnel_listener *listener;
+	char why[64];
+};
+
 struct peer_set {
 	struct daemon *d;
 	const struct peer_events *ev;
 	void *arg;
 	struct tls_ctx *tls;
-	struct tunnel *tcp;
-	struct tunnel_listener *listener;
+	struct tunnel *tcp;           /* = sub[SUBSTRATE_TCP].t: control links */
+	struct set_sub sub[SUBSTRATE_MAX];
+	struct tunnel_listener *listener; /* tcp's: control links and tcp data links */
+	int policy;                   /* the daemon's: PEER_POLICY_AUTO or a substrate */
 	struct peer_link *pending;    /* links not bound to a peer yet */
 	int npending;
 	struct seed *seeds;
@@ -92,7 +104,10 @@ static const struct tunnel_events link_events;
 static void link_close(struct peer_link *l, const char *why);
 static void seed_schedule(struct seed *s);
 static void peer_schedule(struct peer *p);
-static void data_schedule(struct peer *p);
+static void data_schedule(struct peer_sub *ps);
+static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops,
+				  struct tunnel_link *lk, enum link_role role, bool initiator,
+				  const struct sockaddr_storage *remote);
 
 static struct peer_set *ps_of(const struct daemon *d)
 {
@@ -167,17 +182,70 @@ void peer_flush(struct peer *p)
 {
 	if (p->ctl)
 		p->ctl->ops->flush(p->ctl->lk);
-	for (int i = 0; i < p->ndata; i++)
-		p->data[i]->ops->flush(p->data[i]->lk);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].link)
+			p->sub[i].link->ops->flush(p->sub[i].link->lk);
 }
 
-/* The link DATA takes now: a data link when one is up, else the control link. The
- * substrates' choice between several data links comes with more substrates. */
-static struct peer_link *data_link(struct peer *p, uint32_t flags)
+int peer_data_links(const struct peer *p)
 {
-	if ((flags & PEER_SEND_ORDERED) || p->ndata == 0)
+	int n = 0;
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		n += p->sub[i].link != NULL;
+	return n;
+}
+
+/* The policy in force for p: its own (vnetctl substrate PEER), the config's for it, the
+ * daemon's. */
+static int policy_of(const struct peer *p)
+{
+	const struct config *cfg = &p->d->cfg;
+	int pol;
+
+	if (p->policy != PEER_POLICY_DEFAULT)
+		return p->policy;
+	for (int i = 0; i < cfg->npolicies; i++)
+		if (strcmp(cfg->policies[i].peer, p->name) == 0 &&
+		    (pol = peer_policy_parse(cfg->policies[i].policy)) != -EINVAL)
+			return pol;
+	return ps_of(p->d)->policy;
+}
+
+/* Sets p->active from the policy and the links up: a pinned substrate when its link is
+ * up, else the first up of verbs, udp, tcp (auto). */
+static void peer_choose(struct peer *p)
+{
+	int pol = policy_of(p), want = -1;
+
+	if (pol >= 0 && p->sub[pol].link) {
+		want = pol;
+	} else if (pol == PEER_POLICY_AUTO) {
+		for (int i = SUBSTRATE_MAX - 1; i >= 0 && want < 0; i--)
+			if (p->sub[i].link)
+				want = i;
+	}
+	if (want < 0 && p->sub[SUBSTRATE_TCP].link)
+		want = SUBSTRATE_TCP;
+	if (want != p->active) {
+		log_info("peer %s: data on %s (was %s)", p->name,
+			 want >= 0 ? substrate_name(want) : "the control link",
+			 p->active >= 0 ? substrate_name(p->active) : "the control link");
+		p->active = want;
+	}
+}
+
+/* The link DATA takes now: the active substrate's data link, else TCP's, else the
+ * control link. */
+static struct peer_link *data_link(const struct peer *p, uint32_t flags)
+{
+	if (flags & PEER_SEND_ORDERED)
 		return p->ctl;
-	return p->data[0];
+	if (p->active >= 0 && p->sub[p->active].link)
+		return p->sub[p->active].link;
+	if (p->sub[SUBSTRATE_TCP].link)
+		return p->sub[SUBSTRATE_TCP].link;
+	return p->ctl;
 }
 
 int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
@@ -210,7 +278,9 @@ static void send_hello(struct peer_link *l)
 	snprintf(h.name, sizeof(h.name), "%s", d->cfg.node);
 	h.listen = d->cfg.listen;
 	h.flags = d->cfg.sealed ? MSG_HELLO_SEALED : 0;
-	h.substrates = 1u << SUBSTRATE_TCP;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (ps_of(d)->sub[i].t)
+			h.substrates |= 1u << i;
 	n = msg_hello_encode(&h, buf, sizeof(buf));
 	if (n > 0)
 		link_send(l, FRAME_HELLO, 0, buf, (size_t)n, ps_of(d)->out);
@@ -249,6 +319,7 @@ static void broadcast_members(struct daemon *d)
 
 static void on_retry(struct loop_timer *t, void *arg);
 static void on_data_retry(struct loop_timer *t, void *arg);
+static void on_substrate(struct peer *p, const uint8_t *buf, size_t len);
 static void on_keepalive(struct loop_timer *t, void *arg);
 static void on_rekey(struct loop_timer *t, void *arg);
 
@@ -263,9 +334,16 @@ static struct peer *peer_new(struct daemon *d, const char *name)
 	p->addr.ss_family = AF_UNSPEC;
 	p->rtt_ms = -1;
 	p->since_ms = p->learned_ms = loop_now(d->loop);
-	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->policy = PEER_POLICY_DEFAULT;
+	p->active = -1;
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		p->sub[i].p = p;
+		p->sub[i].id = i;
+		p->sub[i].backoff_ms = PEER_BACKOFF_MIN_MS;
+		loop_timer_init(&p->sub[i].retry, on_data_retry, &p->sub[i]);
+	}
 	loop_timer_init(&p->retry, on_retry, p);
-	loop_timer_init(&p->data_retry, on_data_retry, p);
 	loop_timer_init(&p->keepalive, on_keepalive, p);
 	loop_timer_init(&p->rekey, on_rekey, p);
 	p->next = d->peers;
@@ -278,7 +356,8 @@ static void peer_free(struct peer *p)
 	struct daemon *d = p->d;
 
 	loop_timer_stop(d->loop, &p->retry);
-	loop_timer_stop(d->loop, &p->data_retry);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		loop_timer_stop(d->loop, &p->sub[i].retry);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
 	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
@@ -296,8 +375,6 @@ static bool we_dial(const struct peer *p)
 	return p->addr.ss_family != AF_UNSPEC && strcmp(p->d->cfg.node, p->name) < 0;
 }
 
-static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
-				  bool initiator, const struct sockaddr_storage *remote);
 
 /* A dial to an address only a hint gave us takes a token; false: wait for one. */
 static bool hint_token(struct peer_set *ps, uint64_t now)
@@ -335,7 +412,7 @@ static void peer_dial(struct peer *p)
 		peer_schedule(p);
 		return;
 	}
-	l = link_new(d, lk, LINK_CONTROL, true, &p->addr);
+	l = link_new(d, d->substrate, lk, LINK_CONTROL, true, &p->addr);
 	if (!l) {
 		d->substrate->close(lk);
 		peer_schedule(p);
@@ -366,30 +443,63 @@ static void peer_schedule(struct peer *p)
 	loop_timer_arm(p->d->loop, &p->retry, next_backoff(&p->backoff_ms));
 }
 
-/* The side that dialed the control link opens the data link, to the address it dialed. */
-static void data_dial(struct peer *p)
+/* Whether both ends have substrate id and this one can use it. */
+static bool sub_common(const struct peer *p, int id)
 {
+	return ps_of(p->d)->sub[id].t && (p->substrates & (1u << id));
+}
+
+/* The side that dialed the control link opens a data link on every substrate both ends
+ * have, to the address it dialed (the peer listens on every substrate at that address).
+ * A substrate whose links are made from parameters (tunnel.h) sends its blob in a
+ * SUBSTRATE frame on the control link and waits for the answer. */
+static void data_dial(struct peer_sub *sb)
+{
+	struct peer *p = sb->p;
 	struct daemon *d = p->d;
-	struct peer_set *ps = ps_of(d);
+	struct set_sub *ss = &ps_of(d)->sub[sb->id];
 	struct tunnel_link *lk;
 	struct peer_link *l;
 
-	if (!p->ctl || !p->ctl->initiator || p->data_dial || p->ndata >= 1 ||
+	if (!p->ctl || !p->ctl->initiator || sb->dial || sb->link || !sub_common(p, sb->id) ||
 	    p->ctl->remote.ss_family == AF_UNSPEC)
 		return;
-	if (d->substrate->connect(ps->tcp, &p->ctl->remote, NULL, &lk) < 0) {
-		data_schedule(p);
+	if (ss->ops->connect(ss->t, &p->ctl->remote, NULL, &lk) < 0) {
+		data_schedule(sb);
 		return;
 	}
-	l = link_new(d, lk, LINK_DATA, true, &p->ctl->remote);
+	l = link_new(d, ss->ops, lk, LINK_DATA, true, &p->ctl->remote);
 	if (!l) {
-		d->substrate->close(lk);
-		data_schedule(p);
+		ss->ops->close(lk);
+		data_schedule(sb);
 		return;
 	}
 	l->peer = p;
 	l->id = ++p->link_next;
-	p->data_dial = l;
+	sb->dial = l;
+	if (ss->ops->params) {
+		struct msg_substrate m;
+		uint8_t out[MSG_SUBSTRATE_BLOB_MAX + 16];
+		int n;
+
+		m.substrate = (uint8_t)sb->id;
+		m.link = l->id;
+		n = ss->ops->params(lk, m.blob, sizeof(m.blob));
+		if (n < 0) {
+			link_close(l, "no parameters for the data link");
+			return;
+		}
+		m.len = (size_t)n;
+		n = msg_substrate_encode(&m, out, sizeof(out));
+		if (n < 0 || peer_send_ctl(p, FRAME_SUBSTRATE, 0, out, (size_t)n) < 0)
+			link_close(l, "cannot send the data link's parameters");
+	}
+}
+
+static void data_dial_all(struct peer *p)
+{
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		data_dial(&p->sub[i]);
 }
 
 static void on_data_retry(struct loop_timer *t, void *arg)
@@ -397,11 +507,74 @@ static void on_data_retry(struct loop_timer *t, void *arg)
 	data_dial(arg);
 }
 
-static void data_schedule(struct peer *p)
+static void data_schedule(struct peer_sub *sb)
 {
-	if (!p->ctl || !p->ctl->initiator || p->data_dial)
+	struct peer *p = sb->p;
+
+	if (!p->ctl || !p->ctl->initiator || sb->dial || !sub_common(p, sb->id))
 		return;
-	loop_timer_arm(p->d->loop, &p->data_retry, next_backoff(&p->data_backoff_ms));
+	loop_timer_arm(p->d->loop, &sb->retry, next_backoff(&sb->backoff_ms));
+}
+
+/* SUBSTRATE on the control link: the dialer's parameters for a data link (we are the
+ * listener: make our end and answer), or the listener's answer (we dialed: hand them to
+ * our end). */
+static void on_substrate(struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct daemon *d = p->d;
+	struct peer_set *ps = ps_of(d);
+	struct msg_substrate *m = (struct msg_substrate *)ps->in; /* scratch, big enough */
+	struct set_sub *ss;
+	struct peer_sub *sb;
+	struct tunnel_link *lk;
+	struct peer_link *l;
+	uint8_t out[MSG_SUBSTRATE_BLOB_MAX + 16];
+	int n;
+
+	_Static_assert(sizeof(struct msg_substrate) <= sizeof(ps->in), "scratch");
+	if (msg_substrate_decode(buf, len, m) < 0 || m->substrate >= SUBSTRATE_MAX) {
+		stats_add(&d->stats, STAT_PROTOCOL_ERRORS, 1);
+		link_close(p->ctl, "malformed SUBSTRATE");
+		return;
+	}
+	sb = &p->sub[m->substrate];
+	ss = &ps->sub[m->substrate];
+	if (!sub_common(p, m->substrate) || !ss->ops->params) {
+		log_ratelimited(log_warnx, "peer %s: SUBSTRATE for %s, which we cannot use",
+				p->name, substrate_name(m->substrate));
+		return;
+	}
+	if (p->ctl->initiator) {
+		/* the answer to our data_dial() */
+		if (!sb->dial || sb->dial->id != m->link)
+			return; /* an attempt we gave up already */
+		if (ss->ops->set_params(sb->dial->lk, m->blob, m->len) < 0)
+			link_close(sb->dial, "the peer's parameters were refused");
+		return;
+	}
+	/* The listener's end: one attempt per substrate at a time, for a rising number. */
+	if (sb->dial)
+		link_close(sb->dial, "replaced by a newer attempt");
+	if (m->link <= p->link_last_in ||
+	    ss->ops->accept_params(ss->t, m->blob, m->len, &lk) < 0)
+		return;
+	l = link_new(d, ss->ops, lk, LINK_DATA, false, &p->ctl->remote);
+	if (!l) {
+		ss->ops->close(lk);
+		return;
+	}
+	sb->dial = l;
+	l->peer = p; /* not bound: LINK_OPEN still has to prove it */
+	l->id = m->link;
+	n = ss->ops->params(lk, m->blob, sizeof(m->blob));
+	if (n < 0) {
+		link_close(l, "no parameters for the data link");
+		return;
+	}
+	m->len = (size_t)n;
+	n = msg_substrate_encode(m, out, sizeof(out));
+	if (n < 0 || peer_send_ctl(p, FRAME_SUBSTRATE, 0, out, (size_t)n) < 0)
+		link_close(l, "cannot answer SUBSTRATE");
 }
 
 static void on_keepalive(struct loop_timer *t, void *arg)
@@ -428,9 +601,9 @@ static void on_rekey(struct loop_timer *t, void *arg)
 {
 	struct peer *p = arg;
 
-	for (int i = 0; i < p->ndata; i++)
-		if (p->data[i]->sealed)
-			seal_rekey_tx(&p->data[i]->seal);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].link && p->sub[i].link->sealed)
+			seal_rekey_tx(&p->sub[i].link->seal);
 	if (p->ctl)
 		loop_timer_arm(p->d->loop, &p->rekey, (uint64_t)p->d->cfg.rekey_s * 1000);
 }
@@ -503,7 +676,7 @@ static void seed_dial(struct seed *s)
 		seed_schedule(s);
 		return;
 	}
-	l = link_new(d, lk, LINK_CONTROL, true, &s->addr);
+	l = link_new(d, d->substrate, lk, LINK_CONTROL, true, &s->addr);
 	if (!l) {
 		d->substrate->close(lk);
 		seed_schedule(s);
@@ -613,13 +786,13 @@ static void pending_unlist(struct peer_link *l)
 
 static void data_unlist(struct peer *p, struct peer_link *l)
 {
-	for (int i = 0; i < p->ndata; i++) {
-		if (p->data[i] == l) {
-			p->data[i] = p->data[--p->ndata];
-			p->data[p->ndata] = NULL;
-			return;
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		if (p->sub[i].link == l) {
+			p->sub[i].link = NULL;
+			p->sub[i].downs++;
 		}
 	}
+	peer_choose(p);
 }
 
 /* The peer's session is over: its data links go with it (their keys came from it). */
@@ -635,11 +808,14 @@ static void peer_down(struct peer *p, const char *why)
 	p->since_ms = loop_now(d->loop);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
-	loop_timer_stop(d->loop, &p->data_retry);
-	while (p->ndata)
-		link_close(p->data[0], "its control link is down");
-	if (p->data_dial)
-		link_close(p->data_dial, "its control link is down");
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		loop_timer_stop(d->loop, &p->sub[i].retry);
+		if (p->sub[i].link)
+			link_close(p->sub[i].link, "its control link is down");
+		if (p->sub[i].dial)
+			link_close(p->sub[i].dial, "its control link is down");
+	}
+	p->active = -1;
 	if (ps->ev && ps->ev->down)
 		ps->ev->down(p, why, ps->arg);
 }
@@ -662,13 +838,15 @@ static void link_close(struct peer_link *l, const char *why)
 	}
 	if (p && p->dial == l)
 		p->dial = NULL;
-	if (p && p->data_dial == l)
-		p->data_dial = NULL;
+	for (int i = 0; p && i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].dial == l)
+			p->sub[i].dial = NULL;
 	if (l->seed && l->seed->dial == l)
 		l->seed->dial = NULL;
 	if (!l->bound)
 		pending_unlist(l);
 	loop_timer_stop(d->loop, &l->timeout);
+	loop_timer_stop(d->loop, &l->resend);
 	/* What we queued goes out first (a goodbye frame, the last data). */
 	l->ops->flush(l->lk);
 	l->ops->close(l->lk);
@@ -680,11 +858,13 @@ static void link_close(struct peer_link *l, const char *why)
 			seeds_kick(d);
 	}
 	if (p && l->role == LINK_DATA && p->ctl)
-		data_schedule(p);
+		data_schedule(&p->sub[substrate_id(l->ops)]);
 	if (l->sealed)
 		seal_free(&l->seal);
 	free(l);
 }
+
+static void on_relink(struct loop_timer *t, void *arg);
 
 static void on_handshake_timeout(struct loop_timer *t, void *arg)
 {
@@ -692,8 +872,9 @@ static void on_handshake_timeout(struct loop_timer *t, void *arg)
 	link_close(arg, "handshake timed out");
 }
 
-static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
-				  bool initiator, const struct sockaddr_storage *remote)
+static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops,
+				  struct tunnel_link *lk, enum link_role role, bool initiator,
+				  const struct sockaddr_storage *remote)
 {
 	struct peer_set *ps = ps_of(d);
 	struct peer_link *l = calloc(1, sizeof(*l));
@@ -701,7 +882,7 @@ static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum
 	if (!l)
 		return NULL;
 	l->d = d;
-	l->ops = d->substrate;
+	l->ops = ops;
 	l->lk = lk;
 	l->role = role;
 	l->initiator = initiator;
@@ -710,11 +891,12 @@ static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum
 	else
 		l->remote.ss_family = AF_UNSPEC;
 	loop_timer_init(&l->timeout, on_handshake_timeout, l);
+	loop_timer_init(&l->resend, on_relink, l);
 	loop_timer_arm(d->loop, &l->timeout, PEER_HANDSHAKE_MS);
 	l->next = ps->pending;
 	ps->pending = l;
 	ps->npending++;
-	d->substrate->set_events(lk, &link_events, l);
+	ops->set_events(lk, &link_events, l);
 	return l;
 }
 
@@ -754,13 +936,15 @@ static void bind_pending(struct peer_link *l, struct peer *p)
 {
 	if (p->dial == l)
 		p->dial = NULL;
-	if (p->data_dial == l)
-		p->data_dial = NULL;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].dial == l)
+			p->sub[i].dial = NULL;
 	if (l->seed && l->seed->dial == l)
 		l->seed->dial = NULL;
 	l->seed = NULL;
 	pending_unlist(l);
 	loop_timer_stop(l->d->loop, &l->timeout);
+	loop_timer_stop(l->d->loop, &l->resend);
 	l->peer = p;
 	l->bound = true;
 }
@@ -835,7 +1019,10 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	p->ctl = l;
 	p->ever_up = true;
 	p->since_ms = p->last_rx_ms = loop_now(d->loop);
-	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->substrates = h->substrates;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		p->sub[i].backoff_ms = PEER_BACKOFF_MIN_MS;
 	p->link_next = p->link_last_in = 0;
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
@@ -852,21 +1039,55 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	broadcast_members(d);
 	if (ps->ev && ps->ev->up)
 		ps->ev->up(p, ps->arg);
-	data_dial(p);
+	data_dial_all(p);
 }
 
 static void data_up(struct peer *p, struct peer_link *l)
 {
 	struct peer_set *ps = ps_of(p->d);
 
+	struct peer_sub *sb = &p->sub[substrate_id(l->ops)];
+
 	bind_pending(l, p);
-	if (p->ndata == PEER_DATA_LINKS_MAX) /* the oldest goes */
-		link_close(p->data[0], "replaced by a newer data link");
-	p->data[p->ndata++] = l;
-	p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	if (sb->link) /* the older goes */
+		link_close(sb->link, "replaced by a newer data link");
+	sb->link = l;
+	sb->backoff_ms = PEER_BACKOFF_MIN_MS;
+	sb->ups++;
 	ps->c[PC_DATA_LINKS_UP]++;
+	peer_choose(p);
 	log_info("peer %s: data link %llu up (%s, %s)", p->name, (unsigned long long)l->id,
 		 l->ops->name, l->sealed ? "sealed" : "not sealed");
+}
+
+/* LINK_OK for link l (we are its listener), proved with session s. 0 or -errno. */
+static int send_link_ok(struct peer_link *l, SSL *s, const struct msg_link_open *m)
+{
+	struct msg_link_ok ok;
+	uint8_t out[64];
+	int n;
+
+	ok.link = m->link;
+	if (link_proof(s, true, m->name, l->d->cfg.node, m->link, m->substrate, m->flags,
+		       ok.mac) < 0 ||
+	    (n = msg_link_ok_encode(&ok, out, sizeof(out))) < 0)
+		return -EIO;
+	return l->ops->send(l->lk, FRAME_LINK_OK, 0, out, (size_t)n);
+}
+
+/* A datagram link already bound got its LINK_OPEN again: our LINK_OK was lost. Only
+ * the same link's proof is answered, never a new one. */
+static void relink_ok(struct peer_link *l, const uint8_t *buf, size_t len)
+{
+	struct msg_link_open m;
+	SSL *s = ctl_ssl(l->peer);
+
+	if (!s || msg_link_open_decode(buf, len, &m) < 0 || m.link != l->id ||
+	    strcmp(m.name, l->peer->name) != 0 ||
+	    !link_proof_ok(s, false, m.name, l->d->cfg.node, m.link, m.substrate, m.flags,
+			   m.mac))
+		return;
+	send_link_ok(l, s, &m);
 }
 
 /* The listener's side of a data link: LINK_OPEN must prove the peer's session. */
@@ -874,11 +1095,8 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 {
 	struct daemon *d = l->d;
 	struct msg_link_open m;
-	struct msg_link_ok ok;
-	uint8_t out[64];
 	struct peer *p;
 	SSL *s;
-	int n;
 
 	if (msg_link_open_decode(buf, len, &m) < 0) {
 		refuse(l, PC_REFUSED_LINK, "malformed LINK_OPEN");
@@ -891,19 +1109,19 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for a node with no session here");
 		return;
 	}
-	if (m.substrate != SUBSTRATE_TCP || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
+	if (m.substrate != substrate_id(l->ops) || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
 	    m.link <= p->link_last_in ||
 	    !link_proof_ok(s, false, m.name, d->cfg.node, m.link, m.substrate, m.flags, m.mac)) {
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN does not prove the peer's session");
 		return;
 	}
+	if (l->ops->params && (!l->peer || l->peer != p || l->id != m.link)) {
+		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for another link than its parameters");
+		return;
+	}
 	p->link_last_in = m.link;
 	l->id = m.link;
-	ok.link = m.link;
-	if (link_proof(s, true, m.name, d->cfg.node, m.link, m.substrate, m.flags, ok.mac) < 0 ||
-	    (n = msg_link_ok_encode(&ok, out, sizeof(out))) < 0 ||
-	    l->ops->send(l->lk, FRAME_LINK_OK, 0, out, (size_t)n) < 0 ||
-	    (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
+	if (send_link_ok(l, s, &m) < 0 || (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
 		link_close(l, "cannot answer LINK_OPEN");
 		return;
 	}
@@ -920,7 +1138,8 @@ static void on_link_ok(struct peer_link *l, const uint8_t *buf, size_t len)
 	SSL *s = p ? ctl_ssl(p) : NULL;
 
 	if (!s || msg_link_ok_decode(buf, len, &m) < 0 || m.link != l->id ||
-	    !link_proof_ok(s, true, d->cfg.node, p->name, l->id, SUBSTRATE_TCP, flags, m.mac)) {
+	    !link_proof_ok(s, true, d->cfg.node, p->name, l->id, (uint8_t)substrate_id(l->ops),
+			   flags, m.mac)) {
 		refuse(l, PC_REFUSED_LINK, "LINK_OK does not prove the peer's session");
 		return;
 	}
@@ -973,7 +1192,8 @@ static void on_handshake_frame(struct peer_link *l, const struct frame_hdr *h,
 		ctl_bind(l, &m);
 		return;
 	}
-	if (l->role == LINK_DATA && !l->initiator && h->type == FRAME_LINK_OPEN) {
+	if (l->role == LINK_DATA && !l->initiator && h->type == FRAME_LINK_OPEN &&
+	    !(l->ops->params && !l->peer)) {
 		on_link_open(l, payload, h->len);
 		return;
 	}
@@ -1002,7 +1222,21 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		on_handshake_frame(l, h, payload);
 		return;
 	}
+	if (h->type == FRAME_LINK_OPEN && !l->initiator && !l->ops->caps.reliable) {
+		/* our LINK_OK was lost: the dialer asks again */
+		relink_ok(l, payload, h->len);
+		return;
+	}
+	if (h->type == FRAME_LINK_OK && l->initiator && !l->ops->caps.reliable)
+		return; /* an answer to a LINK_OPEN sent again */
 	err = link_open(l, h, payload, ps->in, &body, &len);
+	if (err < 0 && !l->ops->caps.reliable) {
+		/* A datagram anyone could have sent (a spoofed source, a replay): dropped
+		 * and counted, the link kept. */
+		ps->c[err == -EALREADY ? PC_REPLAYED_FRAMES : PC_DATAGRAMS_REJECTED]++;
+		p->rejected++;
+		return;
+	}
 	if (err < 0) {
 		/* Forged, altered, replayed or reordered: the link cannot be trusted from
 		 * here on; a new one is made (the control link re-dials, the data link is
@@ -1036,6 +1270,11 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 			p->rtt_ms = (int64_t)(now - ts);
 		return;
 	}
+	case FRAME_SUBSTRATE:
+		if (l != p->ctl)
+			break;
+		on_substrate(p, body, len);
+		return;
 	case FRAME_PEERS:
 	case FRAME_ROUTES:
 	case FRAME_MIGRATE:
@@ -1061,6 +1300,40 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	protocol_error(l, why);
 }
 
+/* The dialer's first frame on a data link. On a substrate that may lose it, it is sent
+ * again every PEER_RELINK_MS until LINK_OK or the handshake deadline. */
+static int send_link_open(struct peer_link *l)
+{
+	struct peer *p = l->peer;
+	struct msg_link_open m;
+	uint8_t out[128];
+	SSL *cs = p ? ctl_ssl(p) : NULL;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", l->d->cfg.node);
+	m.link = l->id;
+	m.substrate = (uint8_t)substrate_id(l->ops);
+	m.flags = l->d->cfg.sealed ? MSG_HELLO_SEALED : 0;
+	if (!cs || link_proof(cs, false, m.name, p->name, m.link, m.substrate, m.flags,
+			      m.mac) < 0 ||
+	    (n = msg_link_open_encode(&m, out, sizeof(out))) < 0 ||
+	    l->ops->send(l->lk, FRAME_LINK_OPEN, 0, out, (size_t)n) < 0)
+		return -EIO;
+	l->ops->flush(l->lk);
+	if (!l->ops->caps.reliable)
+		loop_timer_arm(l->d->loop, &l->resend, PEER_RELINK_MS);
+	return 0;
+}
+
+static void on_relink(struct loop_timer *t, void *arg)
+{
+	struct peer_link *l = arg;
+
+	if (!l->bound && send_link_open(l) < 0)
+		link_close(l, "cannot open the data link");
+}
+
 static void on_ready(struct tunnel_link *lk, void *arg)
 {
 	struct peer_link *l = arg;
@@ -1084,26 +1357,8 @@ static void on_ready(struct tunnel_link *lk, void *arg)
 		return;
 	}
 	l->role = LINK_DATA;
-	if (l->initiator) {
-		struct peer *p = l->peer;
-		struct msg_link_open m;
-		uint8_t out[128];
-		SSL *cs = p ? ctl_ssl(p) : NULL;
-		int n;
-
-		memset(&m, 0, sizeof(m));
-		snprintf(m.name, sizeof(m.name), "%s", l->d->cfg.node);
-		m.link = l->id;
-		m.substrate = SUBSTRATE_TCP;
-		m.flags = l->d->cfg.sealed ? MSG_HELLO_SEALED : 0;
-		if (!cs || link_proof(cs, false, m.name, p->name, m.link, m.substrate, m.flags,
-				      m.mac) < 0 ||
-		    (n = msg_link_open_encode(&m, out, sizeof(out))) < 0 ||
-		    l->ops->send(lk, FRAME_LINK_OPEN, 0, out, (size_t)n) < 0) {
-			link_close(l, "cannot open the data link");
-			return;
-		}
-	}
+	if (l->initiator && send_link_open(l) < 0)
+		link_close(l, "cannot open the data link");
 }
 
 static void on_closed(struct tunnel_link *lk, int err, const char *why, void *arg)
@@ -1144,18 +1399,86 @@ static int pending_from(struct peer_set *ps, const struct sockaddr_storage *from
 
 static void on_accepted(struct tunnel_link *lk, const struct sockaddr_storage *from, void *arg)
 {
-	struct daemon *d = arg;
+	struct set_sub *ss = arg;
+	struct daemon *d = ss->d;
 	struct peer_set *ps = ps_of(d);
 
 	/* A stranger costs a struct and, for TLS, the handshake: at most this many. */
 	if (ps->npending >= PEER_PENDING_MAX ||
 	    pending_from(ps, from) >= PEER_PENDING_PER_HOST) {
 		ps->c[PC_LIMITED]++;
-		d->substrate->close(lk);
+		ss->ops->close(lk);
 		return;
 	}
-	if (!link_new(d, lk, LINK_DATA, false, from)) /* the first byte tells the role */
-		d->substrate->close(lk);
+	/* tcp: the first byte tells the role (TLS: control) */
+	if (!link_new(d, ss->ops, lk, LINK_DATA, false, from))
+		ss->ops->close(lk);
+}
+
+/* Opens every substrate but tcp (peer_start opened that one): one that cannot open or
+ * listen is unavailable, with the reason `vnetctl peers` shows. */
+static void subs_open(struct daemon *d)
+{
+	struct peer_set *ps = ps_of(d);
+	char a[ADDR_STRLEN];
+	int err;
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		struct set_sub *ss = &ps->sub[i];
+
+		ss->d = d;
+		ss->ops = substrate_get(i);
+		if (i == SUBSTRATE_TCP)
+			continue;
+		if (!ss->ops) {
+			snprintf(ss->why, sizeof(ss->why), "not in this build");
+			continue;
+		}
+		err = ss->ops->open(d->loop, &ss->t);
+		if (err < 0) {
+			snprintf(ss->why, sizeof(ss->why), "%s", strerror(-err));
+			ss->t = NULL;
+			continue;
+		}
+		if (ss->ops->usable && !ss->ops->usable(ss->t, ss->why, sizeof(ss->why))) {
+			ss->ops->free(ss->t);
+			ss->t = NULL;
+			continue;
+		}
+		if (ss->ops->listen && d->cfg.listen.ss_family != AF_UNSPEC) {
+			err = ss->ops->listen(ss->t, &d->cfg.listen, NULL, on_accepted, ss,
+					      &ss->listener);
+			if (err < 0) {
+				snprintf(ss->why, sizeof(ss->why), "cannot listen: %s",
+					 strerror(-err));
+				log_warnx("%s: listen on %s: %s; not using it", ss->ops->name,
+					  addr_fmt(&d->cfg.listen, a), strerror(-err));
+				ss->ops->free(ss->t);
+				ss->t = NULL;
+				continue;
+			}
+		}
+		log_info("substrate %s ready", ss->ops->name);
+	}
+}
+
+int peer_policy_parse(const char *name)
+{
+	if (strcmp(name, "auto") == 0)
+		return PEER_POLICY_AUTO;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (strcmp(substrate_name(i), name) == 0)
+			return i;
+	return -EINVAL;
+}
+
+const char *peer_policy_name(int policy)
+{
+	if (policy == PEER_POLICY_AUTO)
+		return "auto";
+	if (policy == PEER_POLICY_DEFAULT)
+		return "default";
+	return substrate_name(policy);
 }
 
 int peer_adopt_fd(struct daemon *d, int fd, bool tls_server)
@@ -1167,7 +1490,7 @@ int peer_adopt_fd(struct daemon *d, int fd, bool tls_server)
 	err = d->substrate->adopt(ps->tcp, fd, ps->tls, tls_server, &lk);
 	if (err < 0)
 		return err;
-	if (!link_new(d, lk, LINK_CONTROL, !tls_server, NULL)) {
+	if (!link_new(d, d->substrate, lk, LINK_CONTROL, !tls_server, NULL)) {
 		d->substrate->close(lk);
 		return -ENOMEM;
 	}
@@ -1199,9 +1522,14 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 	err = d->substrate->open(d->loop, &ps->tcp);
 	if (err < 0)
 		goto fail;
+	ps->sub[SUBSTRATE_TCP].t = ps->tcp;
+	ps->policy = peer_policy_parse(d->cfg.substrate);
+	if (ps->policy == -EINVAL)
+		ps->policy = SUBSTRATE_TCP;
+	subs_open(d);
 	if (d->cfg.listen.ss_family != AF_UNSPEC) {
-		err = d->substrate->listen(ps->tcp, &d->cfg.listen, ps->tls, on_accepted, d,
-					   &ps->listener);
+		err = d->substrate->listen(ps->tcp, &d->cfg.listen, ps->tls, on_accepted,
+					   &ps->sub[SUBSTRATE_TCP], &ps->listener);
 		if (err < 0) {
 			errno = -err;
 			log_warn("listen on %s", addr_fmt(&d->cfg.listen, a));
@@ -1244,6 +1572,15 @@ void peer_stop(struct daemon *d)
 	loop_timer_stop(d->loop, &ps->gc);
 	if (ps->listener)
 		d->substrate->listener_close(ps->listener);
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		struct set_sub *ss = &ps->sub[i];
+
+		if (i == SUBSTRATE_TCP || !ss->t)
+			continue;
+		if (ss->listener)
+			ss->ops->listener_close(ss->listener);
+		ss->ops->free(ss->t);
+	}
 	if (ps->tcp)
 		d->substrate->free(ps->tcp);
 	tls_ctx_free(ps->tls);
@@ -1269,15 +1606,51 @@ static json_t *links_json(const struct peer *p)
 			"control", "substrate", p->ctl->ops->name, "protection", "tls",
 			"tx_frames", (json_int_t)p->ctl->tx_frames,
 			"rx_frames", (json_int_t)p->ctl->rx_frames));
-	for (int i = 0; i < p->ndata; i++) {
-		const struct peer_link *l = p->data[i];
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		const struct peer_link *l = p->sub[i].link;
 
+		if (!l)
+			continue;
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "role",
 			"data", "substrate", l->ops->name, "protection",
 			l->sealed ? "sealed" : "none", "link", (json_int_t)l->id,
 			"tx_frames", (json_int_t)l->tx_frames,
 			"rx_frames", (json_int_t)l->rx_frames,
 			"rekeys", (json_int_t)(l->sealed ? l->seal.rekeys : 0)));
+	}
+	return arr;
+}
+
+/* Each substrate as p sees it: in use, up, or why not. */
+static json_t *subs_json(const struct peer *p)
+{
+	const struct peer_set *ps = ps_of(p->d);
+	json_t *arr = json_array();
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		const struct peer_sub *sb = &p->sub[i];
+		const char *state;
+		char why[96];
+
+		why[0] = '\0';
+		if (!ps->sub[i].t) {
+			state = "unavailable";
+			snprintf(why, sizeof(why), "%s here", ps->sub[i].why);
+		} else if (p->ctl && !(p->substrates & (1u << i))) {
+			state = "unavailable";
+			snprintf(why, sizeof(why), "not on %s", p->name);
+		} else if (p->active == i) {
+			state = "in use";
+		} else if (sb->link) {
+			state = "standby";
+		} else if (sb->dial) {
+			state = "connecting";
+		} else {
+			state = "down";
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "name",
+			substrate_name(i), "state", state, "why", why,
+			"ups", (json_int_t)sb->ups, "downs", (json_int_t)sb->downs));
 	}
 	return arr;
 }
@@ -1305,6 +1678,10 @@ json_t *peer_list_json(struct daemon *d)
 			"drops", (json_int_t)p->drops,
 			"rejected_frames", (json_int_t)p->rejected,
 			"links", links_json(p)));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "policy",
+				    json_string(peer_policy_name(policy_of(p))));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "substrates",
+				    subs_json(p));
 	}
 	for (int i = 0; ps && i < ps->nseeds; i++) {
 		if (ps->seeds[i].is_self || seed_reached(&ps->seeds[i]))

@@ -43,6 +43,7 @@
 
 #include <jansson.h>
 
+#include "tunnel/substrate.h"
 #include "tunvnet/config.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/msg.h"
@@ -51,6 +52,7 @@
 #define PEER_KEEPALIVE_MS     1000
 #define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
+#define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
 #define PEER_PENDING_MAX      64    /* connections not yet authenticated, in all */
@@ -58,7 +60,8 @@
 #define PEER_KNOWN_MAX        1024  /* peers known (proven or hinted) */
 #define PEER_HINT_DIALS_PER_S 20    /* dials to addresses only a hint gave us */
 #define PEER_HINT_FORGET_MS   (10 * 60 * 1000) /* a hint never proven is dropped then */
-#define PEER_DATA_LINKS_MAX   4
+#define PEER_POLICY_AUTO      (-1) /* peer.policy: the chooser picks; else a substrate id */
+#define PEER_POLICY_DEFAULT   (-2) /* peer.policy: the daemon's global policy */
 
 /* peer_send_data flags beside the FRAME_F_* ones (never on the wire) */
 #define PEER_SEND_ORDERED 0x80000000u /* keep in order with control frames: control link */
@@ -80,6 +83,19 @@ struct peer_events {
 		      size_t len, void *arg);
 };
 
+/* One substrate of a peer: its data link and the attempt to make one. The dialer of the
+ * control link dials a data link on every substrate both ends have and can use; which
+ * one carries DATA is peer.active. */
+struct peer_sub {
+	struct peer *p;
+	int id;                       /* enum substrate_id */
+	struct peer_link *link;       /* the data link up on it, or NULL */
+	struct peer_link *dial;       /* an attempt under way (either end), or NULL */
+	struct loop_timer retry;
+	uint32_t backoff_ms;
+	uint64_t ups, downs;          /* data links up and lost on it */
+};
+
 struct peer {
 	struct peer *next;
 	struct daemon *d;
@@ -88,13 +104,14 @@ struct peer {
 	bool addr_known;              /* configured (a seed reached it) or proven (its HELLO) */
 	struct peer_link *ctl;        /* the authenticated control link, or NULL: down */
 	struct peer_link *dial;       /* our outgoing control link attempt, or NULL */
-	struct peer_link *data[PEER_DATA_LINKS_MAX]; /* data links up */
-	int ndata;
-	struct peer_link *data_dial;  /* our outgoing data link attempt */
+	uint32_t substrates;          /* its HELLO: bit i, it has substrate i */
+	struct peer_sub sub[SUBSTRATE_MAX];
+	int policy;                   /* PEER_POLICY_DEFAULT, _AUTO or a substrate id */
+	int active;                   /* the substrate DATA goes on; -1: the control link */
 	uint64_t link_next;           /* the next data link number we dial (this session) */
 	uint64_t link_last_in;        /* the highest accepted from it (this session) */
-	struct loop_timer retry, keepalive, data_retry, rekey;
-	uint32_t backoff_ms, data_backoff_ms;
+	struct loop_timer retry, keepalive, rekey;
+	uint32_t backoff_ms;
 	uint64_t last_rx_ms;
 	uint64_t since_ms;            /* when it last went up or down */
 	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
@@ -132,6 +149,13 @@ void peer_flush(struct peer *p);
 /* Takes a connected stream socket as a link (tests: two daemons over a socketpair);
  * tls_server says which end runs the TLS server. 0 or -errno. */
 int peer_adopt_fd(struct daemon *d, int fd, bool tls_server);
+
+/* "auto", "tcp", "udp", "verbs" -> PEER_POLICY_AUTO or a substrate id; -EINVAL. */
+int peer_policy_parse(const char *name);
+const char *peer_policy_name(int policy);
+
+/* The data links up to p (tests). */
+int peer_data_links(const struct peer *p);
 
 json_t *peer_list_json(struct daemon *d);
 /* The peer layer's own counters as {name: n} (handshakes refused and why, frames that

@@ -136,6 +136,13 @@ static void msgs(void)
 	lk.link = 7;
 	memset(lk.mac, 0xc3, sizeof(lk.mac));
 	msg_put(MSG_TARGET_link_ok, "link-ok", msg_link_ok_encode(&lk, buf, sizeof(buf)));
+	{
+		static struct msg_substrate sm = { .substrate = 2, .link = 1, .len = 4,
+						   .blob = "blob" };
+
+		msg_put(MSG_TARGET_substrate, "substrate",
+			msg_substrate_encode(&sm, buf, sizeof(buf)));
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.op = 42;

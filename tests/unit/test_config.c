@@ -834,7 +834,8 @@ static void test_print(void **state)
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
 		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
-		 "metrics_per_address = %d\nmetrics_timeout = %d\n", CONFIG_DEFAULT_STATE,
+		 "metrics_per_address = %d\nmetrics_timeout = %d\n"
+		 "\n[substrate]\npolicy = tcp\nudp_mtu = 0\nudp_loss_max = 2\n", CONFIG_DEFAULT_STATE,
 		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
 		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);

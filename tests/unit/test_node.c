@@ -109,11 +109,11 @@ static void test_two_daemons(void **state)
 	assert_int_equal(peer_count_up(&A), 1);
 	assert_int_equal(peer_count_up(&B), 1);
 	/* B dialled, so B opens the data link; wait for it on both sides */
-	for (int i = 0; i < 400 && (peer_find(&A, "n2")->ndata < 1 ||
-				    peer_find(&B, "n1")->ndata < 1); i++)
+	for (int i = 0; i < 400 && (peer_data_links(peer_find(&A, "n2")) < 1 ||
+				    peer_data_links(peer_find(&B, "n1")) < 1); i++)
 		spin(5);
-	assert_int_equal(peer_find(&A, "n2")->ndata, 1);
-	assert_int_equal(peer_find(&B, "n1")->ndata, 1);
+	assert_int_equal(peer_data_links(peer_find(&A, "n2")), 1);
+	assert_int_equal(peer_data_links(peer_find(&B, "n1")), 1);
 	assert_non_null(peer_find(&A, "n2"));
 	assert_non_null(peer_find(&B, "n1"));
 	assert_int_equal(A.stats.c[STAT_LINK_UPS], 1);
