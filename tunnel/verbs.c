@@ -8,7 +8,12 @@
  * parameters, and the two kinds never connect.
  *
  * Send: send() -> frame header encoded -> the engine (its backlog when out of credits).
- * Receive: the engine's message -> verbs_msg_parse (exactly one frame) -> frame(). */
+ * Receive: the engine's message -> verbs_msg_parse (exactly one frame) -> frame().
+ *
+ * Links are made from parameters over the control link (tunnel.h): connect() makes the
+ * dialer's endpoint, params() its blob, accept_params() the listener's end (started at
+ * once), set_params() starts the dialer's. Without a device the instance still opens,
+ * and usable() says why not ("no RDMA device"). */
 #include "tunnel/verbs.h"
 
 #include <errno.h>
@@ -26,8 +31,9 @@
 
 struct tunnel {
 	struct loop *loop;
-	struct verbs_engine *e;
+	struct verbs_engine *e; /* NULL: no device (why says so); never usable */
 	bool emulated;
+	char why[96];
 };
 
 struct tunnel_link {
@@ -37,6 +43,7 @@ struct tunnel_link {
 	const struct tunnel_events *ev;
 	void *arg;
 	bool started;
+	struct verbs_params local; /* this end's parameters */
 };
 
 int verbs_params_encode(const struct verbs_params *p, uint8_t *buf, size_t cap)
@@ -128,6 +135,8 @@ static const struct verbs_engine_events engine_events = {
 	.failed = on_failed,
 };
 
+static void verbs_close(struct tunnel_link *lk);
+
 static void on_ready(struct loop_timer *tm, void *arg)
 {
 	struct tunnel_link *lk = arg;
@@ -174,11 +183,40 @@ int verbs_open_why(struct loop *l, struct tunnel **out, char *why, size_t why_le
 	return verbs_open_on(l, &fabric_ibv_ops, NULL, &cfg, out, why, why_len);
 }
 
+/* Opens even when there is no device: the instance then says why through usable(), so
+ * `vnetctl peers` shows "verbs: no RDMA device here". */
 static int verbs_open(struct loop *l, struct tunnel **out)
 {
-	char why[128];
+	char why[96];
+	int err = verbs_open_why(l, out, why, sizeof(why));
 
-	return verbs_open_why(l, out, why, sizeof(why));
+	if (err == -ENOMEM)
+		return err;
+	if (err < 0) {
+		struct tunnel *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		t->loop = l;
+		snprintf(t->why, sizeof(t->why), "%s", why);
+		*out = t;
+	}
+	return 0;
+}
+
+static bool verbs_usable(struct tunnel *t, char *why, size_t cap)
+{
+	struct fabric_port port;
+
+	if (!t->e) {
+		snprintf(why, cap, "%s", t->why);
+		return false;
+	}
+	if (verbs_engine_port(t->e, &port) < 0 || !port.active) {
+		snprintf(why, cap, "%s: port down", port.device);
+		return false;
+	}
+	return true;
 }
 
 static void verbs_free(struct tunnel *t)
@@ -192,23 +230,28 @@ static void verbs_free(struct tunnel *t)
 int verbs_endpoint(struct tunnel *t, struct tunnel_link **out, uint8_t *params, size_t cap,
 		   size_t *len)
 {
-	struct tunnel_link *lk = calloc(1, sizeof(*lk));
-	struct verbs_params p = { .emulated = t->emulated };
+	struct tunnel_link *lk;
 	int err;
 
+	if (!t->e)
+		return -ENODEV;
+	lk = calloc(1, sizeof(*lk));
 	if (!lk)
 		return -ENOMEM;
 	lk->t = t;
+	lk->local.emulated = t->emulated;
 	loop_timer_init(&lk->ready_tm, on_ready, lk);
-	err = verbs_engine_link(t->e, &engine_events, lk, &lk->q, &p.peer);
+	err = verbs_engine_link(t->e, &engine_events, lk, &lk->q, &lk->local.peer);
 	if (err < 0)
 		goto fail;
-	err = verbs_params_encode(&p, params, cap);
-	if (err < 0) {
-		verbs_engine_close_link(lk->q);
-		goto fail;
+	if (params) {
+		err = verbs_params_encode(&lk->local, params, cap);
+		if (err < 0) {
+			verbs_engine_close_link(lk->q);
+			goto fail;
+		}
+		*len = (size_t)err;
 	}
-	*len = (size_t)err;
 	*out = lk;
 	return 0;
 fail:
@@ -240,23 +283,35 @@ void verbs_link_stats(const struct tunnel_link *lk, struct verbs_engine_stats *o
 	verbs_engine_stats(lk->q, out);
 }
 
-static int verbs_listen(struct tunnel *t, const struct sockaddr_storage *addr,
-			struct tls_ctx *tls,
-			void (*accepted)(struct tunnel_link *lk,
-					 const struct sockaddr_storage *from, void *arg),
-			void *arg, struct tunnel_listener **out)
-{
-	return -EOPNOTSUPP;
-}
-
-static void verbs_listener_close(struct tunnel_listener *ls)
-{
-}
-
+/* The dialer's end (the address is not used: the parameters say where), the blob for
+ * the SUBSTRATE frame, the listener's end from the dialer's blob, and the dialer's end
+ * started with the listener's answer (tunnel.h). */
 static int verbs_connect(struct tunnel *t, const struct sockaddr_storage *to,
 			 struct tls_ctx *tls, struct tunnel_link **out)
 {
-	return -EOPNOTSUPP;
+	return verbs_endpoint(t, out, NULL, 0, NULL);
+}
+
+static int verbs_params(struct tunnel_link *lk, uint8_t *buf, size_t cap)
+{
+	return verbs_params_encode(&lk->local, buf, cap);
+}
+
+static int verbs_accept_params(struct tunnel *t, const uint8_t *blob, size_t len,
+			       struct tunnel_link **out)
+{
+	struct tunnel_link *lk;
+	int err = verbs_endpoint(t, &lk, NULL, 0, NULL);
+
+	if (err < 0)
+		return err;
+	err = verbs_start(lk, blob, len);
+	if (err < 0) {
+		verbs_close(lk);
+		return err;
+	}
+	*out = lk;
+	return 0;
 }
 
 static int verbs_adopt(struct tunnel *t, int fd, struct tls_ctx *tls, bool tls_server,
@@ -318,8 +373,7 @@ const struct tunnel_ops tunnel_verbs_ops = {
 		  .credit_limited = true },
 	.open = verbs_open,
 	.free = verbs_free,
-	.listen = verbs_listen,
-	.listener_close = verbs_listener_close,
+	/* no listen: links come from parameters */
 	.connect = verbs_connect,
 	.adopt = verbs_adopt,
 	.set_events = verbs_set_events,
@@ -329,4 +383,8 @@ const struct tunnel_ops tunnel_verbs_ops = {
 	.queued = verbs_queued,
 	.tls = verbs_tls,
 	.remote = verbs_remote,
+	.usable = verbs_usable,
+	.params = verbs_params,
+	.accept_params = verbs_accept_params,
+	.set_params = verbs_start,
 };
