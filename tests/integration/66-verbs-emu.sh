@@ -36,6 +36,13 @@ sub_state() {
 for s in p.get('substrates', []) if s['name'] == '$3'][0]" 2>/dev/null
 }
 in_use() { [ "$(sub_state "$1" "$2" "$3")" = "in use" ]; }
+# verbs_rx K NODE: frames node K received on its verbs data link from NODE, and whether
+# the link is sealed ("1234 sealed").
+verbs_rx() {
+	ctl "$1" --json peers 2>/dev/null | jget "' '.join(str(x) for x in [(l['rx_frames'],
+l['protection']) for p in d if p['node'] == '$2' for l in p['links']
+if l['role'] == 'data' and l['substrate'] == 'verbs'][0])" 2>/dev/null
+}
 
 # stream SRC DST MIB: a sha256-checked TCP stream from job SRC to job DST; prints
 # "ok BYTES" when both ends agree.
@@ -97,21 +104,30 @@ job "$P-j2" 2 0
 check "both jobs routed" wait_jobs_routed 30
 
 # 1. A checked stream over verbs, into a receiver that posts slowly.
+read -r rx0 _ <<<"$(verbs_rx 2 n1)"
 start_receiver
 send_stream "$MIB"
 wait "$srv"
 check "$MIB MiB n1 -> n2 over verbs (slow receiver): every byte right" same_stream
+read -r rx1 prot <<<"$(verbs_rx 2 n1)"
+if [ "$(( ${rx1:-0} - ${rx0:-0} ))" -ge $((MIB * 16)) ] && [ "$prot" = sealed ]; then
+	ok "n2 received $(( rx1 - rx0 )) sealed frames on its verbs link"
+else
+	bad "n2's verbs link carried too little: ${rx0:-?} -> ${rx1:-?} ($prot)"
+fi
 check "verbs still in use after the stream" in_use 1 n2 verbs
 grep -q "data on verbs" "$CDIR/n1.log" && ok "n1's log says data went on verbs" ||
 	bad "n1 never put data on verbs"
 
-# 2. A completion in error mid-stream: the verbs link fails, data moves to TCP at once.
+# 2. Completions in error mid-stream: the verbs link fails, data moves to TCP at once.
 rm -f "$T/fault" "$T/faulted"
 start_receiver
 send_stream "$MIB" $((MIB / 3)) &
 sender=$!
 if wait_until 60 test -e "$T/fault"; then
-	"$FAULT" "$EMU/n1" fail-sends 1 || bad "cannot inject the fault"
+	# Every send on n1's device fails from now on (until cleared below), so the verbs
+	# link that fails cannot come back in between and hide the move.
+	"$FAULT" "$EMU/n1" fail-sends 1000000000 || bad "cannot inject the fault"
 	t0=$(now_us)
 	if wait_until 5 in_use 1 n2 tcp; then
 		ok "n1 on TCP $(( ($(now_us) - t0) / 1000 )) ms after the completion error"
@@ -127,6 +143,7 @@ wait "$srv"
 check "the stream across the failover: every byte right" same_stream
 grep -q "send completion" "$CDIR/n1.log" && ok "n1's log gives the completion error" ||
 	bad "n1's log does not say why verbs failed"
-check "verbs comes back afterwards (auto)" wait_until 30 in_use 1 n2 verbs
+"$FAULT" "$EMU/n1" fail-sends 0 || bad "cannot clear the fault"
+check "verbs comes back once the device works again (auto)" wait_until 30 in_use 1 n2 verbs
 
 finish
