@@ -139,8 +139,10 @@ static int post(struct verbs_qp *q, const void *a, size_t alen, const void *b, s
 	unsigned flags = FABRIC_SEND_IMM;
 	int err;
 
-	memcpy(s, a, alen);
-	memcpy(s + alen, b, blen);
+	if (alen)
+		memcpy(s, a, alen);
+	if (blen)
+		memcpy(s + alen, b, blen);
 	if (len <= q->max_inline)
 		flags |= FABRIC_SEND_INLINE;
 	/* Signal one in SIGNAL_EVERY, credit messages, and the send that fills the queue:
@@ -561,7 +563,8 @@ static int backlog(struct verbs_qp *q, bool droppable, const void *a, size_t ale
 		}
 	}
 	memcpy(q->bl + q->bl_len, &len, 4);
-	memcpy(q->bl + q->bl_len + 4, a, alen);
+	if (alen)
+		memcpy(q->bl + q->bl_len + 4, a, alen);
 	if (blen)
 		memcpy(q->bl + q->bl_len + 4 + alen, b, blen);
 	q->bl_len += need;
