@@ -2,7 +2,8 @@
  * verbs message, on the verbs engine (verbs_engine.h: receive ring, credits, inline
  * sends, selective signalling, failures) and a fabric (verbs_fabric.h).
  *
- * Which fabric: libibverbs, always, unless the environment variable
+ * Which fabric: libibverbs (the device TUNVNET_VERBS_DEVICE names, else the first with an
+ * active port), always, unless the environment variable
  * TUNVNET_TEST_VERBS_EMU names an emulated device (tests only; no configuration key
  * can choose it, and the daemon logs loudly when it is on). An emulated end flags its
  * parameters, and the two kinds never connect.
@@ -171,7 +172,7 @@ int verbs_open_why(struct loop *l, struct tunnel **out, char *why, size_t why_le
 		.recv_depth = RECV_DEPTH, .send_depth = SEND_DEPTH, .msg_max = MSG_MAX,
 		.rnr_retry = RNR_RETRY,
 	};
-	const char *emu = getenv(VERBS_ENV_EMU);
+	const char *emu = getenv(VERBS_ENV_EMU), *dev;
 
 	if (emu && *emu) {
 		const char *hold = getenv(VERBS_ENV_RECV_HOLD_MS);
@@ -180,7 +181,9 @@ int verbs_open_why(struct loop *l, struct tunnel **out, char *why, size_t why_le
 			cfg.recv_hold_ms = (uint32_t)strtoul(hold, NULL, 10);
 		return verbs_open_on(l, &fabric_emu_ops, emu, &cfg, out, why, why_len);
 	}
-	return verbs_open_on(l, &fabric_ibv_ops, NULL, &cfg, out, why, why_len);
+	dev = getenv(VERBS_ENV_DEVICE);
+	return verbs_open_on(l, &fabric_ibv_ops, dev && *dev ? dev : NULL, &cfg, out, why,
+			     why_len);
 }
 
 /* Opens even when there is no device: the instance then says why through usable(), so

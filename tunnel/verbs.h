@@ -30,6 +30,8 @@
  * EMU names the device DIR/NAME (fabric_emu.c); RECV_HOLD_MS makes this daemon's
  * receivers repost one buffer per that many ms (a receiver that posts slowly). */
 #define VERBS_ENV_EMU          "TUNVNET_TEST_VERBS_EMU"
+/* The RDMA device to use (default: the first with an active port). */
+#define VERBS_ENV_DEVICE       "TUNVNET_VERBS_DEVICE"
 #define VERBS_ENV_RECV_HOLD_MS "TUNVNET_TEST_VERBS_RECV_HOLD_MS"
 
 struct verbs_params {
