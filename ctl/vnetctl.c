@@ -27,6 +27,7 @@ static const struct {
 	{ "events", cmd_events, "Show recent peer, route and job events, or follow them" },
 	{ "capture", cmd_capture, "Capture packets to a pcap file or as text" },
 	{ "gc", cmd_gc, "Remove what a killed vnet-up left: its VIPs and namespace" },
+	{ "substrate", cmd_substrate, "Set the substrate policy, for a peer or for all" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -7,6 +7,7 @@
 /* Every substrate this build has, by wire number. */
 static const struct tunnel_ops *const substrates[SUBSTRATE_MAX] = {
 	[SUBSTRATE_TCP] = &tunnel_tcp_ops,
+	[SUBSTRATE_UDP] = &tunnel_udp_ops,
 	[SUBSTRATE_VERBS] = &tunnel_verbs_ops,
 };
 

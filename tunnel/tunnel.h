@@ -139,6 +139,9 @@ struct tunnel_ops {
 	int (*accept_params)(struct tunnel *t, const uint8_t *blob, size_t len,
 			     struct tunnel_link **out);
 	int (*set_params)(struct tunnel_link *lk, const uint8_t *blob, size_t len);
+	/* Optional: the underlay path MTU to size datagrams for instead of discovering it
+	 * (0: discover). */
+	void (*set_mtu)(struct tunnel *t, int mtu);
 };
 
 #define TUNNEL_PARAMS_MAX 1024 /* bytes of a substrate's parameter blob */

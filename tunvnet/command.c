@@ -437,6 +437,30 @@ static char *cmd_capture(struct daemon *d, uint64_t client_id, const struct ctl_
 	return capture_command(d->capture, d->ctl, client_id, rq);
 }
 
+/* vnetctl substrate [PEER] POLICY */
+static char *cmd_substrate(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
+			   bool *deferred)
+{
+	int pol = strcmp(rq->policy, "default") == 0 ? PEER_POLICY_DEFAULT
+						     : peer_policy_parse(rq->policy);
+	struct peer *p = NULL;
+
+	if (rq->peer[0] && !(p = peer_find(d, rq->peer)))
+		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "%s knows no peer \"%s\"",
+					d->cfg.node, rq->peer);
+	if (pol == -EINVAL || (!p && pol == PEER_POLICY_DEFAULT))
+		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "policy \"%s\" needs a peer",
+					rq->policy);
+	if (p) {
+		peer_set_policy(p, pol);
+		return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s}", "peer", p->name, "policy",
+			rq->policy, "in_use", p->active >= 0 ? substrate_name(p->active)
+							      : "control link"));
+	}
+	peer_set_default_policy(d, pol);
+	return ctlmsg_reply_ok(json_pack("{s:s}", "policy", rq->policy));
+}
+
 /* Every control command (ctlmsg.h names them and parses their arguments). */
 static const struct {
 	const char *name;
@@ -455,6 +479,7 @@ static const struct {
 	{ "migrate", move_migrate },
 	{ "capture", cmd_capture },
 	{ "events", cmd_events },
+	{ "substrate", cmd_substrate },
 };
 
 char *command_run(struct daemon *d, uint64_t client_id, const char *line, size_t len,

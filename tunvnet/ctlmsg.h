@@ -28,6 +28,7 @@
  *           confirmed the route; an error if another node won the VIP)
  *   migrate: {"vip","from","to","epoch","ms"}
  *   jobs entries also carry "state": "active" | "suspended" | "standby"
+ *   substrate: {"peer" (absent for the daemon's), "policy", "in_use"}
  * Streaming commands (capture, events with follow) answer with one reply line and then
  * keep the connection for their stream, as capture.h / events.h describe.
  */
@@ -62,6 +63,7 @@ enum ctl_cmd {
 	CTL_CMD_MIGRATE,   /* vip, to */
 	CTL_CMD_CAPTURE,   /* scope, vip | peer, cluster, filter, count, duration_ms, snaplen */
 	CTL_CMD_EVENTS,    /* follow */
+	CTL_CMD_SUBSTRATE, /* policy, peer (absent: the daemon's policy) */
 	CTL_CMD_MAX
 };
 
@@ -107,6 +109,9 @@ struct ctl_request {
 	int snaplen;          /* 0: default (65535 + room for a super-packet) */
 	/* events */
 	bool follow;
+	/* substrate: "auto", "tcp", "udp", "verbs", or "default" with a peer (back to the
+	 * config's) */
+	char policy[16];
 };
 
 const char *ctlmsg_cmd_name(enum ctl_cmd c);          /* "attach" */

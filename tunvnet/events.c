@@ -44,6 +44,7 @@ static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_JOB_ACTIVATE] = "job_activate",
 	[EVENT_JOB_RELEASE] = "job_release",
 	[EVENT_DROP] = "drop",
+	[EVENT_SUBSTRATE_SWITCH] = "substrate_switch",
 };
 
 const char *events_type_name(enum event_type t)

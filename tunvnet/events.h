@@ -35,6 +35,7 @@ enum event_type {
 	EVENT_JOB_ACTIVATE,
 	EVENT_JOB_RELEASE,    /* the VIP moved away: held packets handed over */
 	EVENT_DROP,           /* reason, count */
+	EVENT_SUBSTRATE_SWITCH, /* a peer's DATA moved: from, to, why */
 	EVENT_TYPE_MAX
 };
 

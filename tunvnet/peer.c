@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tunnel/frame.h"
 #include "tunnel/substrate.h"
@@ -196,6 +197,107 @@ int peer_data_links(const struct peer *p)
 	return n;
 }
 
+struct peer_held {
+	struct peer_held *next;
+	uint32_t flags;
+	size_t len;
+	uint8_t data[];
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, const void *pkt,
+			size_t len);
+static struct peer_link *data_link(const struct peer *p, uint32_t flags);
+
+/* Probes on a data link (PING/PONG bodies there; the control link's PING is only the
+ * u64 below):
+ *   PING: u64 sender's microseconds, u32 probe number, u32 train number, u8 index in
+ *         the train, u8 kind (PROBE_*), zero padding (a train's probes are
+ *         CHOOSER_TRAIN_BYTES long)
+ *   PONG: the PING's first PROBE_LEN bytes */
+#define PROBE_LEN   18
+#define PROBE_PLAIN 0
+#define PROBE_TRAIN 1
+#define PROBE_DRAIN 2
+
+static uint32_t send_probe(struct peer *p, int id, uint8_t kind, uint32_t train, uint8_t idx,
+			   size_t size)
+{
+	struct peer_link *l = p->sub[id].link;
+	uint8_t buf[CHOOSER_TRAIN_BYTES];
+	uint32_t seq = 0;
+	size_t off = 0;
+
+	if (!l)
+		return 0;
+	if (kind != PROBE_TRAIN)
+		seq = chooser_probe_sent(&p->ch, id, loop_now(p->d->loop));
+	memset(buf, 0, size);
+	put_be64(buf, size, &off, now_us());
+	put_be32(buf, size, &off, seq);
+	put_be32(buf, size, &off, train);
+	put_u8(buf, size, &off, idx);
+	put_u8(buf, size, &off, kind);
+	link_send(l, FRAME_PING, 0, buf, size, ps_of(p->d)->out);
+	return seq;
+}
+
+static void held_free(struct peer *p)
+{
+	while (p->held) {
+		struct peer_held *h = p->held;
+
+		p->held = h->next;
+		free(h);
+	}
+	p->held_tail = &p->held;
+	p->nheld = p->held_bytes = 0;
+}
+
+static void switch_event(struct peer *p, int from, int to, const char *why)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "%s -> %s: %s",
+		 from >= 0 ? substrate_name(from) : "control link",
+		 to >= 0 ? substrate_name(to) : "control link", why);
+	log_info("peer %s: data %s", p->name, detail);
+	events_peer(p->d->events, EVENT_SUBSTRATE_SWITCH, p->name, detail);
+	if (to >= 0)
+		p->switches[to]++;
+}
+
+/* The switch takes effect: DATA held meanwhile goes out first, in order, on the new
+ * link. */
+static void drain_done(struct peer *p)
+{
+	struct peer_held *h;
+
+	loop_timer_stop(p->d->loop, &p->drain);
+	if (p->drain_to == -2)
+		return;
+	p->active = p->drain_to;
+	p->drain_to = -2;
+	while ((h = p->held)) {
+		p->held = h->next;
+		send_data_on(p, data_link(p, h->flags), h->flags, h->data, h->len);
+		free(h);
+	}
+	held_free(p);
+}
+
+static void on_drain_timeout(struct loop_timer *t, void *arg)
+{
+	drain_done(arg);
+}
+
 /* The policy in force for p: its own (vnetctl substrate PEER), the config's for it, the
  * daemon's. */
 static int policy_of(const struct peer *p)
@@ -212,27 +314,107 @@ static int policy_of(const struct peer *p)
 	return ps_of(p->d)->policy;
 }
 
-/* Sets p->active from the policy and the links up: a pinned substrate when its link is
- * up, else the first up of verbs, udp, tcp (auto). */
+/* Asks the chooser and moves DATA when its answer changed. A planned move (the old link
+ * still works) drains the old link first; a failover moves at once. */
 static void peer_choose(struct peer *p)
 {
-	int pol = policy_of(p), want = -1;
+	uint64_t now = loop_now(p->d->loop);
+	int want = chooser_pick(&p->ch, policy_of(p), now), old = p->active;
+	char why[CHOOSER_WHY_MAX], how[CHOOSER_WHY_MAX + 32];
+	bool old_ok;
 
-	if (pol >= 0 && p->sub[pol].link) {
-		want = pol;
-	} else if (pol == PEER_POLICY_AUTO) {
-		for (int i = SUBSTRATE_MAX - 1; i >= 0 && want < 0; i--)
-			if (p->sub[i].link)
-				want = i;
+	if (p->drain_to != -2) {
+		if (want == p->drain_to)
+			return; /* under way */
+		drain_done(p); /* the choice changed again: finish the first */
+		old = p->active;
 	}
-	if (want < 0 && p->sub[SUBSTRATE_TCP].link)
-		want = SUBSTRATE_TCP;
-	if (want != p->active) {
-		log_info("peer %s: data on %s (was %s)", p->name,
-			 want >= 0 ? substrate_name(want) : "the control link",
-			 p->active >= 0 ? substrate_name(p->active) : "the control link");
-		p->active = want;
+	if (want == old)
+		return;
+	old_ok = old >= 0 && p->sub[old].link &&
+		 chooser_usable(&p->ch, old, now, why, sizeof(why));
+	if (old >= 0 && !old_ok) {
+		if (!p->sub[old].link)
+			snprintf(why, sizeof(why), "no data link");
+		snprintf(how, sizeof(how), "failover: %s %s", substrate_name(old), why);
+		p->failovers++;
+	} else {
+		chooser_explain(&p->ch, want, policy_of(p), now, why, sizeof(why));
+		snprintf(how, sizeof(how), "%s", want >= 0 ? why : "no data link up");
 	}
+	switch_event(p, old, want, how);
+	if (old_ok && want >= 0) {
+		/* drain: a probe on the old link; DATA waits for its answer */
+		p->drain_to = want;
+		p->drain_seq = send_probe(p, old, PROBE_DRAIN, 0, 0, PROBE_LEN);
+		p->sub[old].link->ops->flush(p->sub[old].link->lk);
+		loop_timer_arm(p->d->loop, &p->drain, PEER_DRAIN_MS);
+		return;
+	}
+	p->active = want;
+}
+
+/* Every CHOOSER_PROBE_MS while the peer is up: a probe on every data link, a train
+ * every CHOOSER_TRAIN_MS, then the choice. */
+static void on_probe(struct loop_timer *t, void *arg)
+{
+	struct peer *p = arg;
+	bool train;
+
+	if (!p->ctl)
+		return;
+	train = ++p->probe_ticks % (CHOOSER_TRAIN_MS / CHOOSER_PROBE_MS) == 0;
+	if (train)
+		p->train_no++;
+	for (int id = 0; id < SUBSTRATE_MAX; id++) {
+		if (!p->sub[id].link)
+			continue;
+		send_probe(p, id, PROBE_PLAIN, 0, 0, PROBE_LEN);
+		for (int i = 0; train && i < CHOOSER_TRAIN_LEN; i++)
+			send_probe(p, id, PROBE_TRAIN, p->train_no, (uint8_t)i,
+				   CHOOSER_TRAIN_BYTES);
+	}
+	peer_choose(p);
+	loop_timer_arm(p->d->loop, &p->probe, CHOOSER_PROBE_MS);
+}
+
+/* A PONG on a data link: a probe's, a train's or a drain's answer. */
+static void on_probe_answer(struct peer *p, struct peer_link *l, const uint8_t *b, size_t len)
+{
+	uint64_t sent, now = now_us();
+	uint32_t seq, train;
+	uint8_t idx, kind;
+	size_t off = 0;
+	int id = substrate_id(l->ops);
+
+	if (!get_be64(b, len, &off, &sent) || !get_be32(b, len, &off, &seq) ||
+	    !get_be32(b, len, &off, &train) || !get_u8(b, len, &off, &idx) ||
+	    !get_u8(b, len, &off, &kind) || sent > now)
+		return;
+	if (kind == PROBE_TRAIN) {
+		if (train == p->train_no && idx == CHOOSER_TRAIN_LEN - 1)
+			chooser_train(&p->ch, id, CHOOSER_TRAIN_LEN * CHOOSER_TRAIN_BYTES,
+				      now - sent);
+		return;
+	}
+	chooser_probe_answered(&p->ch, id, seq, loop_now(p->d->loop), now - sent);
+	if (kind == PROBE_DRAIN && p->drain_to != -2 && seq == p->drain_seq &&
+	    p->active == id)
+		drain_done(p);
+}
+
+void peer_set_policy(struct peer *p, int policy)
+{
+	p->policy = policy;
+	peer_choose(p);
+}
+
+void peer_set_default_policy(struct daemon *d, int policy)
+{
+	ps_of(d)->policy = policy;
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (p->ctl)
+			peer_choose(p);
 }
 
 /* The link DATA takes now: the active substrate's data link, else TCP's, else the
@@ -248,14 +430,44 @@ static struct peer_link *data_link(const struct peer *p, uint32_t flags)
 	return p->ctl;
 }
 
+/* Holds a DATA frame while a switch drains the old link. */
+static int hold(struct peer *p, uint32_t flags, const void *pkt, size_t len)
+{
+	struct peer_held *h;
+
+	if (p->nheld >= PEER_HELD_MAX || p->held_bytes + len > PEER_HELD_BYTES ||
+	    !(h = malloc(sizeof(*h) + len))) {
+		p->held_drops++;
+		p->drops++;
+		return -ENOBUFS;
+	}
+	h->next = NULL;
+	h->flags = flags;
+	h->len = len;
+	memcpy(h->data, pkt, len);
+	*p->held_tail = h;
+	p->held_tail = &h->next;
+	p->nheld++;
+	p->held_bytes += len;
+	return 0;
+}
+
 int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
 {
-	struct peer_link *l;
-	int err;
-
 	if (!p->ctl)
 		return -ENOTCONN;
-	l = data_link(p, flags);
+	if (p->drain_to != -2 && !(flags & PEER_SEND_ORDERED))
+		return hold(p, flags, pkt, len);
+	return send_data_on(p, data_link(p, flags), flags, pkt, len);
+}
+
+static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, const void *pkt,
+			size_t len)
+{
+	int err;
+
+	if (!l)
+		return -ENOTCONN;
 	err = link_send(l, FRAME_DATA, (uint16_t)(flags & 0xffff), pkt, len, ps_of(p->d)->out);
 	if (err == 0) {
 		p->tx_frames++;
@@ -337,6 +549,11 @@ static struct peer *peer_new(struct daemon *d, const char *name)
 	p->backoff_ms = PEER_BACKOFF_MIN_MS;
 	p->policy = PEER_POLICY_DEFAULT;
 	p->active = -1;
+	p->drain_to = -2;
+	p->held_tail = &p->held;
+	chooser_init(&p->ch, d->cfg.udp_loss_max);
+	loop_timer_init(&p->probe, on_probe, p);
+	loop_timer_init(&p->drain, on_drain_timeout, p);
 	for (int i = 0; i < SUBSTRATE_MAX; i++) {
 		p->sub[i].p = p;
 		p->sub[i].id = i;
@@ -360,6 +577,9 @@ static void peer_free(struct peer *p)
 		loop_timer_stop(d->loop, &p->sub[i].retry);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
+	loop_timer_stop(d->loop, &p->probe);
+	loop_timer_stop(d->loop, &p->drain);
+	held_free(p);
 	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -790,9 +1010,13 @@ static void data_unlist(struct peer *p, struct peer_link *l)
 		if (p->sub[i].link == l) {
 			p->sub[i].link = NULL;
 			p->sub[i].downs++;
+			chooser_link(&p->ch, i, false, false, loop_now(p->d->loop));
+			if (p->active == i && p->drain_to != -2)
+				drain_done(p); /* the link drained is gone */
 		}
 	}
-	peer_choose(p);
+	if (p->ctl)
+		peer_choose(p);
 }
 
 /* The peer's session is over: its data links go with it (their keys came from it). */
@@ -816,6 +1040,10 @@ static void peer_down(struct peer *p, const char *why)
 			link_close(p->sub[i].dial, "its control link is down");
 	}
 	p->active = -1;
+	loop_timer_stop(d->loop, &p->probe);
+	loop_timer_stop(d->loop, &p->drain);
+	held_free(p);
+	p->drain_to = -2;
 	if (ps->ev && ps->ev->down)
 		ps->ev->down(p, why, ps->arg);
 }
@@ -1027,6 +1255,7 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
 	loop_timer_arm(d->loop, &p->rekey, (uint64_t)d->cfg.rekey_s * 1000);
+	loop_timer_arm(d->loop, &p->probe, CHOOSER_PROBE_MS);
 	stats_add(&d->stats, STAT_LINK_UPS, 1);
 	log_info("peer %s up (%s, %s, TLS)", p->name, addr_fmt(&l->remote, a),
 		 l->initiator ? "dialed" : "accepted");
@@ -1054,6 +1283,7 @@ static void data_up(struct peer *p, struct peer_link *l)
 	sb->link = l;
 	sb->backoff_ms = PEER_BACKOFF_MIN_MS;
 	sb->ups++;
+	chooser_link(&p->ch, sb->id, true, !l->ops->caps.reliable, loop_now(p->d->loop));
 	ps->c[PC_DATA_LINKS_UP]++;
 	peer_choose(p);
 	log_info("peer %s: data link %llu up (%s, %s)", p->name, (unsigned long long)l->id,
@@ -1252,6 +1482,8 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	l->rx_frames++;
 	p->rx_frames++;
 	p->last_rx_ms = loop_now(l->d->loop);
+	if (l != p->ctl)
+		chooser_rx(&p->ch, substrate_id(l->ops), p->last_rx_ms);
 	switch (h->type) {
 	case FRAME_DATA:
 		p->rx_packets++;
@@ -1260,9 +1492,15 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 			ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len, ps->arg);
 		return;
 	case FRAME_PING:
-		link_send(l, FRAME_PONG, 0, body, len, ps->out);
+		/* a data link's probe: only its head comes back (a train's padding not) */
+		link_send(l, FRAME_PONG, 0, body, l != p->ctl && len > PROBE_LEN ? PROBE_LEN : len,
+			  ps->out);
 		return;
 	case FRAME_PONG: {
+		if (l != p->ctl) {
+			on_probe_answer(p, l, body, len);
+			return;
+		}
 		uint64_t ts, now = loop_now(l->d->loop);
 		size_t off = 0;
 
@@ -1440,6 +1678,8 @@ static void subs_open(struct daemon *d)
 			ss->t = NULL;
 			continue;
 		}
+		if (ss->ops->set_mtu && d->cfg.udp_mtu > 0 && i == SUBSTRATE_UDP)
+			ss->ops->set_mtu(ss->t, d->cfg.udp_mtu);
 		if (ss->ops->usable && !ss->ops->usable(ss->t, ss->why, sizeof(ss->why))) {
 			ss->ops->free(ss->t);
 			ss->t = NULL;
@@ -1625,32 +1865,47 @@ static json_t *links_json(const struct peer *p)
 static json_t *subs_json(const struct peer *p)
 {
 	const struct peer_set *ps = ps_of(p->d);
+	uint64_t now = loop_now(p->d->loop);
 	json_t *arr = json_array();
 
 	for (int i = 0; i < SUBSTRATE_MAX; i++) {
 		const struct peer_sub *sb = &p->sub[i];
+		const struct chooser_sub *cs = &p->ch.s[i];
 		const char *state;
-		char why[96];
+		char why[CHOOSER_WHY_MAX + 32];
+		int res = 0, ans = 0, loss;
+		json_t *o;
 
 		why[0] = '\0';
 		if (!ps->sub[i].t) {
 			state = "unavailable";
-			snprintf(why, sizeof(why), "%s here", ps->sub[i].why);
+			snprintf(why, sizeof(why), "%s on %s", ps->sub[i].why, p->d->cfg.node);
 		} else if (p->ctl && !(p->substrates & (1u << i))) {
 			state = "unavailable";
 			snprintf(why, sizeof(why), "not on %s", p->name);
-		} else if (p->active == i) {
-			state = "in use";
-		} else if (sb->link) {
-			state = "standby";
-		} else if (sb->dial) {
-			state = "connecting";
 		} else {
-			state = "down";
+			if (p->active == i)
+				state = "in use";
+			else if (sb->link)
+				state = "standby";
+			else if (sb->dial)
+				state = "connecting";
+			else
+				state = "down";
+			chooser_explain(&p->ch, i, policy_of(p), now, why, sizeof(why));
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "name",
+		loss = chooser_loss(&p->ch, i, now, &res, &ans);
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
 			substrate_name(i), "state", state, "why", why,
-			"ups", (json_int_t)sb->ups, "downs", (json_int_t)sb->downs));
+			"ups", (json_int_t)sb->ups, "downs", (json_int_t)sb->downs,
+			"switches_to", (json_int_t)p->switches[i],
+			"probes", (json_int_t)res, "answered", (json_int_t)ans,
+			"loss_pct", (json_int_t)loss);
+		json_object_set_new(o, "rtt_us", json_integer(cs->rtt_us < 0 ? -1
+						: (json_int_t)cs->rtt_us));
+		json_object_set_new(o, "rate_mbps", json_integer(cs->rate_bps < 0 ? -1
+						: (json_int_t)(cs->rate_bps / 1e6)));
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }
@@ -1682,6 +1937,8 @@ json_t *peer_list_json(struct daemon *d)
 				    json_string(peer_policy_name(policy_of(p))));
 		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "substrates",
 				    subs_json(p));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "failovers",
+				    json_integer((json_int_t)p->failovers));
 	}
 	for (int i = 0; ps && i < ps->nseeds; i++) {
 		if (ps->seeds[i].is_self || seed_reached(&ps->seeds[i]))

@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "tunnel/substrate.h"
+#include "tunvnet/chooser.h"
 #include "tunvnet/config.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/msg.h"
@@ -53,6 +54,9 @@
 #define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
 #define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
+#define PEER_DRAIN_MS         200   /* a planned switch waits at most this for the old link */
+#define PEER_HELD_MAX         1024  /* DATA frames held during a switch */
+#define PEER_HELD_BYTES       (8u << 20)
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
 #define PEER_PENDING_MAX      64    /* connections not yet authenticated, in all */
@@ -83,6 +87,8 @@ struct peer_events {
 		      size_t len, void *arg);
 };
 
+struct peer_held;
+
 /* One substrate of a peer: its data link and the attempt to make one. The dialer of the
  * control link dials a data link on every substrate both ends have and can use; which
  * one carries DATA is peer.active. */
@@ -108,6 +114,21 @@ struct peer {
 	struct peer_sub sub[SUBSTRATE_MAX];
 	int policy;                   /* PEER_POLICY_DEFAULT, _AUTO or a substrate id */
 	int active;                   /* the substrate DATA goes on; -1: the control link */
+	struct chooser ch;            /* measurements and the rule (chooser.h) */
+	struct loop_timer probe;      /* probes, trains, the choice: every CHOOSER_PROBE_MS */
+	uint32_t probe_ticks, train_no;
+	/* A planned switch drains the old link first: DATA is held (in order, bounded)
+	 * until the old link's drain probe is answered, so nothing sent on the new link
+	 * overtakes what is still on the old one. */
+	int drain_to;                 /* -1: no switch under way */
+	uint32_t drain_seq;
+	struct loop_timer drain;      /* gives up waiting after PEER_DRAIN_MS */
+	struct peer_held *held;       /* FIFO of DATA held meanwhile */
+	struct peer_held **held_tail;
+	size_t nheld, held_bytes;
+	uint64_t switches[SUBSTRATE_MAX]; /* switches to each substrate */
+	uint64_t failovers;           /* of them, because the one in use failed */
+	uint64_t held_drops;
 	uint64_t link_next;           /* the next data link number we dial (this session) */
 	uint64_t link_last_in;        /* the highest accepted from it (this session) */
 	struct loop_timer retry, keepalive, rekey;
@@ -153,6 +174,11 @@ int peer_adopt_fd(struct daemon *d, int fd, bool tls_server);
 /* "auto", "tcp", "udp", "verbs" -> PEER_POLICY_AUTO or a substrate id; -EINVAL. */
 int peer_policy_parse(const char *name);
 const char *peer_policy_name(int policy);
+
+/* Sets p's own policy (PEER_POLICY_DEFAULT: back to the config's) and applies it. */
+void peer_set_policy(struct peer *p, int policy);
+/* Sets the daemon's policy (PEER_POLICY_AUTO or a substrate) and applies it. */
+void peer_set_default_policy(struct daemon *d, int policy);
 
 /* The data links up to p (tests). */
 int peer_data_links(const struct peer *p);

@@ -72,6 +72,7 @@ static void round_trip(const struct ctl_request *req)
 	assert_int_equal(back.duration_ms, req->duration_ms);
 	assert_int_equal(back.snaplen, req->snaplen);
 	assert_int_equal(back.follow, req->follow);
+	assert_string_equal(back.policy, req->policy);
 	/* the same line without its newline is the same request */
 	memset(&back, 0xa5, sizeof(back));
 	assert_int_equal(ctlmsg_request_parse(line, n - 1, &back, why, sizeof(why)), CTL_OK);
@@ -97,6 +98,10 @@ static void test_request_round_trip(void **state)
 		}
 		if (c == CTL_CMD_MIGRATE)
 			strcpy(r.to, "n2");
+		if (c == CTL_CMD_SUBSTRATE) {
+			strcpy(r.policy, "udp");
+			strcpy(r.peer, "n2");
+		}
 		round_trip(&r);
 	}
 

@@ -112,8 +112,12 @@ static void test_two_daemons(void **state)
 	for (int i = 0; i < 400 && (peer_data_links(peer_find(&A, "n2")) < 1 ||
 				    peer_data_links(peer_find(&B, "n1")) < 1); i++)
 		spin(5);
-	assert_int_equal(peer_data_links(peer_find(&A, "n2")), 1);
-	assert_int_equal(peer_data_links(peer_find(&B, "n1")), 1);
+	/* one data link per substrate both have: tcp and udp */
+	for (int i = 0; i < 400 && (peer_data_links(peer_find(&A, "n2")) < 2 ||
+				    peer_data_links(peer_find(&B, "n1")) < 2); i++)
+		spin(5);
+	assert_int_equal(peer_data_links(peer_find(&A, "n2")), 2);
+	assert_int_equal(peer_data_links(peer_find(&B, "n1")), 2);
 	assert_non_null(peer_find(&A, "n2"));
 	assert_non_null(peer_find(&B, "n1"));
 	assert_int_equal(A.stats.c[STAT_LINK_UPS], 1);
