@@ -45,6 +45,11 @@ for k in 1 2; do
 	if [ -n "$u" ] && [ "$u" != verbs ]; then ok "n$k sends to n$o over $u, not verbs"
 	else bad "n$k uses '$u' toward n$o"; fi
 done
+if ctl 1 peers 2>/dev/null | grep -Eq '^ +verbs +unavailable .*no RDMA device'; then
+	ok "vnetctl peers (text): $(ctl 1 peers | grep -E '^ +verbs ' | head -1 | tr -s ' ')"
+else
+	bad "vnetctl peers (text) does not show verbs unavailable with its reason"
+fi
 if grep -Eq "data .*-> verbs" "$CDIR"/n*.log; then bad "a daemon put data on verbs"
 else ok "no daemon ever chose verbs"; fi
 finish

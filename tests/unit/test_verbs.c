@@ -401,6 +401,83 @@ static void test_fabric_rnr(void **state)
 	fo->close(fb);
 }
 
+/* A far end that lies: a raw queue pair on a third device connects to B's link and
+ * returns more credits than B's ring could ever owe it, then (on a fresh link) sends a
+ * message that is not one frame. B fails the link each time, with -EPROTO. */
+static bool b_closed(void)
+{
+	return B.closed;
+}
+
+static void liar(bool credits)
+{
+	const struct fabric_ops *fo = &fabric_emu_ops;
+	struct fabric *f;
+	struct fabric_cq *cq;
+	struct fabric_qp *qp;
+	struct fabric_mr *mr;
+	struct fabric_port pt;
+	struct verbs_params me = { .emulated = true,
+				   .peer = { .recv_depth = 16, .msg_max = 66112 } };
+	uint8_t pb[VERBS_PARAMS_LEN], pm[VERBS_PARAMS_LEN];
+	static uint8_t buf[64];
+	struct verbs_params bp;
+	uint32_t key;
+	size_t lb;
+	char why[64], dev[96];
+
+	snprintf(dev, sizeof(dev), "%s/liar%d", dir, credits);
+	memset(&B, 0, sizeof(B));
+	assert_int_equal(fo->open(dev, 0, &f, why, sizeof(why)), 0);
+	assert_int_equal(fo->port(f, &pt), 0);
+	assert_int_equal(fo->reg_mr(f, buf, sizeof(buf), &mr, &key), 0);
+	assert_int_equal(fo->create_cq(f, 8, &cq), 0);
+	assert_int_equal(fo->create_qp(f, cq, 4, 4, &qp, &me.peer.qp.qpn), 0);
+	memcpy(me.peer.qp.gid, pt.gid, FABRIC_GID_LEN);
+	me.peer.qp.mtu = 4096;
+	assert_int_equal(verbs_params_encode(&me, pm, sizeof(pm)), VERBS_PARAMS_LEN);
+	snprintf(B.dev, sizeof(B.dev), "%s/b", dir);
+	{
+		struct verbs_engine_cfg cfg = { .recv_depth = 16, .send_depth = 8,
+						.msg_max = 66112, .rnr_retry = 3 };
+
+		assert_int_equal(verbs_open_on(L, &fabric_emu_ops, B.dev, &cfg, &B.t, why,
+					       sizeof(why)), 0);
+	}
+	assert_int_equal(verbs_endpoint(B.t, &B.lk, pb, sizeof(pb), &lb), 0);
+	tunnel_verbs_ops.set_events(B.lk, &events, &B);
+	assert_int_equal(verbs_start(B.lk, pm, VERBS_PARAMS_LEN), 0);
+	assert_int_equal(verbs_params_decode(pb, lb, &bp), 0);
+	assert_int_equal(fo->connect(qp, &me.peer.qp, &bp.peer.qp, 3), 0);
+	if (credits) {
+		/* a valid frame, but 1000 credits back: B's ring has 16 */
+		frame_hdr_encode(buf, FRAME_PING, 0, 4);
+		assert_int_equal(fo->post_send(qp, 1, buf, FRAME_HDR_LEN + 4, key, 1000,
+					       FABRIC_SEND_IMM | FABRIC_SEND_SIGNALED), 0);
+	} else {
+		/* a header that claims more than the message holds */
+		frame_hdr_encode(buf, FRAME_DATA, 0, 40);
+		assert_int_equal(fo->post_send(qp, 1, buf, FRAME_HDR_LEN + 4, key, 0,
+					       FABRIC_SEND_SIGNALED), 0);
+	}
+	assert_true(run_until(b_closed, 2000));
+	assert_int_equal(B.err, -EPROTO);
+	assert_int_equal(B.frames, 0); /* nothing of it reached the owner */
+	fo->destroy_qp(qp);
+	fo->destroy_cq(cq);
+	fo->dereg_mr(mr);
+	fo->close(f);
+	tunnel_verbs_ops.free(B.t);
+}
+
+static void test_lying_far_end(void **state)
+{
+	liar(true);
+	assert_non_null(strstr(B.why, "more credits"));
+	liar(false);
+	assert_non_null(strstr(B.why, "not one frame"));
+}
+
 static void test_params_and_messages(void **state)
 {
 	struct verbs_params p = { .peer = { .qp = { .qpn = 0x123456, .psn = 0xabcdef, .lid = 7,
@@ -468,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_emulated_meets_real_refused, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_fabric_rnr, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_lying_far_end, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
