@@ -13,6 +13,7 @@
 #include "tests/fuzz/msg_targets.h"
 #include "tunnel/frame.h"
 #include "tunnel/udpwire.h"
+#include "tunnel/verbs.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/capmsg.h"
 #include "tunvnet/ctlmsg.h"
@@ -527,6 +528,27 @@ static void routes(void)
 	put("route", "grow-withdraw-expire", b, n);
 }
 
+/* verbs: selector byte 0 then a parameters blob, 1 then a message (one frame) */
+static void verbs(void)
+{
+	struct verbs_params p = { .peer = { .qp = { .qpn = 0x1234, .psn = 0x42, .lid = 3,
+						    .mtu = 4096 },
+					    .recv_depth = 32, .msg_max = 66112 },
+				  .emulated = true };
+	int n;
+
+	buf[0] = 0;
+	n = verbs_params_encode(&p, buf + 1, sizeof(buf) - 1);
+	must(n, "verbs_params_encode");
+	put("verbs", "params", buf, (size_t)n + 1);
+	buf[0] = 1;
+	frame_hdr_encode(buf + 1, FRAME_DATA, 0, 20);
+	memset(buf + 1 + FRAME_HDR_LEN, 0x45, 20);
+	put("verbs", "message", buf, 1 + FRAME_HDR_LEN + 20);
+	frame_hdr_encode(buf + 1, FRAME_PING, 0, 0);
+	put("verbs", "ping", buf, 1 + FRAME_HDR_LEN);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -547,5 +569,6 @@ int main(int argc, char **argv)
 	vnets();
 	capmsgs();
 	routes();
+	verbs();
 	return 0;
 }
