@@ -14,12 +14,14 @@
 #include "tunvnet/events.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/job.h"
+#include "tunvnet/liveness.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/metrics.h"
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
+#include "tunvnet/state.h"
 
 /* control -> command: each request line. */
 static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
@@ -86,12 +88,14 @@ static int on_peer_frame(struct peer *p, uint8_t type, uint16_t flags, const uin
 /* A peer that comes up gets this node's own routes. */
 static void on_peer_up(struct peer *p, void *arg)
 {
+	liveness_peer_up(arg, p);
 	routing_send_table(arg, p);
 }
 
 static void on_peer_down(struct peer *p, const char *why, void *arg)
 {
 	move_peer_down(arg, p);
+	liveness_peer_down(arg, p);
 }
 
 static const struct peer_events peer_ev = {
@@ -130,6 +134,10 @@ int node_init(struct daemon *d)
 		err = move_init(d, &(struct move_events){ .reply = reply_by_id, .arg = d });
 	if (err == 0)
 		err = command_init(d);
+	if (err == 0)
+		err = liveness_init(d);
+	if (err == 0)
+		err = state_init(d);
 	if (err < 0)
 		goto fail;
 	return 0;
@@ -143,6 +151,10 @@ int node_start(struct daemon *d)
 	const struct control_events ctl = { .request = on_request, .arg = d };
 	int err;
 
+	/* Before anyone can ask: the jobs of the last run are back, or dropped and said. */
+	err = state_restore(d);
+	if (err < 0)
+		return err;
 	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
 	if (err < 0)
 		return err;
@@ -165,6 +177,7 @@ out_control:
 
 void node_stop(struct daemon *d)
 {
+	state_stop(d); /* the file as it is now: what follows lets go, forgets nothing */
 	move_stop(d);
 	if (d->running) {
 		peer_stop(d);
@@ -176,8 +189,38 @@ void node_stop(struct daemon *d)
 	job_close_all(d);
 }
 
+void node_teardown(struct daemon *d)
+{
+	while (d->jobs) {
+		struct job *j = d->jobs;
+		char vb[VIP_STRLEN];
+		bool gone = false;
+
+		if (j->nvips == 0) {
+			job_drop_if_empty(j);
+			continue;
+		}
+		while (!gone) {
+			struct vip v = j->vips[0];
+
+			vip_fmt(&v, vb);
+			routing_withdraw(d, &v);
+			events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
+			if (job_del_vip(j, &v, &gone) < 0 && !gone)
+				log_warnx("teardown: removing %s from %s failed", vb, j->netns);
+		}
+	}
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (peer_is_up(p))
+			peer_flush(p);
+	state_flush(d);
+	log_info("teardown: every job detached, its TUN destroyed");
+}
+
 void node_free(struct daemon *d)
 {
+	state_fini(d);
+	liveness_fini(d);
 	command_fini(d);
 	move_fini(d);
 	forward_fini(d);

@@ -413,7 +413,7 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 
 	if (!p->ctl)
 		return;
-	if (now - p->last_rx_ms > PEER_DEAD_MS) {
+	if (now - p->last_rx_ms > (uint64_t)p->d->cfg.peer_timeout_s * 1000) {
 		link_close(p->ctl, "keepalive timeout");
 		return;
 	}

@@ -24,7 +24,7 @@
  * never replaces an address that was configured or proven. A node dials a named peer
  * only if its own name is lower, and a seed only while no peer up has the seed's address.
  * When both sides dialed anyway, each keeps the link dialed by the lower name. A link
- * dies when nothing was received for PEER_DEAD_MS (keepalive PINGs every second); a
+ * dies when nothing was received for peer_timeout (config; keepalive PINGs every second); a
  * dialing side retries with exponential backoff. Hints that never came up are forgotten.
  *
  * Strangers. Until its handshake completes, a connection holds a small struct and (for
@@ -49,7 +49,6 @@
 #include "tunvnet/stats.h"
 
 #define PEER_KEEPALIVE_MS     1000
-#define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
