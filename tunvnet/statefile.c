@@ -260,8 +260,8 @@ char *statefile_format(const struct statefile *sf)
 			 "jobs", jobs, "routes", routes);
 	if (!root)
 		return NULL;
-	/* One job or route per line: a person reading the file, or diff, can follow it. */
-	txt = json_dumps(root, JSON_INDENT(1) | JSON_COMPACT);
+	/* Compact: with thousands of jobs the file is rewritten often; `jq .` reads it. */
+	txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return txt;
 }
