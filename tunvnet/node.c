@@ -165,6 +165,7 @@ int node_start(struct daemon *d)
 	err = peer_start(d, &peer_ev, d);
 	if (err < 0)
 		goto out_metrics;
+	state_dial_peers(d);
 	d->running = true;
 	return 0;
 out_metrics:

@@ -460,6 +460,16 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		peer_dial(p);
 }
 
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr)
+{
+	struct msg_member m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.addr = *addr;
+	learn(d, &m);
+}
+
 /* Forgets hinted peers that never proved themselves. */
 static void on_gc(struct loop_timer *t, void *arg)
 {

@@ -115,6 +115,10 @@ void peer_stop(struct daemon *d);
  * certificate is now revoked is dropped. */
 void peer_reload(struct daemon *d, const struct config *nc);
 
+/* A hint from this node's own memory (the state file of its last run): name was at addr.
+ * Dialled as any hint is: only its certificate makes it that node. */
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr);
+
 struct peer *peer_find(struct daemon *d, const char *name);
 bool peer_is_up(const struct peer *p);
 size_t peer_count_up(const struct daemon *d);

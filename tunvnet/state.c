@@ -18,6 +18,7 @@
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/netns.h"
+#include "tunvnet/peer.h"
 #include "tunvnet/route.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/statefile.h"
@@ -34,6 +35,9 @@ struct state {
 	bool dirty;
 	uint64_t retry_at_ms;
 	uint64_t writes; /* files written (tests, logs) */
+	/* The last run's peers, read by state_restore, dialled once the peer layer runs */
+	struct statefile_peer *peers;
+	size_t npeers;
 };
 
 /* --- writing ---------------------------------------------------------------------- */
@@ -95,6 +99,17 @@ static int snapshot(struct daemon *d, struct statefile *sf)
 		i++;
 	}
 	sf->njobs = i;
+	sf->peers = calloc(peer_count_known(d) + 1, sizeof(*sf->peers));
+	if (!sf->peers) {
+		statefile_free(sf);
+		return -ENOMEM;
+	}
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->ever_up || !p->addr_known || sf->npeers == STATEFILE_MAX_PEERS)
+			continue;
+		snprintf(sf->peers[sf->npeers].name, sizeof(sf->peers[0].name), "%s", p->name);
+		sf->peers[sf->npeers++].addr = p->addr;
+	}
 	route_foreach(d->routes, add_route, &s);
 	if (s.nomem) {
 		statefile_free(sf);
@@ -192,6 +207,7 @@ static void on_event(const struct event *e, const char *json, void *arg)
 	case EVENT_JOB_STANDBY:
 	case EVENT_JOB_ACTIVATE:
 	case EVENT_JOB_RELEASE:
+	case EVENT_PEER_UP:
 		st->dirty = true;
 		break;
 	case EVENT_ROUTE_CHANGE:
@@ -414,12 +430,28 @@ int state_restore(struct daemon *d)
 			  why);
 	}
 	restore_routes(d, &sf);
-	log_info("state file %s: %zu of %zu job(s) taken up again, %zu route(s) of this node",
-		 st->path, kept, sf.njobs, sf.nroutes);
+	log_info("state file %s: %zu of %zu job(s) taken up again, %zu route(s) of this node, "
+		 "%zu peer(s) to dial", st->path, kept, sf.njobs, sf.nroutes, sf.npeers);
+	st->peers = sf.peers; /* for state_dial_peers */
+	st->npeers = sf.npeers;
+	sf.peers = NULL;
 	statefile_free(&sf);
 	st->dirty = true; /* what was dropped is forgotten in the file too */
 	state_flush(d);
 	return 0;
+}
+
+void state_dial_peers(struct daemon *d)
+{
+	struct state *st = d->state;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->npeers; i++)
+		peer_hint(d, st->peers[i].name, &st->peers[i].addr);
+	free(st->peers);
+	st->peers = NULL;
+	st->npeers = 0;
 }
 
 /* --- life ------------------------------------------------------------------------- */
@@ -483,6 +515,7 @@ void state_fini(struct daemon *d)
 	if (st->hooked)
 		loop_before_sleep_del(d->loop, on_before_sleep, st);
 	close(st->dirfd);
+	free(st->peers);
 	free(st);
 	d->state = NULL;
 }

@@ -1,8 +1,8 @@
 /* Restart survival: the daemon keeps what it must not forget in STATE_DIR/state.json
  * (format: statefile.h) and takes it up again when it starts.
  *
- * Kept: every job (namespace, its identity, state, VIPs) and this node's own route
- * entries with their epochs (tombstones too). The file is rewritten, whole and
+ * Kept: every job (namespace, its identity, state, VIPs), this node's own route
+ * entries with their epochs (tombstones too) and the peers that were up (name, address). The file is rewritten, whole and
  * atomically (temporary file, fsync, rename, fsync of the directory), at the end of any
  * loop turn in which a job or one of this node's routes changed (the event bus says so:
  * one write however many changes the turn made). A failed write is retried a second
@@ -33,6 +33,9 @@ int  state_init(struct daemon *d);
  * logged and reconciled; returns 0, or -errno only when the daemon cannot go on (out of
  * memory). */
 int  state_restore(struct daemon *d);
+/* Dials the peers of the last run (the file's), once the peer layer runs: a node with
+ * no seed of its own finds its peers again at once. */
+void state_dial_peers(struct daemon *d);
 /* Writes the file now if anything changed since it was last written. */
 void state_flush(struct daemon *d);
 /* Flushes and stops tracking: what happens after (jobs closed at shutdown) is not a

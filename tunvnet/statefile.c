@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "tunvnet/addr.h"
 #include "tunvnet/route.h"
 
 #define EPOCH_MAX ((uint64_t)INT64_MAX) /* as routing.h's ROUTING_EPOCH_MAX */
@@ -121,6 +122,22 @@ static int parse_route(json_t *o, size_t i, struct statefile_route *r, char *why
 	return 0;
 }
 
+static int parse_peer(json_t *o, size_t i, struct statefile_peer *p, char *why, size_t wl)
+{
+	const char *name, *addr;
+
+	memset(p, 0, sizeof(*p));
+	name = json_string_value(json_object_get(o, "name"));
+	addr = json_string_value(json_object_get(o, "addr"));
+	if (!json_is_object(o) || !name || !node_name_ok(name))
+		return fail(why, wl, "peers[%zu].name is not a node name", i);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (!addr || strlen(addr) != json_string_length(json_object_get(o, "addr")) ||
+	    addr_parse(addr, 0, &p->addr) < 0)
+		return fail(why, wl, "peers[%zu].addr is not an address:port", i);
+	return 0;
+}
+
 /* A VIP in two jobs, or two routes for one VIP: the file cannot say which one holds.
  * Found with a route table as a set (linear, whatever the file's size). */
 static int check_unique(const struct statefile *sf, char *why, size_t wl)
@@ -162,7 +179,7 @@ out:
 int statefile_parse(const char *buf, size_t len, struct statefile *sf, char *why,
 		    size_t whylen)
 {
-	json_t *root, *jobs, *routes, *v;
+	json_t *root, *jobs, *routes, *peers, *v;
 	json_error_t jerr;
 	const char *node;
 	size_t i;
@@ -192,20 +209,23 @@ int statefile_parse(const char *buf, size_t len, struct statefile *sf, char *why
 	snprintf(sf->node, sizeof(sf->node), "%s", node);
 	jobs = json_object_get(root, "jobs");
 	routes = json_object_get(root, "routes");
-	if (!json_is_array(jobs) || !json_is_array(routes)) {
-		fail(why, whylen, "jobs or routes is not a list");
+	peers = json_object_get(root, "peers");
+	if (!json_is_array(jobs) || !json_is_array(routes) || !json_is_array(peers)) {
+		fail(why, whylen, "jobs, routes or peers is not a list");
 		goto out;
 	}
 	if (json_array_size(jobs) > STATEFILE_MAX_JOBS ||
-	    json_array_size(routes) > STATEFILE_MAX_ROUTES) {
-		fail(why, whylen, "more than %d jobs or %u routes", STATEFILE_MAX_JOBS,
-		     STATEFILE_MAX_ROUTES);
+	    json_array_size(routes) > STATEFILE_MAX_ROUTES ||
+	    json_array_size(peers) > STATEFILE_MAX_PEERS) {
+		fail(why, whylen, "more than %d jobs, %u routes or %d peers", STATEFILE_MAX_JOBS,
+		     STATEFILE_MAX_ROUTES, STATEFILE_MAX_PEERS);
 		goto out;
 	}
 	err = -ENOMEM;
 	sf->jobs = calloc(json_array_size(jobs) + 1, sizeof(*sf->jobs));
 	sf->routes = calloc(json_array_size(routes) + 1, sizeof(*sf->routes));
-	if (!sf->jobs || !sf->routes)
+	sf->peers = calloc(json_array_size(peers) + 1, sizeof(*sf->peers));
+	if (!sf->jobs || !sf->routes || !sf->peers)
 		goto out;
 	json_array_foreach(jobs, i, v) {
 		err = parse_job(v, i, &sf->jobs[i], why, whylen);
@@ -219,6 +239,12 @@ int statefile_parse(const char *buf, size_t len, struct statefile *sf, char *why
 			goto out;
 		sf->nroutes++;
 	}
+	json_array_foreach(peers, i, v) {
+		err = parse_peer(v, i, &sf->peers[i], why, whylen);
+		if (err < 0)
+			goto out;
+		sf->npeers++;
+	}
 	err = check_unique(sf, why, whylen);
 out:
 	json_decref(root);
@@ -229,9 +255,9 @@ out:
 
 char *statefile_format(const struct statefile *sf)
 {
-	json_t *root, *jobs = json_array(), *routes = json_array();
-	char vb[VIP_STRLEN], *txt;
-	bool ok = jobs && routes;
+	json_t *root, *jobs = json_array(), *routes = json_array(), *peers = json_array();
+	char vb[VIP_STRLEN], ab[ADDR_STRLEN], *txt;
+	bool ok = jobs && routes && peers;
 
 	for (size_t i = 0; ok && i < sf->njobs; i++) {
 		const struct statefile_job *j = &sf->jobs[i];
@@ -251,13 +277,17 @@ char *statefile_format(const struct statefile *sf)
 			"vip", vip_fmt(&r->vip, vb), "epoch", (json_int_t)r->epoch,
 			"withdrawn", r->withdrawn)) == 0;
 	}
+	for (size_t i = 0; ok && i < sf->npeers; i++)
+		ok = json_array_append_new(peers, json_pack("{s:s, s:s}", "name", sf->peers[i].name,
+			"addr", addr_fmt(&sf->peers[i].addr, ab))) == 0;
 	if (!ok) {
 		json_decref(jobs);
 		json_decref(routes);
+		json_decref(peers);
 		return NULL;
 	}
-	root = json_pack("{s:i, s:s, s:o, s:o}", "version", STATEFILE_VERSION, "node", sf->node,
-			 "jobs", jobs, "routes", routes);
+	root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version", STATEFILE_VERSION, "node",
+			 sf->node, "jobs", jobs, "routes", routes, "peers", peers);
 	if (!root)
 		return NULL;
 	/* Compact: with thousands of jobs the file is rewritten often; `jq .` reads it. */
@@ -270,5 +300,6 @@ void statefile_free(struct statefile *sf)
 {
 	free(sf->jobs);
 	free(sf->routes);
+	free(sf->peers);
 	memset(sf, 0, sizeof(*sf));
 }

@@ -5,12 +5,15 @@
  *   { "version": 1, "node": "n1",
  *     "jobs": [ { "netns": "tv-j1", "nsid": [DEV, INO], "state": "active",
  *                 "handing_over": false, "vips": ["198.19.1.10", "fd00:19:1::a"] } ],
- *     "routes": [ { "vip": "198.19.1.10", "epoch": 3, "withdrawn": false } ] }
+ *     "routes": [ { "vip": "198.19.1.10", "epoch": 3, "withdrawn": false } ],
+ *     "peers": [ { "name": "n2", "addr": "198.18.0.2:7000" } ] }
  *
  * jobs: the jobs attached here (namespace as the user named it, the namespace's identity
  * when it was attached, state, whether a migrate was handing its TUN over, VIPs). routes:
  * this node's own route entries, tombstones included, so that a restarted node announces
- * each VIP with the epoch it had and never goes backwards. The TUN is always TUN_IFNAME
+ * each VIP with the epoch it had and never goes backwards. peers: the nodes that were up
+ * with the address they proved, dialled again at start (as hints: their certificates
+ * decide) so that a node without seeds finds its peers at once. The TUN is always TUN_IFNAME
  * in the job's namespace. Anything malformed, out of range or beyond the bounds below
  * makes the whole file invalid (it is set aside, never half-applied). */
 #ifndef TUNVNET_STATEFILE_H
@@ -20,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tunvnet/job.h"
 #include "tunvnet/msg.h"
@@ -28,6 +32,7 @@
 #define STATEFILE_VERSION    1
 #define STATEFILE_MAX_JOBS   65536
 #define STATEFILE_MAX_ROUTES (1u << 20)
+#define STATEFILE_MAX_PEERS  1024 /* PEER_KNOWN_MAX */
 #define STATEFILE_MAX_BYTES  (256u << 20) /* a file larger than this is not read */
 
 struct statefile_job {
@@ -45,12 +50,19 @@ struct statefile_route {
 	bool withdrawn;
 };
 
+struct statefile_peer {
+	char name[NODE_NAME_MAX + 1];
+	struct sockaddr_storage addr;
+};
+
 struct statefile {
 	char node[NODE_NAME_MAX + 1];
 	struct statefile_job *jobs;
 	size_t njobs;
 	struct statefile_route *routes;
 	size_t nroutes;
+	struct statefile_peer *peers;
+	size_t npeers;
 };
 
 /* Parses len bytes. 0 with *sf filled (free with statefile_free), or -EINVAL with a

@@ -496,8 +496,9 @@ static void states(void)
 {
 	struct statefile_job jobs[2];
 	struct statefile_route routes[3];
+	struct statefile_peer peers[1];
 	struct statefile sf = { .node = "n1", .jobs = jobs, .njobs = 2, .routes = routes,
-				.nroutes = 3 };
+				.nroutes = 3, .peers = peers, .npeers = 1 };
 	char *txt;
 
 	memset(jobs, 0, sizeof(jobs));
@@ -522,12 +523,15 @@ static void states(void)
 	vip_parse("198.19.1.99", &routes[2].vip);
 	routes[2].epoch = 9;
 	routes[2].withdrawn = true;
+	memset(peers, 0, sizeof(peers));
+	snprintf(peers[0].name, sizeof(peers[0].name), "n2");
+	addr_parse("198.18.0.2:7000", 0, &peers[0].addr);
 	txt = statefile_format(&sf);
 	if (!txt)
 		exit(1);
 	put("state", "two-jobs", txt, strlen(txt));
 	free(txt);
-	sf.njobs = sf.nroutes = 0;
+	sf.njobs = sf.nroutes = sf.npeers = 0;
 	txt = statefile_format(&sf);
 	if (!txt)
 		exit(1);

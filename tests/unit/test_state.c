@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tunvnet/addr.h"
 #include "tunvnet/daemon.h"
 #include "tunvnet/log.h"
 #include "tunvnet/node.h"
@@ -37,6 +38,7 @@ static void sample(struct statefile *sf)
 {
 	static struct statefile_job jobs[2];
 	static struct statefile_route routes[3];
+	static struct statefile_peer peers[2];
 
 	memset(sf, 0, sizeof(*sf));
 	memset(jobs, 0, sizeof(jobs));
@@ -63,6 +65,13 @@ static void sample(struct statefile *sf)
 	sf->njobs = 2;
 	sf->routes = routes;
 	sf->nroutes = 3;
+	memset(peers, 0, sizeof(peers));
+	snprintf(peers[0].name, sizeof(peers[0].name), "n2");
+	assert_int_equal(addr_parse("198.18.0.2:7000", 0, &peers[0].addr), 0);
+	snprintf(peers[1].name, sizeof(peers[1].name), "n3");
+	assert_int_equal(addr_parse("[fd00::3]:7001", 0, &peers[1].addr), 0);
+	sf->peers = peers;
+	sf->npeers = 2;
 }
 
 static void test_round_trip(void **state)
@@ -86,6 +95,9 @@ static void test_round_trip(void **state)
 	assert_true(vip_equal(&out.jobs[0].vips[1], &in.jobs[0].vips[1]));
 	assert_int_equal(out.routes[2].epoch, (uint64_t)INT64_MAX);
 	assert_true(out.routes[2].withdrawn);
+	assert_int_equal(out.npeers, 2);
+	assert_string_equal(out.peers[1].name, "n3");
+	assert_true(addr_equal(&out.peers[1].addr, &in.peers[1].addr));
 	txt2 = statefile_format(&out);
 	assert_non_null(txt2);
 	assert_string_equal(txt, txt2); /* printed the same again */
@@ -102,24 +114,27 @@ static void test_refused(void **state)
 		"{",
 		"[]",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": []",
-		"{\"version\": 2, \"node\": \"n1\", \"jobs\": [], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n 1\", \"jobs\": [], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": {}, \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"node\": \"n2\", \"jobs\": [], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 0}]}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": -3}]}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1/24\", \"epoch\": 1}]}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 1, \"withdrawn\": 1}]}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 1}, {\"vip\": \"198.19.1.1\", \"epoch\": 2}]}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": []}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"asleep\", \"vips\": [\"198.19.1.1\"]}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\", \"198.19.1.1\"]}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}, {\"netns\": \"b\", \"nsid\": [1, 3], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": []}",
-		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\",\"1.1.1.5\",\"1.1.1.6\",\"1.1.1.7\",\"1.1.1.8\",\"1.1.1.9\"]}], \"routes\": []}",
+		"{\"version\": 2, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n 1\", \"jobs\": [], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": {}, \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"node\": \"n2\", \"jobs\": [], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": [{\"name\": \"n2\", \"addr\": \"n2:7000\"}]}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": [{\"name\": \"n2/x\", \"addr\": \"198.18.0.2:7000\"}]}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 0}], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": -3}], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1/24\", \"epoch\": 1}], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 1, \"withdrawn\": 1}], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 1}, {\"vip\": \"198.19.1.1\", \"epoch\": 2}], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": []}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"asleep\", \"vips\": [\"198.19.1.1\"]}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\", \"198.19.1.1\"]}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}, {\"netns\": \"b\", \"nsid\": [1, 3], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": [], \"peers\": []}",
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\",\"1.1.1.5\",\"1.1.1.6\",\"1.1.1.7\",\"1.1.1.8\",\"1.1.1.9\"]}], \"routes\": [], \"peers\": []}",
 	};
-	static const char nul[] = "{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\\u0000b\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": []}";
+	static const char nul[] = "{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": \"a\\u0000b\", \"nsid\": [1, 2], \"state\": \"active\", \"vips\": [\"198.19.1.1\"]}], \"routes\": [], \"peers\": []}";
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct statefile sf;
@@ -130,6 +145,7 @@ static void test_refused(void **state)
 		assert_true(why[0] != '\0');
 		assert_null(sf.jobs);
 		assert_null(sf.routes);
+		assert_null(sf.peers);
 	}
 	{
 		struct statefile sf;
@@ -268,7 +284,8 @@ static void test_foreign_set_aside(void **state)
 	struct daemon d;
 
 	put_file("{\"version\": 1, \"node\": \"n2\", \"jobs\": [], \"routes\": "
-		 "[{\"vip\": \"198.19.2.10\", \"epoch\": 5, \"withdrawn\": false}]}");
+		 "[{\"vip\": \"198.19.2.10\", \"epoch\": 5, \"withdrawn\": false}], "
+		 "\"peers\": []}");
 	daemon_make(&d, "n1");
 	assert_int_equal(state_restore(&d), 0);
 	assert_int_equal(count_files(STATE_FILE ".bad-"), 2); /* this one and the last */
@@ -286,7 +303,8 @@ static void test_job_gone(void **state)
 	put_file("{\"version\": 1, \"node\": \"n1\", \"jobs\": [{\"netns\": "
 		 "\"tunvnet-test-no-such-netns\", \"nsid\": [4, 12345], \"state\": \"active\", "
 		 "\"vips\": [\"198.19.1.20\"]}], \"routes\": [{\"vip\": \"198.19.1.20\", "
-		 "\"epoch\": 7, \"withdrawn\": false}]}");
+		 "\"epoch\": 7, \"withdrawn\": false}], \"peers\": [{\"name\": \"n2\", "
+		 "\"addr\": \"198.18.0.2:7000\"}]}");
 	daemon_make(&d, "n1");
 	assert_int_equal(state_restore(&d), 0);
 	assert_int_equal(job_count(&d), 0);
