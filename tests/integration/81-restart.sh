@@ -6,7 +6,8 @@
 # persistent TUNs never went away), and every stream finishes with every byte right.
 # Then the state file's mismatches: a job whose namespace was deleted meanwhile is
 # dropped with its reason logged and its route withdrawn, the others come back; a
-# corrupt state file is set aside and named in the log.
+# corrupt state file is set aside and named in the log. SIGUSR2, the explicit teardown,
+# destroys the TUNs and withdraws the routes.
 . "$(dirname "$0")/lib.sh"
 need python3 ping
 STREAM=$ROOT/tests/tools/checkstream.py
@@ -111,8 +112,21 @@ check "the other jobs came back: $P-j1 -> $P-j3 (n2)" \
 	wait_until 30 q jx "$P-j1" ping -c 1 -W 1 "${VIP4[$P-j3]}"
 check "... over IPv6 too" wait_until 30 q jx "$P-j2" ping -c 1 -W 1 "${VIP6[$P-j3]}"
 
+# SIGUSR2: the explicit teardown. Every job detached for good, the peers told, the file
+# keeps only the epochs (tombstones), then the daemon stops.
+pid=$(daemon_pid 1)
+kill -USR2 "$pid"
+check "SIGUSR2: n1's daemon tears down and stops" wait_until 15 eval '! kill -0 $pid 2>/dev/null'
+check "SIGUSR2: $P-j1's TUN is destroyed" eval '! ip -n "$P-j1" link show tv0 >/dev/null 2>&1'
+check "SIGUSR2: $P-j2's TUN is destroyed" eval '! ip -n "$P-j2" link show tv0 >/dev/null 2>&1'
+check "SIGUSR2: n2 no longer routes $P-j1's VIP" wait_until 10 eval '! routed 2 "${VIP4[$P-j1]}"'
+check "SIGUSR2: the state file names no job, and keeps $P-j1's epoch as withdrawn" \
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["jobs"] == [] and any(r["vip"] == sys.argv[2] and r["withdrawn"]
+                                      for r in d["routes"]) else 1)' "$SFILE" "${VIP4[$P-j1]}"
+
 # A corrupt state file.
-"$CLUSTER" stop 1 || abort "cannot stop n1"
 printf '{"version": 1, "node": "n1", "jobs": [{"netns": ' >"$SFILE"
 "$CLUSTER" start 1 || abort "n1 does not start with a corrupt state file"
 aside=$(ls "$SFILE".bad-* 2>/dev/null | head -1)
