@@ -25,17 +25,21 @@ static const struct client_doc doc = {
 		"EPOCH  the announcement that put the route in place; a VIP that moves is\n"
 		"       announced again with a higher epoch, and the highest epoch wins\n"
 		"LOCAL  yes if the VIP belongs to a job attached to this node\n"
+		"STATE  up, or unreachable: its node was declared dead (silent for the\n"
+		"       configured peer_timeout); senders get ICMP host unreachable until it\n"
+		"       comes back\n"
 		"\n"
 		"With --json, prints the daemon's result as it is: an array of objects with\n"
-		"members vip, node, epoch and local, written as the daemon streams the table\n"
+		"members vip, node, epoch, local and state, written as the daemon streams the table\n"
 		"(a table changing meanwhile may show an entry that changed twice or not at\n"
 		"all).",
 	.exit_ok = "the table was printed (it may be empty)",
 	.example = "$ vnetctl routes\n"
-		   "VIP           NODE  EPOCH  LOCAL\n"
-		   "198.19.1.10   n1        1  yes\n"
-		   "198.19.2.10   n2        3  no\n"
-		   "fd00:19:1::a  n1        1  yes",
+		   "VIP           NODE  EPOCH  LOCAL  STATE\n"
+		   "198.19.1.10   n1        1  yes    up\n"
+		   "198.19.2.10   n2        3  no     up\n"
+		   "198.19.3.10   n3        1  no     unreachable\n"
+		   "fd00:19:1::a  n1        1  yes    up",
 };
 
 static const struct table_col cols[] = {
@@ -43,6 +47,7 @@ static const struct table_col cols[] = {
 	{ "NODE", "node", TABLE_JSON, false },
 	{ "EPOCH", "epoch", TABLE_JSON, true },
 	{ "LOCAL", "local", TABLE_JSON, false },
+	{ "STATE", "state", TABLE_JSON, false },
 };
 
 /* One streamed line: an array of routes (printed, or kept for the table) or the end. */

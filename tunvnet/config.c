@@ -59,6 +59,7 @@ static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v);
 static void set_mtu(struct ctx *c, const struct key *k, const char *v);
 static void set_forward_grace(struct ctx *c, const struct key *k, const char *v);
 static void set_offload(struct ctx *c, const struct key *k, const char *v);
+static void set_peer_timeout(struct ctx *c, const struct key *k, const char *v);
 static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
@@ -72,6 +73,7 @@ static const struct key keys[] = {
 	{ "node", "control_socket", set_ctl_socket, false, false },
 	{ "node", "mtu", set_mtu, false, false },
 	{ "node", "forward_grace", set_forward_grace, false, false },
+	{ "node", "peer_timeout", set_peer_timeout, false, false },
 	{ "node", "offload", set_offload, false, false },
 	{ "node", "metrics_listen", set_metrics, false, false },
 	{ "pool", "ipv4", set_pool, false, false },
@@ -321,6 +323,11 @@ static void set_substrate(struct ctx *c, const struct key *k, const char *v)
 	snprintf(cfg->policies[cfg->npolicies].policy, sizeof(cfg->policies[0].policy), "%s",
 		 colon + 1);
 	cfg->npolicies++;
+}
+
+static void set_peer_timeout(struct ctx *c, const struct key *k, const char *v)
+{
+	parse_int(c, k, v, 2, 3600, &c->cfg->peer_timeout_s);
 }
 
 /* [limits]: where each one is kept and its range. */
@@ -788,6 +795,7 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_DEFAULT_SOCKET);
 	cfg->mtu = DEFAULT_MTU;
 	cfg->forward_grace_ms = CONFIG_DEFAULT_FORWARD_GRACE_MS;
+	cfg->peer_timeout_s = CONFIG_DEFAULT_PEER_TIMEOUT_S;
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
@@ -828,6 +836,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "control_socket = %s\n", cfg->ctl_socket);
 	fprintf(out, "mtu = %d\n", cfg->mtu);
 	fprintf(out, "forward_grace = %d\n", cfg->forward_grace_ms);
+	fprintf(out, "peer_timeout = %d\n", cfg->peer_timeout_s);
 	fprintf(out, "offload = %s\n", cfg->offload ? "on" : "off");
 	if (cfg->has_metrics)
 		fprintf(out, "metrics_listen = %s\n", addr_fmt(&cfg->metrics_listen, a));

@@ -7,6 +7,9 @@
  *   control_socket = /run/tunvnet/tunvnetd.sock   ; default as shown
  *   mtu = 1500                         ; TUN MTU, 1280..65535, default 1500
  *   forward_grace = 5000               ; ms a moved VIP's stragglers are sent on (0..600000)
+ *   peer_timeout = 6                   ; s: a peer heard nothing from this long loses its
+ *                                      ; link and is declared dead: its routes turn
+ *                                      ; unreachable (2..3600)
  *   offload = on                       ; on: 64 KiB super-packets on the TUN (virtio-net
  *                                      ; header, TSO/USO); off: plain packets only
  *   metrics_listen = 198.18.0.1:9100   ; optional: serve GET /metrics (Prometheus) here
@@ -81,6 +84,7 @@
 #define CONFIG_MAX_SEEDS      64
 #define CONFIG_DEFAULT_FORWARD_GRACE_MS 5000
 #define CONFIG_DEFAULT_REKEY_S 600
+#define CONFIG_DEFAULT_PEER_TIMEOUT_S 6
 #define CONFIG_DEFAULT_METRICS_CONNS    64
 #define CONFIG_DEFAULT_METRICS_PER_ADDR 8
 #define CONFIG_DEFAULT_METRICS_TIMEOUT  10
@@ -127,6 +131,7 @@ struct config {
 	char ctl_socket[PATH_MAX];
 	int mtu;
 	int forward_grace_ms; /* after a VIP moved away, stragglers are sent on this long */
+	int peer_timeout_s;   /* a peer silent this long is dead (peer.c, liveness.c) */
 	bool offload;         /* TUN with IFF_VNET_HDR and offloads (tunvnet/vnet.h) */
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */

@@ -43,6 +43,9 @@
  *   command                      the {name, handler} table of control commands, the
  *                                JSON of stats, events followers
  *   metrics                      the Prometheus endpoint
+ *   liveness                     dead peers: their routes marked unreachable
+ *   state                        the state file: jobs and own epochs kept across a
+ *                                restart, re-adopted at start
  *   node                         a daemon's life: init, start, stop, free; wires the
  *                                callbacks above together
  *   main                         tunvnetd's main(): options, config, signals */
@@ -71,6 +74,8 @@ struct command;
 struct peer_set;
 struct metrics;
 struct watch;
+struct liveness;
+struct state;
 
 struct daemon {
 	struct config cfg;
@@ -94,6 +99,8 @@ struct daemon {
 	struct command *command;              /* command.c: followers */
 	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
 	struct watch *watch;                  /* watch.c: the periodic kernel check */
+	struct liveness *liveness;            /* liveness.c: dead peers' routes */
+	struct state *state;                  /* state.c: the state file (restarts) */
 	uint64_t start_ms;
 };
 

@@ -12,7 +12,8 @@
  *
  * From a job: parse, check the source is one of the job's VIPs, look the
  * destination up, then write it into a local job's TUN or queue it to the peer hosting
- * it; an unknown destination gets an ICMP / ICMPv6 unreachable back. From a peer: parse
+ * it; an unknown destination, or one whose node was declared dead, gets an ICMP /
+ * ICMPv6 unreachable back. From a peer: parse
  * and write it into the local job hosting the destination, or, for a VIP that just moved
  * away, send it on to the VIP's new node (a forwarding pointer, once: never a loop). A
  * job that is not ACTIVE has its packets held (job.c). */
@@ -127,6 +128,7 @@ static bool just_moved(struct daemon *d, const struct vip *src)
 int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct daemon *d = j->d;
+	const struct route_entry *re;
 	struct packet_info pi;
 	const uint8_t *ip;
 	const char *node;
@@ -162,12 +164,14 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 				j->netns, vip_fmt(&pi.src, s));
 		return 0;
 	}
-	node = routing_node_of(d, &pi.dst);
-	if (!node) {
+	/* No route, or its node declared dead (route.h): an ICMP error, not silence. */
+	re = route_lookup(d->routes, &pi.dst);
+	if (!re || re->unreachable) {
 		drop(d, DROP_NO_ROUTE, j, NULL);
 		unreachable(j, ip, iplen, &pi);
 		return 0;
 	}
+	node = re->node;
 	if (strcmp(node, d->cfg.node) == 0) {
 		struct job *to = job_by_vip(d, &pi.dst);
 

@@ -14,6 +14,7 @@
 #include "tunvnet/events.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/job.h"
+#include "tunvnet/liveness.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/metrics.h"
@@ -21,6 +22,7 @@
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/watch.h"
+#include "tunvnet/state.h"
 
 /* control -> command: each request line. */
 static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
@@ -87,12 +89,14 @@ static int on_peer_frame(struct peer *p, uint8_t type, uint16_t flags, const uin
 /* A peer that comes up gets this node's own routes. */
 static void on_peer_up(struct peer *p, void *arg)
 {
+	liveness_peer_up(arg, p);
 	routing_send_table(arg, p);
 }
 
 static void on_peer_down(struct peer *p, const char *why, void *arg)
 {
 	move_peer_down(arg, p);
+	liveness_peer_down(arg, p);
 }
 
 static const struct peer_events peer_ev = {
@@ -133,6 +137,10 @@ int node_init(struct daemon *d)
 		err = move_init(d, &(struct move_events){ .reply = reply_by_id, .arg = d });
 	if (err == 0)
 		err = command_init(d);
+	if (err == 0)
+		err = liveness_init(d);
+	if (err == 0)
+		err = state_init(d);
 	if (err < 0)
 		goto fail;
 	return 0;
@@ -146,6 +154,10 @@ int node_start(struct daemon *d)
 	const struct control_events ctl = { .request = on_request, .arg = d };
 	int err;
 
+	/* Before anyone can ask: the jobs of the last run are back, or dropped and said. */
+	err = state_restore(d);
+	if (err < 0)
+		return err;
 	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
 	if (err < 0)
 		return err;
@@ -158,6 +170,7 @@ int node_start(struct daemon *d)
 	err = peer_start(d, &peer_ev, d);
 	if (err < 0)
 		goto out_metrics;
+	state_dial_peers(d);
 	d->running = true;
 	return 0;
 out_metrics:
@@ -170,6 +183,7 @@ out_control:
 
 void node_stop(struct daemon *d)
 {
+	state_stop(d); /* the file as it is now: what follows lets go, forgets nothing */
 	move_stop(d);
 	if (d->running) {
 		peer_stop(d);
@@ -181,8 +195,38 @@ void node_stop(struct daemon *d)
 	job_close_all(d);
 }
 
+void node_teardown(struct daemon *d)
+{
+	while (d->jobs) {
+		struct job *j = d->jobs;
+		char vb[VIP_STRLEN];
+		bool gone = false;
+
+		if (j->nvips == 0) {
+			job_drop_if_empty(j);
+			continue;
+		}
+		while (!gone) {
+			struct vip v = j->vips[0];
+
+			vip_fmt(&v, vb);
+			routing_withdraw(d, &v);
+			events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
+			if (job_del_vip(j, &v, &gone) < 0 && !gone)
+				log_warnx("teardown: removing %s from %s failed", vb, j->netns);
+		}
+	}
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (peer_is_up(p))
+			peer_flush(p);
+	state_flush(d);
+	log_info("teardown: every job detached, its TUN destroyed");
+}
+
 void node_free(struct daemon *d)
 {
+	state_fini(d);
+	liveness_fini(d);
 	command_fini(d);
 	move_fini(d);
 	forward_fini(d);

@@ -838,7 +838,7 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 		link_close(p->ctl, "control queue full: link reset, tables resync");
 		return;
 	}
-	if (now - p->last_rx_ms > PEER_DEAD_MS) {
+	if (now - p->last_rx_ms > (uint64_t)p->d->cfg.peer_timeout_s * 1000) {
 		link_close(p->ctl, "keepalive timeout");
 		return;
 	}
@@ -885,6 +885,17 @@ static void learn(struct daemon *d, const struct msg_member *m)
 	if (!p->ctl && !p->dial && !loop_timer_armed(&p->retry))
 		peer_dial(p);
 }
+
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr)
+{
+	struct msg_member m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.addr = *addr;
+	learn(d, &m);
+}
+
 
 static bool at_seed(struct daemon *d, const struct peer *p);
 

@@ -24,7 +24,7 @@
  * never replaces an address that was configured or proven. A node dials a named peer
  * only if its own name is lower, and a seed only while no peer up has the seed's address.
  * When both sides dialed anyway, each keeps the link dialed by the lower name. A link
- * dies when nothing was received for PEER_DEAD_MS (keepalive PINGs every second); a
+ * dies when nothing was received for peer_timeout (config; keepalive PINGs every second); a
  * dialing side retries with exponential backoff. A peer unreachable for [limits]
  * peer_forget (a hint never proven, or a peer down that long) is forgotten, unless it is
  * at a seed's address; at most [limits] peers are known.
@@ -54,7 +54,6 @@
 #include "tunvnet/stats.h"
 
 #define PEER_KEEPALIVE_MS     1000
-#define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
 #define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
 #define PEER_PINNED_PROBE_MS  1000  /* probes under a pinned policy (auto: chooser.h) */
@@ -157,6 +156,10 @@ void peer_stop(struct daemon *d);
 /* SIGHUP: the seed list from nc, and the revocation list re-read: a peer whose
  * certificate is now revoked is dropped. */
 void peer_reload(struct daemon *d, const struct config *nc);
+
+/* A hint from this node's own memory (the state file of its last run): name was at addr.
+ * Dialled as any hint is: only its certificate makes it that node. */
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr);
 
 struct peer *peer_find(struct daemon *d, const char *name);
 bool peer_is_up(const struct peer *p);

@@ -305,3 +305,24 @@ size_t route_expire(struct route_table *t, uint64_t cutoff_ms)
 		resize(t, nslots);
 	return removed;
 }
+
+size_t route_set_unreachable(struct route_table *t, const char *node, bool on)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i <= t->mask; i++) {
+		struct route_entry *s = &t->slot[i];
+
+		if (is_free(s) || s->withdrawn || s->unreachable == on ||
+		    strncmp(s->node, node, sizeof(s->node)) != 0)
+			continue;
+		s->unreachable = on;
+		n++;
+	}
+	return n;
+}
+
+const char *route_state_name(const struct route_entry *e)
+{
+	return e->withdrawn ? "withdrawn" : e->unreachable ? "unreachable" : "up";
+}

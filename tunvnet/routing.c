@@ -472,9 +472,9 @@ static void list_one(const struct route_entry *e, void *arg)
 
 	if (e->withdrawn)
 		return;
-	json_array_append_new(c->arr, json_pack("{s:s, s:s, s:I, s:b}", "vip",
+	json_array_append_new(c->arr, json_pack("{s:s, s:s, s:I, s:b, s:s}", "vip",
 		vip_fmt(&e->vip, buf), "node", e->node, "epoch", (json_int_t)e->epoch,
-		"local", strcmp(e->node, c->self) == 0));
+		"local", strcmp(e->node, c->self) == 0, "state", route_state_name(e)));
 }
 
 json_t *routing_list_json(struct daemon *d)

@@ -19,6 +19,7 @@
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/packet.h"
+#include "tunvnet/statefile.h"
 #include "tunvnet/vnet.h"
 
 static const char *root;
@@ -547,6 +548,52 @@ static void verbs(void)
 	put("verbs", "message", buf, 1 + FRAME_HDR_LEN + 20);
 	frame_hdr_encode(buf + 1, FRAME_PING, 0, 0);
 	put("verbs", "ping", buf, 1 + FRAME_HDR_LEN);
+/* State files as a daemon writes them (statefile_format), and an empty one. */
+static void states(void)
+{
+	struct statefile_job jobs[2];
+	struct statefile_route routes[3];
+	struct statefile_peer peers[1];
+	struct statefile sf = { .node = "n1", .jobs = jobs, .njobs = 2, .routes = routes,
+				.nroutes = 3, .peers = peers, .npeers = 1 };
+	char *txt;
+
+	memset(jobs, 0, sizeof(jobs));
+	memset(routes, 0, sizeof(routes));
+	snprintf(jobs[0].netns, sizeof(jobs[0].netns), "tv-j1");
+	jobs[0].ns_dev = 4;
+	jobs[0].ns_ino = 4026532999ULL;
+	vip_parse("198.19.1.10", &jobs[0].vips[0]);
+	vip_parse("fd00:19:1::a", &jobs[0].vips[1]);
+	jobs[0].nvips = 2;
+	snprintf(jobs[1].netns, sizeof(jobs[1].netns), "/proc/77/ns/net");
+	jobs[1].ns_dev = 4;
+	jobs[1].ns_ino = 4026533001ULL;
+	jobs[1].state = JOB_STANDBY;
+	jobs[1].handing_over = true;
+	vip_parse("198.19.2.10", &jobs[1].vips[0]);
+	jobs[1].nvips = 1;
+	routes[0].vip = jobs[0].vips[0];
+	routes[0].epoch = 3;
+	routes[1].vip = jobs[0].vips[1];
+	routes[1].epoch = 1;
+	vip_parse("198.19.1.99", &routes[2].vip);
+	routes[2].epoch = 9;
+	routes[2].withdrawn = true;
+	memset(peers, 0, sizeof(peers));
+	snprintf(peers[0].name, sizeof(peers[0].name), "n2");
+	addr_parse("198.18.0.2:7000", 0, &peers[0].addr);
+	txt = statefile_format(&sf);
+	if (!txt)
+		exit(1);
+	put("state", "two-jobs", txt, strlen(txt));
+	free(txt);
+	sf.njobs = sf.nroutes = sf.npeers = 0;
+	txt = statefile_format(&sf);
+	if (!txt)
+		exit(1);
+	put("state", "empty", txt, strlen(txt));
+	free(txt);
 }
 
 int main(int argc, char **argv)
@@ -570,5 +617,6 @@ int main(int argc, char **argv)
 	capmsgs();
 	routes();
 	verbs();
+	states();
 	return 0;
 }

@@ -860,7 +860,7 @@ static void test_print(void **state)
 	got = strip_dir(text, fx->dir);
 	fmt(want, sizeof(want), "[node]\nname = n1\nlisten = [fd00::1]:7000\n"
 		 "state_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
-		 "offload = on\n"
+		 "peer_timeout = %d\noffload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
 		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
@@ -870,7 +870,7 @@ static void test_print(void **state)
 		 "control_idle_timeout = 60\nevent_followers = 16\ncaptures = 16\n"
 		 "hold_packets = 8192\nhold_bytes = 33554432\n"
 		 "\n[substrate]\npolicy = tcp\nudp_mtu = 0\nudp_loss_max = 2\n", CONFIG_DEFAULT_STATE,
-		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
+		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_PEER_TIMEOUT_S, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
 		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
 	free(got);
