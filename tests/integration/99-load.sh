@@ -180,17 +180,16 @@ mem during
 # --- MOVES of the clients migrate at once: pair i's client to n(2 + i % 3)
 MOVING=$(seq 0 $((MOVES - 1)))
 if [ "$MOVES" -gt 0 ]; then
-	tm0=$EPOCHREALTIME
 	declare -A NEWNS NEWNODE
 	for i in $MOVING; do
 		NEWNODE[$i]=$(snode "$i") NEWNS[$i]=$P-jc$i.1
 		vjob "${NEWNS[$i]}" "${NEWNODE[$i]}" "$(cvip "$i")" --standby ||
 			abort "standby attach for pair $i"
 	done
-	# parallel ARRAYNAME CMD_TEMPLATE: runs one vnetctl per moving pair at once, where the
-	# template's I is the pair; every one must succeed
+	# par WHAT FUNC: runs FUNC I for every moving pair I at once (one vnetctl each); every
+	# one must succeed
 	par() {
-		local what=$1 i p fails=0
+		local what=$1 i fails=0
 		shift
 		declare -A pp
 		for i in $MOVING; do
