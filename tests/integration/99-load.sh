@@ -264,8 +264,16 @@ fi
 # every stream, moved or not, must still flow both ways
 sleep "${LOAD_AFTER:-5}"
 # shellcheck disable=SC2086
-check "after ${LOAD_AFTER:-5} s more, all $PAIRS streams still flow both ways" \
-	wait_until 30 flowing "$(now_us)" $ALL
+if wait_until 30 flowing "$(now_us)" $ALL; then
+	ok "after ${LOAD_AFTER:-5} s more, all $PAIRS streams still flow both ways"
+else
+	bad "after ${LOAD_AFTER:-5} s more, not every stream flows both ways"
+	# for the kept files: each client's and server's TCP state (ss -tin)
+	for i in $ALL; do
+		ip netns exec "${CNS[$i]}" ss -tin >"$T/ss.c$i" 2>&1
+		ip netns exec "$P-js$i" ss -tin >"$T/ss.s$i" 2>&1
+	done
+fi
 
 # --- the end: every client stops cleanly; both ends' byte counts agree, nothing failed
 for i in $ALL; do kill -TERM "${CPID[$i]}" 2>/dev/null; done
