@@ -336,6 +336,9 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"netns\" must be a string");
 		if (json_string_length(v) == 0)
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"netns\" is empty");
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"netns\" contains a NUL character");
 		if (json_string_length(v) >= sizeof(req->netns))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
 				    "\"netns\": %s is longer than %zu bytes",
@@ -536,13 +539,23 @@ enum ctl_err ctlmsg_request_parse(const char *line, size_t len, struct ctl_reque
 		return fail(CTL_ERR_BAD_JSON, why, whylen, "not valid JSON: %s (column %d)",
 			    jerr.text, jerr.column);
 	}
-	e = parse_object(o, req, why, whylen);
+	e = ctlmsg_request_from_json(o, req, why, whylen);
 	json_decref(o);
-	if (e != CTL_OK) {
+	return e;
+}
+
+enum ctl_err ctlmsg_request_from_json(json_t *o, struct ctl_request *req, char *why,
+				      size_t whylen)
+{
+	enum ctl_err e;
+
+	memset(req, 0, sizeof(*req));
+	if (why && whylen)
+		why[0] = '\0';
+	e = parse_object(o, req, why, whylen);
+	if (e != CTL_OK)
 		memset(req, 0, sizeof(*req));
-		return e;
-	}
-	return CTL_OK;
+	return e;
 }
 
 /* o as one compact line with its '\n'; takes o's reference. */

@@ -129,6 +129,10 @@ const char *ctlmsg_strerror(enum ctl_err e);           /* "VIP is already hosted
  * members it needs are there (attach: netns; detach: vip) and of the right type. */
 enum ctl_err ctlmsg_request_parse(const char *line, size_t len, struct ctl_request *req,
 				  char *why, size_t whylen);
+/* The same checks on a JSON value already decoded. The wire parser's decoder refuses
+ * "\u0000"; a value made otherwise (json_stringn) may hold a NUL, which this refuses. */
+enum ctl_err ctlmsg_request_from_json(json_t *o, struct ctl_request *req, char *why,
+				      size_t whylen);
 /* The request as one line, '\n' included; malloc'd, NULL on ENOMEM. */
 char *ctlmsg_request_encode(const struct ctl_request *req);
 
