@@ -46,6 +46,7 @@ int cmd_migrate(int argc, char **argv, const struct ctl_opts *o);
 int cmd_events(int argc, char **argv, const struct ctl_opts *o);
 int cmd_capture(int argc, char **argv, const struct ctl_opts *o);
 int cmd_gc(int argc, char **argv, const struct ctl_opts *o);
+int cmd_substrate(int argc, char **argv, const struct ctl_opts *o);
 
 /* ---- ctl/client.c: arguments, help, the request and its reply ---- */
 

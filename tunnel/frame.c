@@ -45,6 +45,7 @@ const char *frame_type_name(uint8_t type)
 		[FRAME_PONG] = "PONG",
 		[FRAME_MIGRATE] = "MIGRATE",
 		[FRAME_MIGRATE_DONE] = "MIGRATE_DONE", [FRAME_LINK_OK] = "LINK_OK",
+		[FRAME_SUBSTRATE] = "SUBSTRATE",
 	};
 
 	if (type == 0 || type > FRAME_TYPE_MAX)

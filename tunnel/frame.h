@@ -31,7 +31,9 @@ enum frame_type {
 	FRAME_MIGRATE = 8,      /* take over a job on this machine (vnetctl migrate) */
 	FRAME_MIGRATE_DONE = 9, /* the answer to a MIGRATE */
 	FRAME_LINK_OK = 10,     /* the answer to LINK_OPEN: the listener's proof */
-	FRAME_TYPE_MAX = FRAME_LINK_OK,
+	FRAME_SUBSTRATE = 11,   /* control link: a substrate's parameters for a data link
+				 * (tunnel.h: params), both ways */
+	FRAME_TYPE_MAX = FRAME_SUBSTRATE,
 };
 
 /* FRAME_ROUTES flags */

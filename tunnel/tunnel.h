@@ -16,7 +16,37 @@
  * Queues are bounded. A DATA frame that does not fit is refused with -ENOBUFS and the
  * caller counts the drop (a NIC drops at the head of the path; the endpoints' TCP
  * recovers). Control frames always queue, up to a much larger hard limit past which the
- * link is hopelessly stuck and is closed. Queued frames are written once per loop turn. */
+ * link is hopelessly stuck and is closed. Queued frames are written once per loop turn.
+ *
+ * A new substrate. Export one const struct tunnel_ops from tunnel/NAME.c and give it a
+ * number in substrate.h and a line in substrate.c's table; the peer layer then opens it
+ * at start (a failing open(), or usable() saying no, makes it "unavailable" with that
+ * reason, shown by `vnetctl peers`), advertises it in HELLO, opens a data link over it
+ * to every peer that has it too, proves the link with LINK_OPEN / LINK_OK, measures it
+ * and lets the chooser (tunvnet/chooser.h) pick it. What each substrate implements:
+ *
+ *   open, free                 its per-daemon instance (sockets, devices, flush hooks)
+ *   listen, listener_close     optional for a substrate whose links are made from
+ *                              parameters (below); tcp listens with TLS for control
+ *                              links, udp on the same port number without
+ *   connect, set_events,       a data link to a peer's listen address; ready() once it
+ *   send, flush, close,        carries frames, frame() per whole frame, closed() once on
+ *   queued, remote             failure (a datagram substrate reports a dead path too:
+ *                              ICMP unreachable, a QP in error)
+ *   caps                       max_payload, reliable, ordered (sealing follows: a
+ *                              stream seals strictly in order, datagrams with a replay
+ *                              window), credit_limited
+ *   usable (optional)          whether this node can use it now, and why not
+ *   params, accept_params,     (optional, all three or none) for links that need
+ *   set_params                 parameters exchanged over the authenticated control link
+ *                              before they carry a frame (verbs: QP number, PSN,
+ *                              LID/GID, MTU). The dialer's connect() makes the link
+ *                              and params() its blob, sent in a SUBSTRATE frame
+ *                              (substrate number, link number, blob); the listener
+ *                              makes its end with accept_params() and answers with its
+ *                              own params(); the dialer hands that to set_params(). Each
+ *                              end reports ready() when the link carries frames, and the
+ *                              dialer sends LINK_OPEN on it as on any other substrate. */
 #ifndef TUNNEL_TUNNEL_H
 #define TUNNEL_TUNNEL_H
 
@@ -95,8 +125,28 @@ struct tunnel_ops {
 	SSL *(*tls)(const struct tunnel_link *lk);
 	/* The remote address of the link. */
 	void (*remote)(const struct tunnel_link *lk, struct sockaddr_storage *out);
+
+	/* Optional (NULL: always usable once open() succeeded). false with why filled in
+	 * ("no RDMA device") when this node cannot use the substrate now. */
+	bool (*usable)(struct tunnel *t, char *why, size_t cap);
+	/* Optional, together: links made from parameters exchanged over the control
+	 * link (see the top of this file). params writes this end's blob for lk into buf
+	 * (cap >= TUNNEL_PARAMS_MAX) and returns its length or -errno. accept_params makes
+	 * the listener's end of a link from the dialer's blob (events not set yet; ready
+	 * follows). set_params gives the dialer's end the listener's blob; ready or closed
+	 * follows. 0 or -errno. */
+	int (*params)(struct tunnel_link *lk, uint8_t *buf, size_t cap);
+	int (*accept_params)(struct tunnel *t, const uint8_t *blob, size_t len,
+			     struct tunnel_link **out);
+	int (*set_params)(struct tunnel_link *lk, const uint8_t *blob, size_t len);
+	/* Optional: the underlay path MTU to size datagrams for instead of discovering it
+	 * (0: discover). */
+	void (*set_mtu)(struct tunnel *t, int mtu);
 };
 
+#define TUNNEL_PARAMS_MAX 1024 /* bytes of a substrate's parameter blob */
+
 extern const struct tunnel_ops tunnel_tcp_ops;
+extern const struct tunnel_ops tunnel_udp_ops;
 
 #endif

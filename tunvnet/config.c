@@ -20,6 +20,7 @@
 
 #include "tunnel/tls.h"
 #include "tunvnet/addr.h"
+#include "tunvnet/suggest.h"
 
 #define DEFAULT_MTU   1500
 #define MTU_MIN       1280 /* IPv6's minimum link MTU */
@@ -62,6 +63,7 @@ static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
 static void set_limit(struct ctx *c, const struct key *k, const char *v);
+static void set_substrate(struct ctx *c, const struct key *k, const char *v);
 
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
@@ -84,6 +86,22 @@ static const struct key keys[] = {
 	{ "limits", "metrics_connections", set_limit, false, false },
 	{ "limits", "metrics_per_address", set_limit, false, false },
 	{ "limits", "metrics_timeout", set_limit, false, false },
+	{ "limits", "routes", set_limit, false, false },
+	{ "limits", "routes_per_peer", set_limit, false, false },
+	{ "limits", "peers", set_limit, false, false },
+	{ "limits", "peer_forget", set_limit, false, false },
+	{ "limits", "pending_handshakes", set_limit, false, false },
+	{ "limits", "pending_per_address", set_limit, false, false },
+	{ "limits", "control_clients", set_limit, false, false },
+	{ "limits", "control_idle_timeout", set_limit, false, false },
+	{ "limits", "event_followers", set_limit, false, false },
+	{ "limits", "captures", set_limit, false, false },
+	{ "limits", "hold_packets", set_limit, false, false },
+	{ "limits", "hold_bytes", set_limit, false, false },
+	{ "substrate", "policy", set_substrate, false, false },
+	{ "substrate", "peer", set_substrate, false, true },
+	{ "substrate", "udp_mtu", set_substrate, false, false },
+	{ "substrate", "udp_loss_max", set_substrate, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -105,7 +123,8 @@ struct ctx {
 	char shown[SHOW_BUF];
 };
 
-static const char *const sections[] = { "node", "pool", "peers", "security", "limits" };
+static const char *const sections[] = { "node", "pool", "peers", "security", "limits",
+					"substrate" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -249,16 +268,92 @@ static void set_forward_grace(struct ctx *c, const struct key *k, const char *v)
 	parse_int(c, k, v, 0, 600000, &c->cfg->forward_grace_ms);
 }
 
+/* [substrate]: policy = auto|tcp|udp|verbs; peer = NAME:POLICY (repeatable); udp_mtu;
+ * udp_loss_max. */
+static bool policy_valid(const char *v)
+{
+	static const char *const policies[] = { "auto", "tcp", "udp", "verbs" };
+
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (strcmp(v, policies[i]) == 0)
+			return true;
+	return false;
+}
+
+static void set_substrate(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	const char *colon;
+	char name[NODE_NAME_MAX + 1];
+
+	if (strcmp(k->name, "udp_mtu") == 0) {
+		if (strcmp(v, "0") != 0)
+			parse_int(c, k, v, CONFIG_UDP_MTU_MIN, MTU_MAX, &cfg->udp_mtu);
+		return;
+	}
+	if (strcmp(k->name, "udp_loss_max") == 0) {
+		parse_int(c, k, v, 0, 100, &cfg->udp_loss_max);
+		return;
+	}
+	if (strcmp(k->name, "policy") == 0) {
+		if (!policy_valid(v))
+			bad(c, k, v, "is not auto, tcp, udp or verbs");
+		else
+			snprintf(cfg->substrate, sizeof(cfg->substrate), "%s", v);
+		return;
+	}
+	colon = strchr(v, ':');
+	if (!colon || (size_t)(colon - v) > NODE_NAME_MAX) {
+		bad(c, k, v, "is not NODE:POLICY");
+		return;
+	}
+	memcpy(name, v, (size_t)(colon - v));
+	name[colon - v] = '\0';
+	if (!msg_name_valid(name) || !policy_valid(colon + 1)) {
+		bad(c, k, v, "is not NODE:POLICY (POLICY auto, tcp, udp or verbs)");
+		return;
+	}
+	if (cfg->npolicies == CONFIG_MAX_POLICIES) {
+		bad(c, k, v, "is one too many (at most %d)", CONFIG_MAX_POLICIES);
+		return;
+	}
+	snprintf(cfg->policies[cfg->npolicies].peer, sizeof(cfg->policies[0].peer), "%s", name);
+	snprintf(cfg->policies[cfg->npolicies].policy, sizeof(cfg->policies[0].policy), "%s",
+		 colon + 1);
+	cfg->npolicies++;
+}
+
 /* [limits]: where each one is kept and its range. */
+/* [limits]: where each one is kept, its range and its default (tunvnet.conf(5)). */
+#define LIM(f) offsetof(struct config_limits, f)
 static const struct limit {
 	const char *name;
 	size_t off; /* of the int in struct config_limits */
-	long min, max;
+	long min, max, def;
 } limits[] = {
-	{ "metrics_connections", offsetof(struct config_limits, metrics_conns), 1, 4096 },
-	{ "metrics_per_address", offsetof(struct config_limits, metrics_per_addr), 1, 4096 },
-	{ "metrics_timeout", offsetof(struct config_limits, metrics_timeout_s), 1, 3600 },
+	{ "metrics_connections", LIM(metrics_conns), 1, 4096, CONFIG_DEFAULT_METRICS_CONNS },
+	{ "metrics_per_address", LIM(metrics_per_addr), 1, 4096, CONFIG_DEFAULT_METRICS_PER_ADDR },
+	{ "metrics_timeout", LIM(metrics_timeout_s), 1, 3600, CONFIG_DEFAULT_METRICS_TIMEOUT },
+	{ "routes", LIM(routes), 16, 16777216, 1048576 },
+	{ "routes_per_peer", LIM(routes_per_peer), 1, 16777216, 65536 },
+	{ "peers", LIM(peers), 1, 65536, 1024 },
+	{ "peer_forget", LIM(peer_forget_s), 1, 604800, 600 },
+	{ "pending_handshakes", LIM(pending), 1, 4096, 64 },
+	{ "pending_per_address", LIM(pending_per_addr), 1, 4096, 8 },
+	{ "control_clients", LIM(control_clients), 2, 4096, 64 },
+	{ "control_idle_timeout", LIM(control_idle_s), 1, 86400, 60 },
+	{ "event_followers", LIM(followers), 0, 1024, 16 },
+	{ "captures", LIM(captures), 0, 256, 16 },
+	{ "hold_packets", LIM(hold_packets), 1, 1048576, 8192 },
+	{ "hold_bytes", LIM(hold_bytes), 65536, 1073741824, 33554432 },
 };
+#undef LIM
+
+void config_limits_default(struct config_limits *l)
+{
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		*(int *)((char *)l + limits[i].off) = (int)limits[i].def;
+}
 
 static void set_limit(struct ctx *c, const struct key *k, const char *v)
 {
@@ -442,15 +537,43 @@ static void check_credentials(struct ctx *c)
 	}
 }
 
-/* keys[] index of section.name, NKEYS if there is no such key */
+/* keys[] index of section.name (section NULL: in any section), NKEYS if there is no
+ * such key */
 static size_t key_index(const char *section, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+		if ((!section || strcmp(keys[i].section, section) == 0) &&
+		    strcmp(keys[i].name, name) == 0)
 			break;
 	return i;
+}
+
+/* ", did you mean \"listen\"?" (or "... \"mtu\" in [node]?") for a misspelt key; "" if
+ * none is close. */
+static const char *key_hint(const char *section, const char *name, char *buf, size_t size)
+{
+	struct suggest in, any;
+	const char *w;
+	size_t i;
+
+	suggest_init(&in, name);
+	suggest_init(&any, name);
+	for (i = 0; i < NKEYS; i++)
+		suggest_try(strcmp(keys[i].section, section) == 0 ? &in : &any, keys[i].name);
+	if (suggest_result(&in)) {
+		snprintf(buf, size, "; did you mean \"%s\"?", suggest_result(&in));
+		return buf;
+	}
+	/* a key of another section, spelt right or nearly */
+	w = suggest_result(&any) ? suggest_result(&any) : name;
+	if ((i = key_index(NULL, w)) < NKEYS && w == name)
+		snprintf(buf, size, "; \"%s\" belongs in [%s]", keys[i].name, keys[i].section);
+	else if (i < NKEYS)
+		snprintf(buf, size, "; did you mean \"%s\" in [%s]?", keys[i].name,
+			 keys[i].section);
+	return buf;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -468,7 +591,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	i = key_index(section, name);
 	if (i == NKEYS) {
 		/* section is one of ours: rd lets only known headers through to inih. */
-		report(c, c->lineno, "unknown key %s in [%s]", show(c, name, true), section);
+		char hint[128] = "";
+
+		report(c, c->lineno, "unknown key %s in [%s]%s", show(c, name, true), section,
+		       key_hint(section, name, hint, sizeof(hint)));
 		return 1;
 	}
 	k = &keys[i];
@@ -549,7 +675,16 @@ static const char *check_line(struct ctx *c, char *s)
 		if (rest[0] && rest[0] != ';' && rest[0] != '#')
 			report(c, c->lineno, "%s", syntax_msg);
 		if (!known_section(name)) {
-			report(c, c->lineno, "unknown section [%s]", show(c, name, false));
+			struct suggest sg;
+			char hint[64] = "";
+
+			suggest_init(&sg, name);
+			for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+				suggest_try(&sg, sections[i]);
+			if (suggest_result(&sg))
+				snprintf(hint, sizeof(hint), "; did you mean [%s]?",
+					 suggest_result(&sg));
+			report(c, c->lineno, "unknown section [%s]%s", show(c, name, false), hint);
 			c->skip = true;
 			return "";
 		}
@@ -656,9 +791,9 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
-	cfg->limits.metrics_conns = CONFIG_DEFAULT_METRICS_CONNS;
-	cfg->limits.metrics_per_addr = CONFIG_DEFAULT_METRICS_PER_ADDR;
-	cfg->limits.metrics_timeout_s = CONFIG_DEFAULT_METRICS_TIMEOUT;
+	config_limits_default(&cfg->limits);
+	snprintf(cfg->substrate, sizeof(cfg->substrate), "tcp");
+	cfg->udp_loss_max = CONFIG_DEFAULT_UDP_LOSS_MAX;
 
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {
@@ -716,4 +851,10 @@ void config_print(const struct config *cfg, FILE *out)
 	for (i = 0; i < (int)(sizeof(limits) / sizeof(limits[0])); i++)
 		fprintf(out, "%s = %d\n", limits[i].name,
 			*(const int *)((const char *)&cfg->limits + limits[i].off));
+	fprintf(out, "\n[substrate]\n");
+	fprintf(out, "policy = %s\n", cfg->substrate);
+	for (i = 0; i < cfg->npolicies; i++)
+		fprintf(out, "peer = %s:%s\n", cfg->policies[i].peer, cfg->policies[i].policy);
+	fprintf(out, "udp_mtu = %d\n", cfg->udp_mtu);
+	fprintf(out, "udp_loss_max = %d\n", cfg->udp_loss_max);
 }

@@ -32,6 +32,28 @@
  *   metrics_connections = 64           ; metrics connections at once (1..4096)
  *   metrics_per_address = 8            ; of them from one client address (1..4096)
  *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
+ *   routes = 1048576                   ; route entries held, tombstones included
+ *   routes_per_peer = 65536            ; live routes one peer may have us hold
+ *   peers = 1024                       ; peers known (proven, configured or hinted)
+ *   peer_forget = 600                  ; s a peer unreachable (never up, or down) is
+ *                                      ; kept before it is forgotten; seeds stay
+ *   pending_handshakes = 64            ; connections not authenticated yet, in all
+ *   pending_per_address = 8            ; ... from one address
+ *   control_clients = 64               ; control socket clients at once
+ *   control_idle_timeout = 60          ; s an idle control client is kept
+ *   event_followers = 16               ; `vnetctl events -f` at once
+ *   captures = 16                      ; captures running at once
+ *   hold_packets = 8192                ; packets held for one suspended/standby job
+ *   hold_bytes = 33554432              ; ... and their bytes
+ *
+ *   [substrate]                        ; how data reaches other nodes (design.md: Substrates)
+ *   policy = tcp                       ; auto | tcp | udp | verbs, default tcp; auto: the
+ *                                      ; chooser (tunvnet/chooser.h) picks per peer
+ *   peer = n2:auto                     ; repeatable: NODE:POLICY, this peer's own policy
+ *   udp_mtu = 0                        ; underlay path MTU for UDP datagrams, 0 (default):
+ *                                      ; the route's (IP_MTU), lowered on EMSGSIZE
+ *   udp_loss_max = 2                   ; auto: UDP losing more than this % of its
+ *                                      ; probes is not chosen (0..100)
  *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
@@ -62,6 +84,9 @@
 #define CONFIG_DEFAULT_METRICS_CONNS    64
 #define CONFIG_DEFAULT_METRICS_PER_ADDR 8
 #define CONFIG_DEFAULT_METRICS_TIMEOUT  10
+#define CONFIG_MAX_POLICIES   64
+#define CONFIG_UDP_MTU_MIN    576
+#define CONFIG_DEFAULT_UDP_LOSS_MAX 2
 
 /* [limits]: every bound on what a peer, a client or a scraper can make the daemon hold.
  * When one is reached, the excess is refused or the oldest idle holder evicted, and
@@ -70,7 +95,22 @@ struct config_limits {
 	int metrics_conns;     /* metrics connections at once */
 	int metrics_per_addr;  /* of them from one client address */
 	int metrics_timeout_s; /* an idle metrics connection is closed after this */
+	int routes;            /* route entries held (tombstones included) */
+	int routes_per_peer;   /* live route entries naming one peer */
+	int peers;             /* peers known */
+	int peer_forget_s;     /* an unreachable learned peer is forgotten after this */
+	int pending;           /* connections not yet authenticated */
+	int pending_per_addr;  /* of them from one remote address */
+	int control_clients;   /* control socket clients */
+	int control_idle_s;    /* an idle control client is closed after this */
+	int followers;         /* events -f followers */
+	int captures;          /* capture sessions */
+	int hold_packets;      /* packets held for one job */
+	int hold_bytes;        /* bytes held for one job */
 };
+
+/* Fills l with every [limits] default. */
+void config_limits_default(struct config_limits *l);
 
 struct config {
 	char node[NODE_NAME_MAX + 1];
@@ -91,6 +131,14 @@ struct config {
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
 	struct config_limits limits;
+	char substrate[8];    /* [substrate] policy: "auto", "tcp", "udp", "verbs" */
+	struct {
+		char peer[NODE_NAME_MAX + 1];
+		char policy[8];
+	} policies[CONFIG_MAX_POLICIES]; /* [substrate] peer = NODE:POLICY */
+	int npolicies;
+	int udp_mtu;          /* 0: discovered */
+	int udp_loss_max;     /* percent */
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

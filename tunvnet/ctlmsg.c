@@ -34,6 +34,7 @@ static const char *const cmd_names[CTL_CMD_MAX] = {
 	[CTL_CMD_MIGRATE] = "migrate",
 	[CTL_CMD_CAPTURE] = "capture",
 	[CTL_CMD_EVENTS] = "events",
+	[CTL_CMD_SUBSTRATE] = "substrate",
 };
 
 static const struct {
@@ -76,6 +77,8 @@ enum {
 	M_DURATION = 1 << 10,
 	M_SNAPLEN = 1 << 11,
 	M_FOLLOW = 1 << 12,
+	M_STREAM = 1 << 13,
+	M_POLICY = 1 << 14,
 };
 
 #define M_CAPTURE (M_SCOPE | M_VIP | M_PEER | M_CLUSTER | M_FILTER | M_COUNT | M_DURATION | \
@@ -86,13 +89,16 @@ static const struct {
 } cmd_members[CTL_CMD_MAX] = {
 	[CTL_CMD_ATTACH] = { M_NETNS | M_VIP | M_FAMILY | M_STANDBY, M_NETNS },
 	[CTL_CMD_DETACH] = { M_VIP, M_VIP },
-	[CTL_CMD_SUSPEND] = { M_VIP, M_VIP },
-	[CTL_CMD_RESUME] = { M_VIP, M_VIP },
-	[CTL_CMD_ACTIVATE] = { M_VIP, M_VIP },
-	[CTL_CMD_MIGRATE] = { M_VIP | M_TO, M_VIP | M_TO },
+	/* a move names its job by any of its VIPs or by its namespace (one_of below) */
+	[CTL_CMD_SUSPEND] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_RESUME] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_ACTIVATE] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_MIGRATE] = { M_VIP | M_NETNS | M_TO, M_TO },
 	/* what the scope needs is checked once all members are known */
 	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
 	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
+	[CTL_CMD_ROUTES] = { M_STREAM, 0 },
+	[CTL_CMD_SUBSTRATE] = { M_POLICY | M_PEER, M_POLICY },
 };
 
 /* Member names by bit, for the messages and the loop over required members. */
@@ -104,7 +110,7 @@ static const struct {
 	{ M_STANDBY, "standby" }, { M_TO, "to" },	      { M_SCOPE, "scope" },
 	{ M_PEER, "peer" },	  { M_CLUSTER, "cluster" },   { M_FILTER, "filter" },
 	{ M_COUNT, "count" },	  { M_DURATION, "duration_ms" }, { M_SNAPLEN, "snaplen" },
-	{ M_FOLLOW, "follow" },
+	{ M_FOLLOW, "follow" },	  { M_STREAM, "stream" },   { M_POLICY, "policy" },
 };
 
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
@@ -364,6 +370,9 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 	case M_FOLLOW:
 		e = get_bool(key, v, &req->follow, why, whylen);
 		break;
+	case M_STREAM:
+		e = get_bool(key, v, &req->stream, why, whylen);
+		break;
 	case M_TO:
 		e = get_node(key, v, req->to, sizeof(req->to), why, whylen);
 		break;
@@ -372,6 +381,17 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 		break;
 	case M_SCOPE:
 		e = get_scope(v, req, why, whylen);
+		break;
+	case M_POLICY:
+		if (!json_is_string(v) ||
+		    (strcmp(json_string_value(v), "auto") != 0 &&
+		     strcmp(json_string_value(v), "tcp") != 0 &&
+		     strcmp(json_string_value(v), "udp") != 0 &&
+		     strcmp(json_string_value(v), "verbs") != 0 &&
+		     strcmp(json_string_value(v), "default") != 0))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"policy\" must be auto, tcp, udp, verbs or default");
+		snprintf(req->policy, sizeof(req->policy), "%s", json_string_value(v));
 		break;
 	case M_FILTER:
 		if (!json_is_string(v))
@@ -475,6 +495,11 @@ static enum ctl_err parse_object(json_t *o, struct ctl_request *req, char *why, 
 		    !(seen & members[i].bit))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"%s\"",
 				    cmd_names[req->cmd], members[i].name);
+	if ((req->cmd == CTL_CMD_SUSPEND || req->cmd == CTL_CMD_RESUME ||
+	     req->cmd == CTL_CMD_ACTIVATE || req->cmd == CTL_CMD_MIGRATE) &&
+	    !(seen & (M_VIP | M_NETNS)))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"vip\" or \"netns\"",
+			    cmd_names[req->cmd]);
 	/* An explicit VIP already decides the family; two answers could disagree. */
 	if ((seen & M_VIP) && (seen & M_FAMILY))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
@@ -593,6 +618,10 @@ char *ctlmsg_request_encode(const struct ctl_request *req)
 	if (req->snaplen && !put(o, "snaplen", json_integer(req->snaplen)))
 		goto fail;
 	if (req->follow && !put(o, "follow", json_true()))
+		goto fail;
+	if (req->stream && !put(o, "stream", json_true()))
+		goto fail;
+	if (req->policy[0] && !put(o, "policy", json_string(req->policy)))
 		goto fail;
 	return dump_line(o);
 fail:

@@ -9,7 +9,7 @@
  *           capture: "scope" ("vip"|"peer"|"all"), "vip" or "peer" (node name),
  *           "cluster" (bool), "filter" (string, tcpdump syntax), "count" (integer >= 0,
  *           0: unlimited), "duration_ms" (integer >= 0, 0: unlimited), "snaplen" (int);
- *           events: "follow" (bool).
+ *           events: "follow" (bool); routes: "stream" (bool).
  * Reply:    {"version": 1, "ok": true, "result": ...}
  *           {"version": 1, "ok": false, "error": "VIP_IN_USE",
  *            "message": "198.19.1.10 is already hosted by n1"}
@@ -17,7 +17,9 @@
  * Results (the daemon's side; vnetctl prints them as tables or passes them through):
  *   status: {"node","listen","uptime_s","peers_up","peers_known","jobs","routes","pool4","pool6","mtu"}
  *   peers:  [{"node","address","state","substrate","since_s","rtt_ms","tx_frames","rx_frames","drops"}]
- *   routes: [{"vip","node","epoch","local"}]
+ *   routes: [{"vip","node","epoch","local"}] (refused with TOO_LONG beyond
+ *           ROUTES_REPLY_MAX entries); with "stream": {"streaming": true, "routes": n}, then
+ *           lines each a JSON array of such objects, then {"end": true, "count": n}
  *   jobs:   [{"netns","ifname","vips":[...],"rx_packets","tx_packets","rx_bytes","tx_bytes"}]
  *   attach: {"vip","netns","ifname","epoch"}
  *   detach: {"vip","tun_removed"}
@@ -28,6 +30,7 @@
  *           confirmed the route; an error if another node won the VIP)
  *   migrate: {"vip","from","to","epoch","ms"}
  *   jobs entries also carry "state": "active" | "suspended" | "standby"
+ *   substrate: {"peer" (absent for the daemon's), "policy", "in_use"}
  * Streaming commands (capture, events with follow) answer with one reply line and then
  * keep the connection for their stream, as capture.h / events.h describe.
  */
@@ -62,6 +65,7 @@ enum ctl_cmd {
 	CTL_CMD_MIGRATE,   /* vip, to */
 	CTL_CMD_CAPTURE,   /* scope, vip | peer, cluster, filter, count, duration_ms, snaplen */
 	CTL_CMD_EVENTS,    /* follow */
+	CTL_CMD_SUBSTRATE, /* policy, peer (absent: the daemon's policy) */
 	CTL_CMD_MAX
 };
 
@@ -107,6 +111,11 @@ struct ctl_request {
 	int snaplen;          /* 0: default (65535 + room for a super-packet) */
 	/* events */
 	bool follow;
+	/* routes */
+	bool stream;
+	/* substrate: "auto", "tcp", "udp", "verbs", or "default" with a peer (back to the
+	 * config's) */
+	char policy[16];
 };
 
 const char *ctlmsg_cmd_name(enum ctl_cmd c);          /* "attach" */

@@ -30,6 +30,8 @@
  *   capture                      the capture tap the data path calls, and its sessions
  *   job                          jobs' TUNs; packets read go up through job_events
  *                                (forward.c), packets in come down by job_deliver()
+ *   watch                        the periodic check that the kernel still holds each
+ *                                job's TUN, addresses and routes (tunlink: netlink)
  *   peer                         peers and links (being rebuilt: its calls up into
  *                                forward, routing, move are allowed in
  *                                tests/layering-allow until then)
@@ -68,6 +70,7 @@ struct move;
 struct command;
 struct peer_set;
 struct metrics;
+struct watch;
 
 struct daemon {
 	struct config cfg;
@@ -90,6 +93,7 @@ struct daemon {
 	struct move *move;                    /* move.c: pending operations */
 	struct command *command;              /* command.c: followers */
 	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
+	struct watch *watch;                  /* watch.c: the periodic kernel check */
 	uint64_t start_ms;
 };
 

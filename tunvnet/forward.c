@@ -62,6 +62,26 @@ static bool ip_part(uint16_t flags, const uint8_t *pkt, size_t len, const uint8_
 	return true;
 }
 
+/* One definition of a packet and a byte on every counter of peer traffic, the node's
+ * (STAT_PEER_*) and each peer's alike: a DATA frame, counted by the length of the inner
+ * IP packet (or super-packet), without the virtio-net header, as the TUN counters are.
+ * Both are bumped here and only here, so that the peers' add up to the node's. */
+static void count_tx(struct daemon *d, struct peer *p, size_t iplen)
+{
+	p->tx_packets++;
+	p->tx_bytes += iplen;
+	stats_add(&d->stats, STAT_PEER_TX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_TX_BYTES, iplen);
+}
+
+static void count_rx(struct daemon *d, struct peer *p, size_t iplen)
+{
+	p->rx_packets++;
+	p->rx_bytes += iplen;
+	stats_add(&d->stats, STAT_PEER_RX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_RX_BYTES, iplen);
+}
+
 /* VIPs that moved away lately, each until its grace period ends. */
 #define POINTERS_MAX 1024
 
@@ -176,8 +196,7 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		drop(d, DROP_NO_LINK, j, p);
 		return 0;
 	}
-	stats_add(&d->stats, STAT_PEER_TX_PACKETS, 1);
-	stats_add(&d->stats, STAT_PEER_TX_BYTES, iplen);
+	count_tx(d, p, iplen);
 	return 0;
 }
 
@@ -232,6 +251,7 @@ static int send_on(struct daemon *d, const char *node, uint32_t flags, const uin
 		drop(d, err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
 		return err;
 	}
+	count_tx(d, p, iplen);
 	stats_add(&d->stats, STAT_FORWARDED, 1);
 	return 0;
 }
@@ -275,8 +295,7 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 		drop(d, DROP_MALFORMED, NULL, p);
 		return;
 	}
-	stats_add(&d->stats, STAT_PEER_RX_PACKETS, 1);
-	stats_add(&d->stats, STAT_PEER_RX_BYTES, iplen);
+	count_rx(d, p, iplen);
 	capture_packet(d->capture, CAPTURE_FROM_PEER, p->name, ip, iplen, iplen);
 	if (packet_parse(ip, iplen, &pi) < 0) {
 		drop(d, DROP_MALFORMED, NULL, p);

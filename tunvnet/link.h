@@ -53,6 +53,7 @@ struct peer_link {
 	uint64_t id;                  /* data: the link number */
 	struct seal seal;             /* data, when sealed */
 	struct loop_timer timeout;    /* handshake deadline */
+	struct loop_timer resend;     /* datagrams: LINK_OPEN again until LINK_OK */
 	uint64_t tx_frames, rx_frames;
 };
 

@@ -31,7 +31,8 @@ static void usage(FILE *f)
 "\n"
 "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 "  -n, --check        check the configuration, print every error as\n"
-"                     FILE:LINE: reason, and exit\n"
+"                     FILE:LINE: reason, and exit; with -v, print the effective\n"
+"                     configuration (every default filled in) when it is good\n"
 "  -d, --detach       detach from the terminal and log to syslog\n"
 "                     (default: foreground, logging to stderr)\n"
 "  -v, --verbose      more verbose logging (twice for debug)\n"
@@ -134,6 +135,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tunvnetd: %s clashes with a running daemon\n", path);
 		else
 			printf("%s: configuration OK\n", path);
+		if (n <= 0 && verbose > LOG_LEVEL_INFO) {
+			printf("# the effective configuration, defaults filled in\n");
+			config_print(&d.cfg, stdout);
+		}
 		return n > 0;
 	}
 	if (detach) {

@@ -181,6 +181,33 @@ int msg_link_open_decode(const uint8_t *buf, size_t len, struct msg_link_open *m
 	return 0;
 }
 
+int msg_substrate_encode(const struct msg_substrate *m, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+
+	if (m->len > MSG_SUBSTRATE_BLOB_MAX)
+		return -EINVAL;
+	if (!put_u8(buf, cap, &off, m->substrate) || !put_be64(buf, cap, &off, m->link) ||
+	    !put_be16(buf, cap, &off, (uint16_t)m->len) ||
+	    !put_bytes(buf, cap, &off, m->blob, m->len))
+		return -EMSGSIZE;
+	return (int)off;
+}
+
+int msg_substrate_decode(const uint8_t *buf, size_t len, struct msg_substrate *m)
+{
+	size_t off = 0;
+	uint16_t n;
+
+	memset(m, 0, sizeof(*m));
+	if (!get_u8(buf, len, &off, &m->substrate) || !get_be64(buf, len, &off, &m->link) ||
+	    !get_be16(buf, len, &off, &n) || n > MSG_SUBSTRATE_BLOB_MAX ||
+	    !get_bytes(buf, len, &off, m->blob, n) || off != len)
+		return -EBADMSG;
+	m->len = n;
+	return 0;
+}
+
 int msg_link_ok_encode(const struct msg_link_ok *m, uint8_t *buf, size_t cap)
 {
 	size_t off = 0;

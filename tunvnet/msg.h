@@ -7,6 +7,8 @@
  * LINK_OPEN: u8 name_len, name (the dialer), u64 link, u8 substrate, u8 flags
  *         (MSG_HELLO_SEALED), mac[32]
  * LINK_OK: u64 link, mac[32]
+ * SUBSTRATE: u8 substrate, u64 link, u16 blob_len, blob (at most MSG_SUBSTRATE_BLOB_MAX;
+ *         what it means is the substrate's business: tunnel.h, params)
  * PEERS:  u16 count, then count x { u8 name_len, name, u8 family, addr, u16 port }
  *         (family and addr as in HELLO, family 0 included)
  * ROUTES: u16 count, then count x { u8 family, addr (4|16), u64 epoch, u8 flags
@@ -55,6 +57,15 @@ struct msg_link_ok {
 	uint8_t mac[MSG_MAC_BYTES];
 };
 
+#define MSG_SUBSTRATE_BLOB_MAX 1024 /* = TUNNEL_PARAMS_MAX */
+
+struct msg_substrate {
+	uint8_t substrate;
+	uint64_t link;
+	size_t len;
+	uint8_t blob[MSG_SUBSTRATE_BLOB_MAX];
+};
+
 struct msg_member {
 	char name[NODE_NAME_MAX + 1];
 	struct sockaddr_storage addr;
@@ -70,6 +81,9 @@ int msg_link_open_encode(const struct msg_link_open *m, uint8_t *buf, size_t cap
 int msg_link_open_decode(const uint8_t *buf, size_t len, struct msg_link_open *m);
 int msg_link_ok_encode(const struct msg_link_ok *m, uint8_t *buf, size_t cap);
 int msg_link_ok_decode(const uint8_t *buf, size_t len, struct msg_link_ok *m);
+
+int msg_substrate_encode(const struct msg_substrate *m, uint8_t *buf, size_t cap);
+int msg_substrate_decode(const uint8_t *buf, size_t len, struct msg_substrate *m);
 
 int msg_peers_encode(const struct msg_member *v, size_t n, uint8_t *buf, size_t cap);
 /* Decodes up to max members into v; *n gets the count. 0 / -EBADMSG / -E2BIG. */

@@ -20,6 +20,7 @@
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
+#include "tunvnet/watch.h"
 
 /* control -> command: each request line. */
 static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
@@ -123,6 +124,8 @@ int node_init(struct daemon *d)
 	if (err == 0)
 		err = job_init(d);
 	if (err == 0)
+		err = watch_init(d);
+	if (err == 0)
 		err = routing_init(d);
 	if (err == 0)
 		err = forward_init(d);
@@ -146,6 +149,8 @@ int node_start(struct daemon *d)
 	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
 	if (err < 0)
 		return err;
+	control_set_limits(d->ctl, d->cfg.limits.control_clients, d->cfg.limits.control_idle_s,
+			   &d->stats);
 	/* The other local management interface: off unless metrics_listen is set. */
 	err = metrics_start(d);
 	if (err < 0)
@@ -182,6 +187,7 @@ void node_free(struct daemon *d)
 	move_fini(d);
 	forward_fini(d);
 	routing_stop(d);
+	watch_fini(d);
 	job_fini(d);
 	capture_free(d->capture);
 	d->capture = NULL;

@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tunnel/frame.h"
+#include "tunnel/substrate.h"
 #include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
@@ -30,7 +32,6 @@
 #define MAX_MEMBERS      1024
 #define REFUSED_LOG_MAX  256
 #define GC_MS            10000
-#define SUBSTRATE_TCP    0 /* the index of tcp among the substrates (HELLO's bitmap) */
 
 /* Counters of this layer, by name in `vnetctl stats --json` ("peers_*"). */
 enum peer_counter {
@@ -44,13 +45,14 @@ enum peer_counter {
 	PC_HINTS_DROPPED,     /* PEERS entries not kept: too many peers known */
 	PC_HINTS_FORGOTTEN,   /* hinted peers never proven, dropped after a while */
 	PC_DATA_LINKS_UP,
+	PC_DATAGRAMS_REJECTED, /* datagrams that failed to open: dropped, the link kept */
 	PC_MAX
 };
 
 static const char *const pc_names[PC_MAX] = {
 	"refused_certificate", "refused_hello", "refused_link", "pending_limited",
 	"handshake_timeouts", "rejected_frames", "replayed_frames", "hints_dropped",
-	"hints_forgotten", "data_links_up",
+	"hints_forgotten", "data_links_up", "datagrams_rejected",
 };
 
 /* A seed address from the config; dialed while no peer up listens there. */
@@ -63,13 +65,24 @@ struct seed {
 	struct daemon *d;
 };
 
+/* This daemon's instance of one substrate. */
+struct set_sub {
+	struct daemon *d;
+	const struct tunnel_ops *ops; /* NULL: not in this build */
+	struct tunnel *t;             /* NULL: unavailable (why says why) */
+	struct tunnel_listener *listener;
+	char why[64];
+};
+
 struct peer_set {
 	struct daemon *d;
 	const struct peer_events *ev;
 	void *arg;
 	struct tls_ctx *tls;
-	struct tunnel *tcp;
-	struct tunnel_listener *listener;
+	struct tunnel *tcp;           /* = sub[SUBSTRATE_TCP].t: control links */
+	struct set_sub sub[SUBSTRATE_MAX];
+	struct tunnel_listener *listener; /* tcp's: control links and tcp data links */
+	int policy;                   /* the daemon's: PEER_POLICY_AUTO or a substrate */
 	struct peer_link *pending;    /* links not bound to a peer yet */
 	int npending;
 	struct seed *seeds;
@@ -92,7 +105,10 @@ static const struct tunnel_events link_events;
 static void link_close(struct peer_link *l, const char *why);
 static void seed_schedule(struct seed *s);
 static void peer_schedule(struct peer *p);
-static void data_schedule(struct peer *p);
+static void data_schedule(struct peer_sub *ps);
+static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops,
+				  struct tunnel_link *lk, enum link_role role, bool initiator,
+				  const struct sockaddr_storage *remote);
 
 static struct peer_set *ps_of(const struct daemon *d)
 {
@@ -157,9 +173,18 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 
 	if (!p->ctl)
 		return -ENOTCONN;
+	if (p->ctl_overflow)
+		return -ENOBUFS; /* nothing after a lost frame: the link is being reset */
 	err = link_send(p->ctl, type, flags, buf, len, ps_of(p->d)->out);
-	if (err == 0)
+	if (err == 0) {
 		p->tx_frames++;
+	} else if (err == -ENOBUFS) {
+		/* A control frame lost would leave the peer's tables diverging from ours:
+		 * refuse everything after it and reset the link (from the keepalive timer,
+		 * not from within the sender's loop); the new session resyncs the tables. */
+		p->ctl_overflow = true;
+		loop_timer_arm(p->d->loop, &p->keepalive, 0);
+	}
 	return err;
 }
 
@@ -167,32 +192,314 @@ void peer_flush(struct peer *p)
 {
 	if (p->ctl)
 		p->ctl->ops->flush(p->ctl->lk);
-	for (int i = 0; i < p->ndata; i++)
-		p->data[i]->ops->flush(p->data[i]->lk);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].link)
+			p->sub[i].link->ops->flush(p->sub[i].link->lk);
 }
 
-/* The link DATA takes now: a data link when one is up, else the control link. The
- * substrates' choice between several data links comes with more substrates. */
-static struct peer_link *data_link(struct peer *p, uint32_t flags)
+int peer_data_links(const struct peer *p)
 {
-	if ((flags & PEER_SEND_ORDERED) || p->ndata == 0)
+	int n = 0;
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		n += p->sub[i].link != NULL;
+	return n;
+}
+
+struct peer_held {
+	struct peer_held *next;
+	uint32_t flags;
+	size_t len;
+	uint8_t data[];
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, const void *pkt,
+			size_t len);
+static struct peer_link *data_link(const struct peer *p, uint32_t flags);
+
+/* Probes on a data link (PING/PONG bodies there; the control link's PING is only the
+ * u64 below):
+ *   PING: u64 sender's microseconds, u32 probe number, u32 train number, u8 index in
+ *         the train, u8 kind (PROBE_*), zero padding (a train's probes are
+ *         CHOOSER_TRAIN_BYTES long)
+ *   PONG: the PING's first PROBE_LEN bytes */
+#define PROBE_LEN   18
+#define PROBE_PLAIN 0
+#define PROBE_TRAIN 1
+#define PROBE_DRAIN 2
+
+static uint32_t send_probe(struct peer *p, int id, uint8_t kind, uint32_t train, uint8_t idx,
+			   size_t size)
+{
+	struct peer_link *l = p->sub[id].link;
+	uint8_t buf[CHOOSER_TRAIN_BYTES];
+	uint32_t seq = 0;
+	size_t off = 0;
+
+	if (!l)
+		return 0;
+	if (kind != PROBE_TRAIN)
+		seq = chooser_probe_sent(&p->ch, id, loop_now(p->d->loop));
+	memset(buf, 0, size);
+	put_be64(buf, size, &off, now_us());
+	put_be32(buf, size, &off, seq);
+	put_be32(buf, size, &off, train);
+	put_u8(buf, size, &off, idx);
+	put_u8(buf, size, &off, kind);
+	link_send(l, FRAME_PING, 0, buf, size, ps_of(p->d)->out);
+	return seq;
+}
+
+static void held_free(struct peer *p)
+{
+	while (p->held) {
+		struct peer_held *h = p->held;
+
+		p->held = h->next;
+		free(h);
+	}
+	p->held_tail = &p->held;
+	p->nheld = p->held_bytes = 0;
+}
+
+static void switch_event(struct peer *p, int from, int to, const char *why)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "%s -> %s: %s",
+		 from >= 0 ? substrate_name(from) : "control link",
+		 to >= 0 ? substrate_name(to) : "control link", why);
+	log_info("peer %s: data %s", p->name, detail);
+	events_peer(p->d->events, EVENT_SUBSTRATE_SWITCH, p->name, detail);
+	if (to >= 0)
+		p->switches[to]++;
+}
+
+/* The switch takes effect: DATA held meanwhile goes out first, in order, on the new
+ * link. */
+static void drain_done(struct peer *p)
+{
+	struct peer_held *h;
+
+	loop_timer_stop(p->d->loop, &p->drain);
+	if (p->drain_to == -2)
+		return;
+	p->active = p->drain_to;
+	p->drain_to = -2;
+	while ((h = p->held)) {
+		p->held = h->next;
+		send_data_on(p, data_link(p, h->flags), h->flags, h->data, h->len);
+		free(h);
+	}
+	held_free(p);
+}
+
+static void on_drain_timeout(struct loop_timer *t, void *arg)
+{
+	drain_done(arg);
+}
+
+/* The policy in force for p: its own (vnetctl substrate PEER), the config's for it, the
+ * daemon's. */
+static int policy_of(const struct peer *p)
+{
+	const struct config *cfg = &p->d->cfg;
+	int pol;
+
+	if (p->policy != PEER_POLICY_DEFAULT)
+		return p->policy;
+	for (int i = 0; i < cfg->npolicies; i++)
+		if (strcmp(cfg->policies[i].peer, p->name) == 0 &&
+		    (pol = peer_policy_parse(cfg->policies[i].policy)) != -EINVAL)
+			return pol;
+	return ps_of(p->d)->policy;
+}
+
+/* Asks the chooser and moves DATA when its answer changed. A planned move (the old link
+ * still works) drains the old link first; a failover moves at once. */
+static void peer_choose(struct peer *p)
+{
+	uint64_t now = loop_now(p->d->loop);
+	int want = chooser_pick(&p->ch, policy_of(p), now), old = p->active;
+	char why[CHOOSER_WHY_MAX], how[CHOOSER_WHY_MAX + 32];
+	bool old_ok;
+
+	if (p->drain_to != -2) {
+		if (want == p->drain_to)
+			return; /* under way */
+		drain_done(p); /* the choice changed again: finish the first */
+		old = p->active;
+	}
+	if (want == old)
+		return;
+	old_ok = old >= 0 && p->sub[old].link &&
+		 chooser_usable(&p->ch, old, now, why, sizeof(why));
+	if (old >= 0 && !old_ok) {
+		if (!p->sub[old].link)
+			snprintf(why, sizeof(why), "no data link");
+		snprintf(how, sizeof(how), "failover: %s %s", substrate_name(old), why);
+		p->failovers++;
+		p->sub[old].failovers++;
+	} else {
+		chooser_explain(&p->ch, want, policy_of(p), now, why, sizeof(why));
+		snprintf(how, sizeof(how), "%s", want >= 0 ? why : "no data link up");
+	}
+	switch_event(p, old, want, how);
+	if (old_ok && want >= 0) {
+		/* drain: a probe on the old link; DATA waits for its answer */
+		p->drain_to = want;
+		p->drain_seq = send_probe(p, old, PROBE_DRAIN, 0, 0, PROBE_LEN);
+		p->sub[old].link->ops->flush(p->sub[old].link->lk);
+		loop_timer_arm(p->d->loop, &p->drain, PEER_DRAIN_MS);
+		return;
+	}
+	p->active = want;
+}
+
+/* Every CHOOSER_PROBE_MS while the peer is up: a probe on every data link, a train
+ * every CHOOSER_TRAIN_MS, then the choice. */
+static void on_probe(struct loop_timer *t, void *arg)
+{
+	struct peer *p = arg;
+	bool pinned = policy_of(p) >= 0, train;
+	uint32_t every = pinned ? PEER_PINNED_PROBE_MS : CHOOSER_PROBE_MS;
+
+	if (!p->ctl)
+		return;
+	/* A pinned policy needs no failover: its probes only keep `vnetctl peers`
+	 * current, at a rate that costs nothing in a large cluster. */
+	train = ++p->probe_ticks % ((pinned ? 10 * PEER_PINNED_PROBE_MS : CHOOSER_TRAIN_MS) /
+				    every) == 0;
+	if (train)
+		p->train_no++;
+	for (int id = 0; id < SUBSTRATE_MAX; id++) {
+		if (!p->sub[id].link)
+			continue;
+		send_probe(p, id, PROBE_PLAIN, 0, 0, PROBE_LEN);
+		for (int i = 0; train && i < CHOOSER_TRAIN_LEN; i++) {
+			send_probe(p, id, PROBE_TRAIN, p->train_no, (uint8_t)i,
+				   CHOOSER_TRAIN_BYTES);
+			/* each probe its own send: a shaper sees packets, not one GSO batch
+			 * it lets through whole */
+			p->sub[id].link->ops->flush(p->sub[id].link->lk);
+			if (!p->sub[id].link)
+				break;
+		}
+	}
+	peer_choose(p);
+	loop_timer_arm(p->d->loop, &p->probe, every);
+}
+
+/* A PONG on a data link: a probe's, a train's or a drain's answer. */
+static void on_probe_answer(struct peer *p, struct peer_link *l, const uint8_t *b, size_t len)
+{
+	uint64_t sent, now = now_us();
+	uint32_t seq, train;
+	uint8_t idx, kind;
+	size_t off = 0;
+	int id = substrate_id(l->ops);
+
+	if (!get_be64(b, len, &off, &sent) || !get_be32(b, len, &off, &seq) ||
+	    !get_be32(b, len, &off, &train) || !get_u8(b, len, &off, &idx) ||
+	    !get_u8(b, len, &off, &kind) || sent > now)
+		return;
+	if (kind == PROBE_TRAIN) {
+		if (train == p->train_no && idx == CHOOSER_TRAIN_LEN - 1)
+			chooser_train(&p->ch, id, CHOOSER_TRAIN_LEN * CHOOSER_TRAIN_BYTES,
+				      now - sent);
+		return;
+	}
+	chooser_probe_answered(&p->ch, id, seq, loop_now(p->d->loop), now - sent);
+	if (kind == PROBE_DRAIN && p->drain_to != -2 && seq == p->drain_seq &&
+	    p->active == id)
+		drain_done(p);
+}
+
+void peer_set_policy(struct peer *p, int policy)
+{
+	p->policy = policy;
+	peer_choose(p);
+	if (p->ctl) /* at the new policy's rate from now */
+		loop_timer_arm(p->d->loop, &p->probe, CHOOSER_PROBE_MS);
+}
+
+void peer_set_default_policy(struct daemon *d, int policy)
+{
+	ps_of(d)->policy = policy;
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->ctl)
+			continue;
+		peer_choose(p);
+		loop_timer_arm(d->loop, &p->probe, CHOOSER_PROBE_MS);
+	}
+}
+
+/* The link DATA takes now: the active substrate's data link, else TCP's, else the
+ * control link. */
+static struct peer_link *data_link(const struct peer *p, uint32_t flags)
+{
+	if (flags & PEER_SEND_ORDERED)
 		return p->ctl;
-	return p->data[0];
+	if (p->active >= 0 && p->sub[p->active].link)
+		return p->sub[p->active].link;
+	if (p->sub[SUBSTRATE_TCP].link)
+		return p->sub[SUBSTRATE_TCP].link;
+	return p->ctl;
+}
+
+/* Holds a DATA frame while a switch drains the old link. */
+static int hold(struct peer *p, uint32_t flags, const void *pkt, size_t len)
+{
+	struct peer_held *h;
+
+	if (p->nheld >= PEER_HELD_MAX || p->held_bytes + len > PEER_HELD_BYTES ||
+	    !(h = malloc(sizeof(*h) + len))) {
+		p->held_drops++;
+		p->drops++;
+		return -ENOBUFS;
+	}
+	h->next = NULL;
+	h->flags = flags;
+	h->len = len;
+	memcpy(h->data, pkt, len);
+	*p->held_tail = h;
+	p->held_tail = &h->next;
+	p->nheld++;
+	p->held_bytes += len;
+	return 0;
 }
 
 int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
 {
-	struct peer_link *l;
-	int err;
-
 	if (!p->ctl)
 		return -ENOTCONN;
-	l = data_link(p, flags);
+	if (p->drain_to != -2 && !(flags & PEER_SEND_ORDERED))
+		return hold(p, flags, pkt, len);
+	return send_data_on(p, data_link(p, flags), flags, pkt, len);
+}
+
+static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, const void *pkt,
+			size_t len)
+{
+	int err;
+
+	if (!l)
+		return -ENOTCONN;
 	err = link_send(l, FRAME_DATA, (uint16_t)(flags & 0xffff), pkt, len, ps_of(p->d)->out);
 	if (err == 0) {
+		struct peer_sub *sb = &p->sub[substrate_id(l->ops)];
+
+		sb->tx_packets++;
+		sb->tx_bytes += len;
 		p->tx_frames++;
-		p->tx_packets++;
-		p->tx_bytes += len;
 	} else {
 		p->drops++;
 	}
@@ -210,7 +517,9 @@ static void send_hello(struct peer_link *l)
 	snprintf(h.name, sizeof(h.name), "%s", d->cfg.node);
 	h.listen = d->cfg.listen;
 	h.flags = d->cfg.sealed ? MSG_HELLO_SEALED : 0;
-	h.substrates = 1u << SUBSTRATE_TCP;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (ps_of(d)->sub[i].t)
+			h.substrates |= 1u << i;
 	n = msg_hello_encode(&h, buf, sizeof(buf));
 	if (n > 0)
 		link_send(l, FRAME_HELLO, 0, buf, (size_t)n, ps_of(d)->out);
@@ -249,6 +558,7 @@ static void broadcast_members(struct daemon *d)
 
 static void on_retry(struct loop_timer *t, void *arg);
 static void on_data_retry(struct loop_timer *t, void *arg);
+static void on_substrate(struct peer *p, const uint8_t *buf, size_t len);
 static void on_keepalive(struct loop_timer *t, void *arg);
 static void on_rekey(struct loop_timer *t, void *arg);
 
@@ -263,9 +573,21 @@ static struct peer *peer_new(struct daemon *d, const char *name)
 	p->addr.ss_family = AF_UNSPEC;
 	p->rtt_ms = -1;
 	p->since_ms = p->learned_ms = loop_now(d->loop);
-	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->policy = PEER_POLICY_DEFAULT;
+	p->active = -1;
+	p->drain_to = -2;
+	p->held_tail = &p->held;
+	chooser_init(&p->ch, d->cfg.udp_loss_max);
+	loop_timer_init(&p->probe, on_probe, p);
+	loop_timer_init(&p->drain, on_drain_timeout, p);
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		p->sub[i].p = p;
+		p->sub[i].id = i;
+		p->sub[i].backoff_ms = PEER_BACKOFF_MIN_MS;
+		loop_timer_init(&p->sub[i].retry, on_data_retry, &p->sub[i]);
+	}
 	loop_timer_init(&p->retry, on_retry, p);
-	loop_timer_init(&p->data_retry, on_data_retry, p);
 	loop_timer_init(&p->keepalive, on_keepalive, p);
 	loop_timer_init(&p->rekey, on_rekey, p);
 	p->next = d->peers;
@@ -278,9 +600,13 @@ static void peer_free(struct peer *p)
 	struct daemon *d = p->d;
 
 	loop_timer_stop(d->loop, &p->retry);
-	loop_timer_stop(d->loop, &p->data_retry);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		loop_timer_stop(d->loop, &p->sub[i].retry);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
+	loop_timer_stop(d->loop, &p->probe);
+	loop_timer_stop(d->loop, &p->drain);
+	held_free(p);
 	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -296,8 +622,6 @@ static bool we_dial(const struct peer *p)
 	return p->addr.ss_family != AF_UNSPEC && strcmp(p->d->cfg.node, p->name) < 0;
 }
 
-static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
-				  bool initiator, const struct sockaddr_storage *remote);
 
 /* A dial to an address only a hint gave us takes a token; false: wait for one. */
 static bool hint_token(struct peer_set *ps, uint64_t now)
@@ -335,7 +659,7 @@ static void peer_dial(struct peer *p)
 		peer_schedule(p);
 		return;
 	}
-	l = link_new(d, lk, LINK_CONTROL, true, &p->addr);
+	l = link_new(d, d->substrate, lk, LINK_CONTROL, true, &p->addr);
 	if (!l) {
 		d->substrate->close(lk);
 		peer_schedule(p);
@@ -366,30 +690,63 @@ static void peer_schedule(struct peer *p)
 	loop_timer_arm(p->d->loop, &p->retry, next_backoff(&p->backoff_ms));
 }
 
-/* The side that dialed the control link opens the data link, to the address it dialed. */
-static void data_dial(struct peer *p)
+/* Whether both ends have substrate id and this one can use it. */
+static bool sub_common(const struct peer *p, int id)
 {
+	return ps_of(p->d)->sub[id].t && (p->substrates & (1u << id));
+}
+
+/* The side that dialed the control link opens a data link on every substrate both ends
+ * have, to the address it dialed (the peer listens on every substrate at that address).
+ * A substrate whose links are made from parameters (tunnel.h) sends its blob in a
+ * SUBSTRATE frame on the control link and waits for the answer. */
+static void data_dial(struct peer_sub *sb)
+{
+	struct peer *p = sb->p;
 	struct daemon *d = p->d;
-	struct peer_set *ps = ps_of(d);
+	struct set_sub *ss = &ps_of(d)->sub[sb->id];
 	struct tunnel_link *lk;
 	struct peer_link *l;
 
-	if (!p->ctl || !p->ctl->initiator || p->data_dial || p->ndata >= 1 ||
+	if (!p->ctl || !p->ctl->initiator || sb->dial || sb->link || !sub_common(p, sb->id) ||
 	    p->ctl->remote.ss_family == AF_UNSPEC)
 		return;
-	if (d->substrate->connect(ps->tcp, &p->ctl->remote, NULL, &lk) < 0) {
-		data_schedule(p);
+	if (ss->ops->connect(ss->t, &p->ctl->remote, NULL, &lk) < 0) {
+		data_schedule(sb);
 		return;
 	}
-	l = link_new(d, lk, LINK_DATA, true, &p->ctl->remote);
+	l = link_new(d, ss->ops, lk, LINK_DATA, true, &p->ctl->remote);
 	if (!l) {
-		d->substrate->close(lk);
-		data_schedule(p);
+		ss->ops->close(lk);
+		data_schedule(sb);
 		return;
 	}
 	l->peer = p;
 	l->id = ++p->link_next;
-	p->data_dial = l;
+	sb->dial = l;
+	if (ss->ops->params) {
+		struct msg_substrate m;
+		uint8_t out[MSG_SUBSTRATE_BLOB_MAX + 16];
+		int n;
+
+		m.substrate = (uint8_t)sb->id;
+		m.link = l->id;
+		n = ss->ops->params(lk, m.blob, sizeof(m.blob));
+		if (n < 0) {
+			link_close(l, "no parameters for the data link");
+			return;
+		}
+		m.len = (size_t)n;
+		n = msg_substrate_encode(&m, out, sizeof(out));
+		if (n < 0 || peer_send_ctl(p, FRAME_SUBSTRATE, 0, out, (size_t)n) < 0)
+			link_close(l, "cannot send the data link's parameters");
+	}
+}
+
+static void data_dial_all(struct peer *p)
+{
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		data_dial(&p->sub[i]);
 }
 
 static void on_data_retry(struct loop_timer *t, void *arg)
@@ -397,11 +754,74 @@ static void on_data_retry(struct loop_timer *t, void *arg)
 	data_dial(arg);
 }
 
-static void data_schedule(struct peer *p)
+static void data_schedule(struct peer_sub *sb)
 {
-	if (!p->ctl || !p->ctl->initiator || p->data_dial)
+	struct peer *p = sb->p;
+
+	if (!p->ctl || !p->ctl->initiator || sb->dial || !sub_common(p, sb->id))
 		return;
-	loop_timer_arm(p->d->loop, &p->data_retry, next_backoff(&p->data_backoff_ms));
+	loop_timer_arm(p->d->loop, &sb->retry, next_backoff(&sb->backoff_ms));
+}
+
+/* SUBSTRATE on the control link: the dialer's parameters for a data link (we are the
+ * listener: make our end and answer), or the listener's answer (we dialed: hand them to
+ * our end). */
+static void on_substrate(struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct daemon *d = p->d;
+	struct peer_set *ps = ps_of(d);
+	struct msg_substrate *m = (struct msg_substrate *)ps->in; /* scratch, big enough */
+	struct set_sub *ss;
+	struct peer_sub *sb;
+	struct tunnel_link *lk;
+	struct peer_link *l;
+	uint8_t out[MSG_SUBSTRATE_BLOB_MAX + 16];
+	int n;
+
+	_Static_assert(sizeof(struct msg_substrate) <= sizeof(ps->in), "scratch");
+	if (msg_substrate_decode(buf, len, m) < 0 || m->substrate >= SUBSTRATE_MAX) {
+		stats_add(&d->stats, STAT_PROTOCOL_ERRORS, 1);
+		link_close(p->ctl, "malformed SUBSTRATE");
+		return;
+	}
+	sb = &p->sub[m->substrate];
+	ss = &ps->sub[m->substrate];
+	if (!sub_common(p, m->substrate) || !ss->ops->params) {
+		log_ratelimited(log_warnx, "peer %s: SUBSTRATE for %s, which we cannot use",
+				p->name, substrate_name(m->substrate));
+		return;
+	}
+	if (p->ctl->initiator) {
+		/* the answer to our data_dial() */
+		if (!sb->dial || sb->dial->id != m->link)
+			return; /* an attempt we gave up already */
+		if (ss->ops->set_params(sb->dial->lk, m->blob, m->len) < 0)
+			link_close(sb->dial, "the peer's parameters were refused");
+		return;
+	}
+	/* The listener's end: one attempt per substrate at a time, for a rising number. */
+	if (sb->dial)
+		link_close(sb->dial, "replaced by a newer attempt");
+	if (m->link <= p->link_last_in ||
+	    ss->ops->accept_params(ss->t, m->blob, m->len, &lk) < 0)
+		return;
+	l = link_new(d, ss->ops, lk, LINK_DATA, false, &p->ctl->remote);
+	if (!l) {
+		ss->ops->close(lk);
+		return;
+	}
+	sb->dial = l;
+	l->peer = p; /* not bound: LINK_OPEN still has to prove it */
+	l->id = m->link;
+	n = ss->ops->params(lk, m->blob, sizeof(m->blob));
+	if (n < 0) {
+		link_close(l, "no parameters for the data link");
+		return;
+	}
+	m->len = (size_t)n;
+	n = msg_substrate_encode(m, out, sizeof(out));
+	if (n < 0 || peer_send_ctl(p, FRAME_SUBSTRATE, 0, out, (size_t)n) < 0)
+		link_close(l, "cannot answer SUBSTRATE");
 }
 
 static void on_keepalive(struct loop_timer *t, void *arg)
@@ -413,6 +833,11 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 
 	if (!p->ctl)
 		return;
+	if (p->ctl_overflow) {
+		stats_limit(&p->d->stats, LIMIT_CTL_QUEUE, 1);
+		link_close(p->ctl, "control queue full: link reset, tables resync");
+		return;
+	}
 	if (now - p->last_rx_ms > PEER_DEAD_MS) {
 		link_close(p->ctl, "keepalive timeout");
 		return;
@@ -428,9 +853,9 @@ static void on_rekey(struct loop_timer *t, void *arg)
 {
 	struct peer *p = arg;
 
-	for (int i = 0; i < p->ndata; i++)
-		if (p->data[i]->sealed)
-			seal_rekey_tx(&p->data[i]->seal);
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].link && p->sub[i].link->sealed)
+			seal_rekey_tx(&p->sub[i].link->seal);
 	if (p->ctl)
 		loop_timer_arm(p->d->loop, &p->rekey, (uint64_t)p->d->cfg.rekey_s * 1000);
 }
@@ -444,8 +869,9 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		return;
 	p = peer_find(d, m->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
 			ps_of(d)->c[PC_HINTS_DROPPED]++;
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			return;
 		}
 		p = peer_new(d, m->name);
@@ -460,26 +886,49 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		peer_dial(p);
 }
 
-/* Forgets hinted peers that never proved themselves. */
+static bool at_seed(struct daemon *d, const struct peer *p);
+
+/* How often peers are looked over: GC_MS, or twice per peer_forget when that is shorter. */
+static uint64_t gc_ms(const struct daemon *d)
+{
+	uint64_t half = (uint64_t)d->cfg.limits.peer_forget_s * 500;
+
+	return half < GC_MS ? half : GC_MS;
+}
+
+/* Forgets peers that stay unreachable for peer_forget: hinted ones never proven, and
+ * ones that were up but have been down that long. A peer at a seed's address (the
+ * operator configured it) is kept. */
 static void on_gc(struct loop_timer *t, void *arg)
 {
 	struct daemon *d = arg;
-	uint64_t now = loop_now(d->loop);
+	uint64_t now = loop_now(d->loop), forget = (uint64_t)d->cfg.limits.peer_forget_s * 1000;
 	struct peer *next;
 
 	for (struct peer *p = d->peers; p; p = next) {
 		next = p->next;
-		if (p->ctl || p->dial || p->ever_up || p->addr_known ||
-		    now - p->learned_ms < PEER_HINT_FORGET_MS)
+		if (p->ctl || p->dial || (!p->ever_up && p->addr_known) ||
+		    now - (p->ever_up ? p->since_ms : p->learned_ms) < forget || at_seed(d, p))
 			continue;
 		ps_of(d)->c[PC_HINTS_FORGOTTEN]++;
-		log_debug("forgetting hinted peer %s: never proven", p->name);
+		log_info("forgetting peer %s: %s for %d s", p->name,
+			 p->ever_up ? "down" : "never proven", d->cfg.limits.peer_forget_s);
 		peer_free(p);
 	}
-	loop_timer_arm(d->loop, t, GC_MS);
+	loop_timer_arm(d->loop, t, gc_ms(d));
 }
 
 /* --- seeds --------------------------------------------------------------------------- */
+
+static bool at_seed(struct daemon *d, const struct peer *p)
+{
+	struct peer_set *ps = ps_of(d);
+
+	for (int i = 0; p->addr_known && i < ps->nseeds; i++)
+		if (addr_equal(&p->addr, &ps->seeds[i].addr))
+			return true;
+	return false;
+}
 
 static bool seed_reached(const struct seed *s)
 {
@@ -503,7 +952,7 @@ static void seed_dial(struct seed *s)
 		seed_schedule(s);
 		return;
 	}
-	l = link_new(d, lk, LINK_CONTROL, true, &s->addr);
+	l = link_new(d, d->substrate, lk, LINK_CONTROL, true, &s->addr);
 	if (!l) {
 		d->substrate->close(lk);
 		seed_schedule(s);
@@ -613,13 +1062,17 @@ static void pending_unlist(struct peer_link *l)
 
 static void data_unlist(struct peer *p, struct peer_link *l)
 {
-	for (int i = 0; i < p->ndata; i++) {
-		if (p->data[i] == l) {
-			p->data[i] = p->data[--p->ndata];
-			p->data[p->ndata] = NULL;
-			return;
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		if (p->sub[i].link == l) {
+			p->sub[i].link = NULL;
+			p->sub[i].downs++;
+			chooser_link(&p->ch, i, false, false, loop_now(p->d->loop));
+			if (p->active == i && p->drain_to != -2)
+				drain_done(p); /* the link drained is gone */
 		}
 	}
+	if (p->ctl)
+		peer_choose(p);
 }
 
 /* The peer's session is over: its data links go with it (their keys came from it). */
@@ -632,14 +1085,22 @@ static void peer_down(struct peer *p, const char *why)
 	stats_add(&d->stats, STAT_LINK_DOWNS, 1);
 	events_peer(d->events, EVENT_PEER_DOWN, p->name, why);
 	p->ctl = NULL;
+	p->ctl_overflow = false;
 	p->since_ms = loop_now(d->loop);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
-	loop_timer_stop(d->loop, &p->data_retry);
-	while (p->ndata)
-		link_close(p->data[0], "its control link is down");
-	if (p->data_dial)
-		link_close(p->data_dial, "its control link is down");
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		loop_timer_stop(d->loop, &p->sub[i].retry);
+		if (p->sub[i].link)
+			link_close(p->sub[i].link, "its control link is down");
+		if (p->sub[i].dial)
+			link_close(p->sub[i].dial, "its control link is down");
+	}
+	p->active = -1;
+	loop_timer_stop(d->loop, &p->probe);
+	loop_timer_stop(d->loop, &p->drain);
+	held_free(p);
+	p->drain_to = -2;
 	if (ps->ev && ps->ev->down)
 		ps->ev->down(p, why, ps->arg);
 }
@@ -662,13 +1123,15 @@ static void link_close(struct peer_link *l, const char *why)
 	}
 	if (p && p->dial == l)
 		p->dial = NULL;
-	if (p && p->data_dial == l)
-		p->data_dial = NULL;
+	for (int i = 0; p && i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].dial == l)
+			p->sub[i].dial = NULL;
 	if (l->seed && l->seed->dial == l)
 		l->seed->dial = NULL;
 	if (!l->bound)
 		pending_unlist(l);
 	loop_timer_stop(d->loop, &l->timeout);
+	loop_timer_stop(d->loop, &l->resend);
 	/* What we queued goes out first (a goodbye frame, the last data). */
 	l->ops->flush(l->lk);
 	l->ops->close(l->lk);
@@ -680,11 +1143,13 @@ static void link_close(struct peer_link *l, const char *why)
 			seeds_kick(d);
 	}
 	if (p && l->role == LINK_DATA && p->ctl)
-		data_schedule(p);
+		data_schedule(&p->sub[substrate_id(l->ops)]);
 	if (l->sealed)
 		seal_free(&l->seal);
 	free(l);
 }
+
+static void on_relink(struct loop_timer *t, void *arg);
 
 static void on_handshake_timeout(struct loop_timer *t, void *arg)
 {
@@ -692,8 +1157,9 @@ static void on_handshake_timeout(struct loop_timer *t, void *arg)
 	link_close(arg, "handshake timed out");
 }
 
-static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum link_role role,
-				  bool initiator, const struct sockaddr_storage *remote)
+static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops,
+				  struct tunnel_link *lk, enum link_role role, bool initiator,
+				  const struct sockaddr_storage *remote)
 {
 	struct peer_set *ps = ps_of(d);
 	struct peer_link *l = calloc(1, sizeof(*l));
@@ -701,7 +1167,7 @@ static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum
 	if (!l)
 		return NULL;
 	l->d = d;
-	l->ops = d->substrate;
+	l->ops = ops;
 	l->lk = lk;
 	l->role = role;
 	l->initiator = initiator;
@@ -710,11 +1176,12 @@ static struct peer_link *link_new(struct daemon *d, struct tunnel_link *lk, enum
 	else
 		l->remote.ss_family = AF_UNSPEC;
 	loop_timer_init(&l->timeout, on_handshake_timeout, l);
+	loop_timer_init(&l->resend, on_relink, l);
 	loop_timer_arm(d->loop, &l->timeout, PEER_HANDSHAKE_MS);
 	l->next = ps->pending;
 	ps->pending = l;
 	ps->npending++;
-	d->substrate->set_events(lk, &link_events, l);
+	ops->set_events(lk, &link_events, l);
 	return l;
 }
 
@@ -754,13 +1221,15 @@ static void bind_pending(struct peer_link *l, struct peer *p)
 {
 	if (p->dial == l)
 		p->dial = NULL;
-	if (p->data_dial == l)
-		p->data_dial = NULL;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (p->sub[i].dial == l)
+			p->sub[i].dial = NULL;
 	if (l->seed && l->seed->dial == l)
 		l->seed->dial = NULL;
 	l->seed = NULL;
 	pending_unlist(l);
 	loop_timer_stop(l->d->loop, &l->timeout);
+	loop_timer_stop(l->d->loop, &l->resend);
 	l->peer = p;
 	l->bound = true;
 }
@@ -805,7 +1274,8 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	}
 	p = peer_find(d, l->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			link_close(l, "too many peers known");
 			return;
 		}
@@ -835,11 +1305,15 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	p->ctl = l;
 	p->ever_up = true;
 	p->since_ms = p->last_rx_ms = loop_now(d->loop);
-	p->backoff_ms = p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->backoff_ms = PEER_BACKOFF_MIN_MS;
+	p->substrates = h->substrates;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		p->sub[i].backoff_ms = PEER_BACKOFF_MIN_MS;
 	p->link_next = p->link_last_in = 0;
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
 	loop_timer_arm(d->loop, &p->rekey, (uint64_t)d->cfg.rekey_s * 1000);
+	loop_timer_arm(d->loop, &p->probe, CHOOSER_PROBE_MS);
 	stats_add(&d->stats, STAT_LINK_UPS, 1);
 	log_info("peer %s up (%s, %s, TLS)", p->name, addr_fmt(&l->remote, a),
 		 l->initiator ? "dialed" : "accepted");
@@ -852,21 +1326,56 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	broadcast_members(d);
 	if (ps->ev && ps->ev->up)
 		ps->ev->up(p, ps->arg);
-	data_dial(p);
+	data_dial_all(p);
 }
 
 static void data_up(struct peer *p, struct peer_link *l)
 {
 	struct peer_set *ps = ps_of(p->d);
 
+	struct peer_sub *sb = &p->sub[substrate_id(l->ops)];
+
 	bind_pending(l, p);
-	if (p->ndata == PEER_DATA_LINKS_MAX) /* the oldest goes */
-		link_close(p->data[0], "replaced by a newer data link");
-	p->data[p->ndata++] = l;
-	p->data_backoff_ms = PEER_BACKOFF_MIN_MS;
+	if (sb->link) /* the older goes */
+		link_close(sb->link, "replaced by a newer data link");
+	sb->link = l;
+	sb->backoff_ms = PEER_BACKOFF_MIN_MS;
+	sb->ups++;
+	chooser_link(&p->ch, sb->id, true, !l->ops->caps.reliable, loop_now(p->d->loop));
 	ps->c[PC_DATA_LINKS_UP]++;
+	peer_choose(p);
 	log_info("peer %s: data link %llu up (%s, %s)", p->name, (unsigned long long)l->id,
 		 l->ops->name, l->sealed ? "sealed" : "not sealed");
+}
+
+/* LINK_OK for link l (we are its listener), proved with session s. 0 or -errno. */
+static int send_link_ok(struct peer_link *l, SSL *s, const struct msg_link_open *m)
+{
+	struct msg_link_ok ok;
+	uint8_t out[64];
+	int n;
+
+	ok.link = m->link;
+	if (link_proof(s, true, m->name, l->d->cfg.node, m->link, m->substrate, m->flags,
+		       ok.mac) < 0 ||
+	    (n = msg_link_ok_encode(&ok, out, sizeof(out))) < 0)
+		return -EIO;
+	return l->ops->send(l->lk, FRAME_LINK_OK, 0, out, (size_t)n);
+}
+
+/* A datagram link already bound got its LINK_OPEN again: our LINK_OK was lost. Only
+ * the same link's proof is answered, never a new one. */
+static void relink_ok(struct peer_link *l, const uint8_t *buf, size_t len)
+{
+	struct msg_link_open m;
+	SSL *s = ctl_ssl(l->peer);
+
+	if (!s || msg_link_open_decode(buf, len, &m) < 0 || m.link != l->id ||
+	    strcmp(m.name, l->peer->name) != 0 ||
+	    !link_proof_ok(s, false, m.name, l->d->cfg.node, m.link, m.substrate, m.flags,
+			   m.mac))
+		return;
+	send_link_ok(l, s, &m);
 }
 
 /* The listener's side of a data link: LINK_OPEN must prove the peer's session. */
@@ -874,11 +1383,8 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 {
 	struct daemon *d = l->d;
 	struct msg_link_open m;
-	struct msg_link_ok ok;
-	uint8_t out[64];
 	struct peer *p;
 	SSL *s;
-	int n;
 
 	if (msg_link_open_decode(buf, len, &m) < 0) {
 		refuse(l, PC_REFUSED_LINK, "malformed LINK_OPEN");
@@ -891,19 +1397,19 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for a node with no session here");
 		return;
 	}
-	if (m.substrate != SUBSTRATE_TCP || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
+	if (m.substrate != substrate_id(l->ops) || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
 	    m.link <= p->link_last_in ||
 	    !link_proof_ok(s, false, m.name, d->cfg.node, m.link, m.substrate, m.flags, m.mac)) {
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN does not prove the peer's session");
 		return;
 	}
+	if (l->ops->params && (!l->peer || l->peer != p || l->id != m.link)) {
+		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for another link than its parameters");
+		return;
+	}
 	p->link_last_in = m.link;
 	l->id = m.link;
-	ok.link = m.link;
-	if (link_proof(s, true, m.name, d->cfg.node, m.link, m.substrate, m.flags, ok.mac) < 0 ||
-	    (n = msg_link_ok_encode(&ok, out, sizeof(out))) < 0 ||
-	    l->ops->send(l->lk, FRAME_LINK_OK, 0, out, (size_t)n) < 0 ||
-	    (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
+	if (send_link_ok(l, s, &m) < 0 || (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
 		link_close(l, "cannot answer LINK_OPEN");
 		return;
 	}
@@ -920,7 +1426,8 @@ static void on_link_ok(struct peer_link *l, const uint8_t *buf, size_t len)
 	SSL *s = p ? ctl_ssl(p) : NULL;
 
 	if (!s || msg_link_ok_decode(buf, len, &m) < 0 || m.link != l->id ||
-	    !link_proof_ok(s, true, d->cfg.node, p->name, l->id, SUBSTRATE_TCP, flags, m.mac)) {
+	    !link_proof_ok(s, true, d->cfg.node, p->name, l->id, (uint8_t)substrate_id(l->ops),
+			   flags, m.mac)) {
 		refuse(l, PC_REFUSED_LINK, "LINK_OK does not prove the peer's session");
 		return;
 	}
@@ -973,7 +1480,8 @@ static void on_handshake_frame(struct peer_link *l, const struct frame_hdr *h,
 		ctl_bind(l, &m);
 		return;
 	}
-	if (l->role == LINK_DATA && !l->initiator && h->type == FRAME_LINK_OPEN) {
+	if (l->role == LINK_DATA && !l->initiator && h->type == FRAME_LINK_OPEN &&
+	    !(l->ops->params && !l->peer)) {
 		on_link_open(l, payload, h->len);
 		return;
 	}
@@ -1002,7 +1510,21 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		on_handshake_frame(l, h, payload);
 		return;
 	}
+	if (h->type == FRAME_LINK_OPEN && !l->initiator && !l->ops->caps.reliable) {
+		/* our LINK_OK was lost: the dialer asks again */
+		relink_ok(l, payload, h->len);
+		return;
+	}
+	if (h->type == FRAME_LINK_OK && l->initiator && !l->ops->caps.reliable)
+		return; /* an answer to a LINK_OPEN sent again */
 	err = link_open(l, h, payload, ps->in, &body, &len);
+	if (err < 0 && !l->ops->caps.reliable) {
+		/* A datagram anyone could have sent (a spoofed source, a replay): dropped
+		 * and counted, the link kept. */
+		ps->c[err == -EALREADY ? PC_REPLAYED_FRAMES : PC_DATAGRAMS_REJECTED]++;
+		p->rejected++;
+		return;
+	}
 	if (err < 0) {
 		/* Forged, altered, replayed or reordered: the link cannot be trusted from
 		 * here on; a new one is made (the control link re-dials, the data link is
@@ -1018,17 +1540,25 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	l->rx_frames++;
 	p->rx_frames++;
 	p->last_rx_ms = loop_now(l->d->loop);
+	if (l != p->ctl)
+		chooser_rx(&p->ch, substrate_id(l->ops), p->last_rx_ms);
 	switch (h->type) {
 	case FRAME_DATA:
-		p->rx_packets++;
-		p->rx_bytes += len;
+		p->sub[substrate_id(l->ops)].rx_packets++;
+		p->sub[substrate_id(l->ops)].rx_bytes += len;
 		if (ps->ev && ps->ev->frame)
 			ps->ev->frame(p, h->type, h->flags & ~FRAME_F_SEALED, body, len, ps->arg);
 		return;
 	case FRAME_PING:
-		link_send(l, FRAME_PONG, 0, body, len, ps->out);
+		/* a data link's probe: only its head comes back (a train's padding not) */
+		link_send(l, FRAME_PONG, 0, body, l != p->ctl && len > PROBE_LEN ? PROBE_LEN : len,
+			  ps->out);
 		return;
 	case FRAME_PONG: {
+		if (l != p->ctl) {
+			on_probe_answer(p, l, body, len);
+			return;
+		}
 		uint64_t ts, now = loop_now(l->d->loop);
 		size_t off = 0;
 
@@ -1036,6 +1566,11 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 			p->rtt_ms = (int64_t)(now - ts);
 		return;
 	}
+	case FRAME_SUBSTRATE:
+		if (l != p->ctl)
+			break;
+		on_substrate(p, body, len);
+		return;
 	case FRAME_PEERS:
 	case FRAME_ROUTES:
 	case FRAME_MIGRATE:
@@ -1061,6 +1596,40 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	protocol_error(l, why);
 }
 
+/* The dialer's first frame on a data link. On a substrate that may lose it, it is sent
+ * again every PEER_RELINK_MS until LINK_OK or the handshake deadline. */
+static int send_link_open(struct peer_link *l)
+{
+	struct peer *p = l->peer;
+	struct msg_link_open m;
+	uint8_t out[128];
+	SSL *cs = p ? ctl_ssl(p) : NULL;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", l->d->cfg.node);
+	m.link = l->id;
+	m.substrate = (uint8_t)substrate_id(l->ops);
+	m.flags = l->d->cfg.sealed ? MSG_HELLO_SEALED : 0;
+	if (!cs || link_proof(cs, false, m.name, p->name, m.link, m.substrate, m.flags,
+			      m.mac) < 0 ||
+	    (n = msg_link_open_encode(&m, out, sizeof(out))) < 0 ||
+	    l->ops->send(l->lk, FRAME_LINK_OPEN, 0, out, (size_t)n) < 0)
+		return -EIO;
+	l->ops->flush(l->lk);
+	if (!l->ops->caps.reliable)
+		loop_timer_arm(l->d->loop, &l->resend, PEER_RELINK_MS);
+	return 0;
+}
+
+static void on_relink(struct loop_timer *t, void *arg)
+{
+	struct peer_link *l = arg;
+
+	if (!l->bound && send_link_open(l) < 0)
+		link_close(l, "cannot open the data link");
+}
+
 static void on_ready(struct tunnel_link *lk, void *arg)
 {
 	struct peer_link *l = arg;
@@ -1084,26 +1653,8 @@ static void on_ready(struct tunnel_link *lk, void *arg)
 		return;
 	}
 	l->role = LINK_DATA;
-	if (l->initiator) {
-		struct peer *p = l->peer;
-		struct msg_link_open m;
-		uint8_t out[128];
-		SSL *cs = p ? ctl_ssl(p) : NULL;
-		int n;
-
-		memset(&m, 0, sizeof(m));
-		snprintf(m.name, sizeof(m.name), "%s", l->d->cfg.node);
-		m.link = l->id;
-		m.substrate = SUBSTRATE_TCP;
-		m.flags = l->d->cfg.sealed ? MSG_HELLO_SEALED : 0;
-		if (!cs || link_proof(cs, false, m.name, p->name, m.link, m.substrate, m.flags,
-				      m.mac) < 0 ||
-		    (n = msg_link_open_encode(&m, out, sizeof(out))) < 0 ||
-		    l->ops->send(lk, FRAME_LINK_OPEN, 0, out, (size_t)n) < 0) {
-			link_close(l, "cannot open the data link");
-			return;
-		}
-	}
+	if (l->initiator && send_link_open(l) < 0)
+		link_close(l, "cannot open the data link");
 }
 
 static void on_closed(struct tunnel_link *lk, int err, const char *why, void *arg)
@@ -1144,18 +1695,90 @@ static int pending_from(struct peer_set *ps, const struct sockaddr_storage *from
 
 static void on_accepted(struct tunnel_link *lk, const struct sockaddr_storage *from, void *arg)
 {
-	struct daemon *d = arg;
+	struct set_sub *ss = arg;
+	struct daemon *d = ss->d;
 	struct peer_set *ps = ps_of(d);
 
 	/* A stranger costs a struct and, for TLS, the handshake: at most this many. */
-	if (ps->npending >= PEER_PENDING_MAX ||
-	    pending_from(ps, from) >= PEER_PENDING_PER_HOST) {
+	if (ps->npending >= d->cfg.limits.pending ||
+	    pending_from(ps, from) >= d->cfg.limits.pending_per_addr) {
 		ps->c[PC_LIMITED]++;
-		d->substrate->close(lk);
+		stats_limit(&d->stats, ps->npending >= d->cfg.limits.pending
+			    ? LIMIT_PENDING : LIMIT_PENDING_PER_ADDRESS, 1);
+		ss->ops->close(lk);
 		return;
 	}
-	if (!link_new(d, lk, LINK_DATA, false, from)) /* the first byte tells the role */
-		d->substrate->close(lk);
+	/* tcp: the first byte tells the role (TLS: control) */
+	if (!link_new(d, ss->ops, lk, LINK_DATA, false, from))
+		ss->ops->close(lk);
+}
+
+/* Opens every substrate but tcp (peer_start opened that one): one that cannot open or
+ * listen is unavailable, with the reason `vnetctl peers` shows. */
+static void subs_open(struct daemon *d)
+{
+	struct peer_set *ps = ps_of(d);
+	char a[ADDR_STRLEN];
+	int err;
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		struct set_sub *ss = &ps->sub[i];
+
+		ss->d = d;
+		ss->ops = substrate_get(i);
+		if (i == SUBSTRATE_TCP)
+			continue;
+		if (!ss->ops) {
+			snprintf(ss->why, sizeof(ss->why), "not in this build");
+			continue;
+		}
+		err = ss->ops->open(d->loop, &ss->t);
+		if (err < 0) {
+			snprintf(ss->why, sizeof(ss->why), "%s", strerror(-err));
+			ss->t = NULL;
+			continue;
+		}
+		if (ss->ops->set_mtu && d->cfg.udp_mtu > 0 && i == SUBSTRATE_UDP)
+			ss->ops->set_mtu(ss->t, d->cfg.udp_mtu);
+		if (ss->ops->usable && !ss->ops->usable(ss->t, ss->why, sizeof(ss->why))) {
+			ss->ops->free(ss->t);
+			ss->t = NULL;
+			continue;
+		}
+		if (ss->ops->listen && d->cfg.listen.ss_family != AF_UNSPEC) {
+			err = ss->ops->listen(ss->t, &d->cfg.listen, NULL, on_accepted, ss,
+					      &ss->listener);
+			if (err < 0) {
+				snprintf(ss->why, sizeof(ss->why), "cannot listen: %s",
+					 strerror(-err));
+				log_warnx("%s: listen on %s: %s; not using it", ss->ops->name,
+					  addr_fmt(&d->cfg.listen, a), strerror(-err));
+				ss->ops->free(ss->t);
+				ss->t = NULL;
+				continue;
+			}
+		}
+		log_info("substrate %s ready", ss->ops->name);
+	}
+}
+
+int peer_policy_parse(const char *name)
+{
+	if (strcmp(name, "auto") == 0)
+		return PEER_POLICY_AUTO;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		if (strcmp(substrate_name(i), name) == 0)
+			return i;
+	return -EINVAL;
+}
+
+const char *peer_policy_name(int policy)
+{
+	if (policy == PEER_POLICY_AUTO)
+		return "auto";
+	if (policy == PEER_POLICY_DEFAULT)
+		return "default";
+	return substrate_name(policy);
 }
 
 int peer_adopt_fd(struct daemon *d, int fd, bool tls_server)
@@ -1167,7 +1790,7 @@ int peer_adopt_fd(struct daemon *d, int fd, bool tls_server)
 	err = d->substrate->adopt(ps->tcp, fd, ps->tls, tls_server, &lk);
 	if (err < 0)
 		return err;
-	if (!link_new(d, lk, LINK_CONTROL, !tls_server, NULL)) {
+	if (!link_new(d, d->substrate, lk, LINK_CONTROL, !tls_server, NULL)) {
 		d->substrate->close(lk);
 		return -ENOMEM;
 	}
@@ -1199,9 +1822,14 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 	err = d->substrate->open(d->loop, &ps->tcp);
 	if (err < 0)
 		goto fail;
+	ps->sub[SUBSTRATE_TCP].t = ps->tcp;
+	ps->policy = peer_policy_parse(d->cfg.substrate);
+	if (ps->policy == -EINVAL)
+		ps->policy = SUBSTRATE_TCP;
+	subs_open(d);
 	if (d->cfg.listen.ss_family != AF_UNSPEC) {
-		err = d->substrate->listen(ps->tcp, &d->cfg.listen, ps->tls, on_accepted, d,
-					   &ps->listener);
+		err = d->substrate->listen(ps->tcp, &d->cfg.listen, ps->tls, on_accepted,
+					   &ps->sub[SUBSTRATE_TCP], &ps->listener);
 		if (err < 0) {
 			errno = -err;
 			log_warn("listen on %s", addr_fmt(&d->cfg.listen, a));
@@ -1211,7 +1839,7 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 			 addr_fmt(&d->cfg.listen, a), d->substrate->name,
 			 d->cfg.sealed ? "sealed" : "not sealed");
 	}
-	loop_timer_arm(d->loop, &ps->gc, GC_MS);
+	loop_timer_arm(d->loop, &ps->gc, gc_ms(d));
 	err = seeds_set(d, &d->cfg);
 	if (err < 0)
 		goto fail;
@@ -1244,6 +1872,15 @@ void peer_stop(struct daemon *d)
 	loop_timer_stop(d->loop, &ps->gc);
 	if (ps->listener)
 		d->substrate->listener_close(ps->listener);
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		struct set_sub *ss = &ps->sub[i];
+
+		if (i == SUBSTRATE_TCP || !ss->t)
+			continue;
+		if (ss->listener)
+			ss->ops->listener_close(ss->listener);
+		ss->ops->free(ss->t);
+	}
 	if (ps->tcp)
 		d->substrate->free(ps->tcp);
 	tls_ctx_free(ps->tls);
@@ -1269,15 +1906,66 @@ static json_t *links_json(const struct peer *p)
 			"control", "substrate", p->ctl->ops->name, "protection", "tls",
 			"tx_frames", (json_int_t)p->ctl->tx_frames,
 			"rx_frames", (json_int_t)p->ctl->rx_frames));
-	for (int i = 0; i < p->ndata; i++) {
-		const struct peer_link *l = p->data[i];
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		const struct peer_link *l = p->sub[i].link;
 
+		if (!l)
+			continue;
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "role",
 			"data", "substrate", l->ops->name, "protection",
 			l->sealed ? "sealed" : "none", "link", (json_int_t)l->id,
 			"tx_frames", (json_int_t)l->tx_frames,
 			"rx_frames", (json_int_t)l->rx_frames,
 			"rekeys", (json_int_t)(l->sealed ? l->seal.rekeys : 0)));
+	}
+	return arr;
+}
+
+/* Each substrate as p sees it: in use, up, or why not. */
+static json_t *subs_json(const struct peer *p)
+{
+	const struct peer_set *ps = ps_of(p->d);
+	uint64_t now = loop_now(p->d->loop);
+	json_t *arr = json_array();
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		const struct peer_sub *sb = &p->sub[i];
+		const struct chooser_sub *cs = &p->ch.s[i];
+		const char *state;
+		char why[CHOOSER_WHY_MAX + 32];
+		int res = 0, ans = 0, loss;
+		json_t *o;
+
+		why[0] = '\0';
+		if (!ps->sub[i].t) {
+			state = "unavailable";
+			snprintf(why, sizeof(why), "%s on %s", ps->sub[i].why, p->d->cfg.node);
+		} else if (p->ctl && !(p->substrates & (1u << i))) {
+			state = "unavailable";
+			snprintf(why, sizeof(why), "not on %s", p->name);
+		} else {
+			if (p->active == i)
+				state = "in use";
+			else if (sb->link)
+				state = "standby";
+			else if (sb->dial)
+				state = "connecting";
+			else
+				state = "down";
+			chooser_explain(&p->ch, i, policy_of(p), now, why, sizeof(why));
+		}
+		loss = chooser_loss(&p->ch, i, now, &res, &ans);
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+			substrate_name(i), "state", state, "why", why,
+			"ups", (json_int_t)sb->ups, "downs", (json_int_t)sb->downs,
+			"switches_to", (json_int_t)p->switches[i],
+			"probes", (json_int_t)res, "answered", (json_int_t)ans,
+			"loss_pct", (json_int_t)loss);
+		json_object_set_new(o, "rtt_us", json_integer(cs->rtt_us < 0 ? -1
+						: (json_int_t)cs->rtt_us));
+		json_object_set_new(o, "rate_mbps", json_integer(cs->rate_bps < 0 ? -1
+						: (json_int_t)(cs->rate_bps / 1e6)));
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }
@@ -1305,6 +1993,12 @@ json_t *peer_list_json(struct daemon *d)
 			"drops", (json_int_t)p->drops,
 			"rejected_frames", (json_int_t)p->rejected,
 			"links", links_json(p)));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "policy",
+				    json_string(peer_policy_name(policy_of(p))));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "substrates",
+				    subs_json(p));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "failovers",
+				    json_integer((json_int_t)p->failovers));
 	}
 	for (int i = 0; ps && i < ps->nseeds; i++) {
 		if (ps->seeds[i].is_self || seed_reached(&ps->seeds[i]))
@@ -1319,6 +2013,38 @@ json_t *peer_list_json(struct daemon *d)
 			"rejected_frames", (json_int_t)0, "links"));
 	}
 	return arr;
+}
+
+json_t *peer_substrates_json(struct daemon *d)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < SUBSTRATE_MAX; i++) {
+		uint64_t v[10] = { 0 };
+
+		for (struct peer *p = d->peers; p; p = p->next) {
+			const struct peer_sub *sb = &p->sub[i];
+
+			v[0] += sb->link != NULL || (i == SUBSTRATE_TCP && p->ctl);
+			v[1] += p->ctl && (p->active == i || (i == SUBSTRATE_TCP && p->active < 0));
+			v[2] += p->switches[i];
+			v[3] += sb->failovers;
+			v[4] += sb->ups;
+			v[5] += sb->downs;
+			v[6] += sb->tx_packets;
+			v[7] += sb->tx_bytes;
+			v[8] += sb->rx_packets;
+			v[9] += sb->rx_bytes;
+		}
+		json_object_set_new(o, substrate_name(i), json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"peers_up", (json_int_t)v[0], "in_use", (json_int_t)v[1],
+			"switches_to", (json_int_t)v[2], "failovers", (json_int_t)v[3],
+			"links_up", (json_int_t)v[4], "links_down", (json_int_t)v[5],
+			"tx_packets", (json_int_t)v[6], "tx_bytes", (json_int_t)v[7],
+			"rx_packets", (json_int_t)v[8], "rx_bytes", (json_int_t)v[9]));
+	}
+	return o;
 }
 
 json_t *peer_counters_json(struct daemon *d)

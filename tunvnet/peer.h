@@ -25,11 +25,14 @@
  * only if its own name is lower, and a seed only while no peer up has the seed's address.
  * When both sides dialed anyway, each keeps the link dialed by the lower name. A link
  * dies when nothing was received for PEER_DEAD_MS (keepalive PINGs every second); a
- * dialing side retries with exponential backoff. Hints that never came up are forgotten.
+ * dialing side retries with exponential backoff. A peer unreachable for [limits]
+ * peer_forget (a hint never proven, or a peer down that long) is forgotten, unless it is
+ * at a seed's address; at most [limits] peers are known.
  *
  * Strangers. Until its handshake completes, a connection holds a small struct and (for
- * TLS) OpenSSL's handshake state, nothing else; there are at most PEER_PENDING_MAX of them,
- * PEER_PENDING_PER_HOST per remote address, each with a PEER_HANDSHAKE_MS deadline;
+ * TLS) OpenSSL's handshake state, nothing else; there are at most [limits]
+ * pending_handshakes of them, pending_per_address per remote address, each with a
+ * PEER_HANDSHAKE_MS deadline;
  * nothing is said to a stranger beyond what TLS itself sends.
  *
  * This layer reports upward through struct peer_events; it calls nothing above it. */
@@ -43,6 +46,8 @@
 
 #include <jansson.h>
 
+#include "tunnel/substrate.h"
+#include "tunvnet/chooser.h"
 #include "tunvnet/config.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/msg.h"
@@ -51,14 +56,16 @@
 #define PEER_KEEPALIVE_MS     1000
 #define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
+#define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
+#define PEER_PINNED_PROBE_MS  1000  /* probes under a pinned policy (auto: chooser.h) */
+#define PEER_DRAIN_MS         200   /* a planned switch waits at most this for the old link */
+#define PEER_HELD_MAX         1024  /* DATA frames held during a switch */
+#define PEER_HELD_BYTES       (8u << 20)
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
-#define PEER_PENDING_MAX      64    /* connections not yet authenticated, in all */
-#define PEER_PENDING_PER_HOST 8     /* ... from one remote address */
-#define PEER_KNOWN_MAX        1024  /* peers known (proven or hinted) */
 #define PEER_HINT_DIALS_PER_S 20    /* dials to addresses only a hint gave us */
-#define PEER_HINT_FORGET_MS   (10 * 60 * 1000) /* a hint never proven is dropped then */
-#define PEER_DATA_LINKS_MAX   4
+#define PEER_POLICY_AUTO      (-1) /* peer.policy: the chooser picks; else a substrate id */
+#define PEER_POLICY_DEFAULT   (-2) /* peer.policy: the daemon's global policy */
 
 /* peer_send_data flags beside the FRAME_F_* ones (never on the wire) */
 #define PEER_SEND_ORDERED 0x80000000u /* keep in order with control frames: control link */
@@ -80,6 +87,24 @@ struct peer_events {
 		      size_t len, void *arg);
 };
 
+struct peer_held;
+
+/* One substrate of a peer: its data link and the attempt to make one. The dialer of the
+ * control link dials a data link on every substrate both ends have and can use; which
+ * one carries DATA is peer.active. */
+struct peer_sub {
+	struct peer *p;
+	int id;                       /* enum substrate_id */
+	struct peer_link *link;       /* the data link up on it, or NULL */
+	struct peer_link *dial;       /* an attempt under way (either end), or NULL */
+	struct loop_timer retry;
+	uint32_t backoff_ms;
+	uint64_t ups, downs;          /* data links up and lost on it */
+	uint64_t failovers;           /* switches away from it because it failed */
+	/* DATA on it (tcp: the control link's too) */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+};
+
 struct peer {
 	struct peer *next;
 	struct daemon *d;
@@ -88,17 +113,34 @@ struct peer {
 	bool addr_known;              /* configured (a seed reached it) or proven (its HELLO) */
 	struct peer_link *ctl;        /* the authenticated control link, or NULL: down */
 	struct peer_link *dial;       /* our outgoing control link attempt, or NULL */
-	struct peer_link *data[PEER_DATA_LINKS_MAX]; /* data links up */
-	int ndata;
-	struct peer_link *data_dial;  /* our outgoing data link attempt */
+	uint32_t substrates;          /* its HELLO: bit i, it has substrate i */
+	struct peer_sub sub[SUBSTRATE_MAX];
+	int policy;                   /* PEER_POLICY_DEFAULT, _AUTO or a substrate id */
+	int active;                   /* the substrate DATA goes on; -1: the control link */
+	struct chooser ch;            /* measurements and the rule (chooser.h) */
+	struct loop_timer probe;      /* probes, trains, the choice: every CHOOSER_PROBE_MS */
+	uint32_t probe_ticks, train_no;
+	/* A planned switch drains the old link first: DATA is held (in order, bounded)
+	 * until the old link's drain probe is answered, so nothing sent on the new link
+	 * overtakes what is still on the old one. */
+	int drain_to;                 /* -1: no switch under way */
+	uint32_t drain_seq;
+	struct loop_timer drain;      /* gives up waiting after PEER_DRAIN_MS */
+	struct peer_held *held;       /* FIFO of DATA held meanwhile */
+	struct peer_held **held_tail;
+	size_t nheld, held_bytes;
+	uint64_t switches[SUBSTRATE_MAX]; /* switches to each substrate */
+	uint64_t failovers;           /* of them, because the one in use failed */
+	uint64_t held_drops;
 	uint64_t link_next;           /* the next data link number we dial (this session) */
 	uint64_t link_last_in;        /* the highest accepted from it (this session) */
-	struct loop_timer retry, keepalive, data_retry, rekey;
-	uint32_t backoff_ms, data_backoff_ms;
+	struct loop_timer retry, keepalive, rekey;
+	uint32_t backoff_ms;
 	uint64_t last_rx_ms;
 	uint64_t since_ms;            /* when it last went up or down */
 	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
 	bool ever_up;
+	bool ctl_overflow;            /* a control frame was refused: link reset pending */
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;
 	/* DATA only (the IP packets), for stats and the Prometheus export */
@@ -133,7 +175,23 @@ void peer_flush(struct peer *p);
  * tls_server says which end runs the TLS server. 0 or -errno. */
 int peer_adopt_fd(struct daemon *d, int fd, bool tls_server);
 
+/* "auto", "tcp", "udp", "verbs" -> PEER_POLICY_AUTO or a substrate id; -EINVAL. */
+int peer_policy_parse(const char *name);
+const char *peer_policy_name(int policy);
+
+/* Sets p's own policy (PEER_POLICY_DEFAULT: back to the config's) and applies it. */
+void peer_set_policy(struct peer *p, int policy);
+/* Sets the daemon's policy (PEER_POLICY_AUTO or a substrate) and applies it. */
+void peer_set_default_policy(struct daemon *d, int policy);
+
+/* The data links up to p (tests). */
+int peer_data_links(const struct peer *p);
+
 json_t *peer_list_json(struct daemon *d);
+/* Per substrate, summed over the peers: {name: {peers_up (its data link up), in_use,
+ * switches_to, failovers (away from it), links_up, links_down, tx_packets, tx_bytes,
+ * rx_packets, rx_bytes}} for `vnetctl stats` and Prometheus. A new reference. */
+json_t *peer_substrates_json(struct daemon *d);
 /* The peer layer's own counters as {name: n} (handshakes refused and why, frames that
  * failed to open, links, hints). A new reference. */
 json_t *peer_counters_json(struct daemon *d);

@@ -254,9 +254,28 @@ void route_foreach(const struct route_table *t,
 			cb(&t->slot[i], arg);
 }
 
+bool route_walk(const struct route_table *t, size_t *cursor, size_t nslots,
+		void (*cb)(const struct route_entry *e, void *arg), void *arg)
+{
+	size_t i = *cursor, end = i + nslots;
+
+	if (end > t->mask + 1 || end < i)
+		end = t->mask + 1;
+	for (; i < end; i++)
+		if (!is_free(&t->slot[i]))
+			cb(&t->slot[i], arg);
+	*cursor = i;
+	return i <= t->mask;
+}
+
 size_t route_count(const struct route_table *t)
 {
 	return t->live;
+}
+
+size_t route_size(const struct route_table *t)
+{
+	return t->used;
 }
 
 size_t route_expire(struct route_table *t, uint64_t cutoff_ms)

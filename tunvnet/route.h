@@ -51,7 +51,14 @@ uint64_t route_next_epoch(const struct route_table *t, const struct vip *v);
  * not modify the table. */
 void route_foreach(const struct route_table *t,
 		   void (*cb)(const struct route_entry *e, void *arg), void *arg);
+/* The same in slices: visits the entries of slots [*cursor, *cursor + nslots), moves
+ * *cursor on, and returns false once it is past the last slot (start with 0). The table
+ * may change between slices: an entry that changed meanwhile may be missed or visited
+ * twice, and a resize (the table doubling or halving) reorders the slots. */
+bool route_walk(const struct route_table *t, size_t *cursor, size_t nslots,
+		void (*cb)(const struct route_entry *e, void *arg), void *arg);
 size_t route_count(const struct route_table *t); /* live entries */
+size_t route_size(const struct route_table *t);  /* entries, tombstones included */
 
 /* Removes tombstones whose changed_ms is older than cutoff_ms. Returns how many. */
 size_t route_expire(struct route_table *t, uint64_t cutoff_ms);

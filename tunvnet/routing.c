@@ -12,10 +12,12 @@
 #include "tunvnet/msg.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/routeshare.h"
 #include "tunvnet/stats.h"
 
 #define GC_INTERVAL_MS (60 * 1000)
 #define MAX_PER_FRAME  (FRAME_MAX_PAYLOAD / 16) /* the smallest encoded route is 16 bytes */
+#define TABLE_SLICE    65536 /* table slots scanned per loop turn for a peer's full table */
 
 /* Batches routes into ROUTES frames for one peer, or for every peer up (to == NULL). */
 struct batch {
@@ -27,11 +29,21 @@ struct batch {
 	uint8_t buf[FRAME_MAX_PAYLOAD];
 };
 
+/* A full table still being sent to a peer, a slice per loop turn. */
+struct table_send {
+	struct table_send *next;
+	char peer[NODE_NAME_MAX + 1];
+	size_t cursor;  /* route_walk's */
+};
+
 /* A daemon's routing state. */
 struct routing {
+	struct table_send *sends;     /* full tables under way */
+	struct loop_timer send_timer;
 	struct routing_events ev;
 	struct loop_timer gc_timer;   /* tombstone expiry */
 	struct batch batch;
+	struct routeshare *share;     /* live entries per node: [limits] routes_per_peer */
 	/* routing_receive()'s scratch: the entries of one frame */
 	struct route_entry rx[MAX_PER_FRAME];
 	bool check[MAX_PER_FRAME];
@@ -102,6 +114,9 @@ static int apply(struct daemon *d, const struct route_entry *e, const char *from
 	}
 	changed = route_update(d->routes, e);
 	if (changed > 0) {
+		routeshare_add(d->routing->share, old_node, -1);
+		if (!e->withdrawn)
+			routeshare_add(d->routing->share, e->node, 1);
 		vip_fmt(&e->vip, vb);
 		log_debug("route %s -> %s epoch %llu%s (from %s)", vb, e->node,
 			  (unsigned long long)e->epoch, e->withdrawn ? " withdrawn" : "", from);
@@ -109,6 +124,8 @@ static int apply(struct daemon *d, const struct route_entry *e, const char *from
 	}
 	return changed;
 }
+
+static void on_send_timer(struct loop_timer *t, void *arg);
 
 static void on_gc(struct loop_timer *t, void *arg)
 {
@@ -128,12 +145,17 @@ int routing_init(struct daemon *d)
 	if (!r)
 		return -ENOMEM;
 	err = route_table_new(&d->routes);
+	if (err == 0)
+		err = routeshare_new(&r->share);
 	if (err < 0) {
+		route_table_free(d->routes);
+		d->routes = NULL;
 		free(r);
 		return err;
 	}
 	d->routing = r;
 	loop_timer_init(&r->gc_timer, on_gc, d);
+	loop_timer_init(&r->send_timer, on_send_timer, d);
 	loop_timer_arm(d->loop, &r->gc_timer, GC_INTERVAL_MS);
 	return 0;
 }
@@ -143,8 +165,16 @@ void routing_stop(struct daemon *d)
 	if (!d->routing)
 		return;
 	loop_timer_stop(d->loop, &d->routing->gc_timer);
+	loop_timer_stop(d->loop, &d->routing->send_timer);
+	while (d->routing->sends) {
+		struct table_send *ts = d->routing->sends;
+
+		d->routing->sends = ts->next;
+		free(ts);
+	}
 	route_table_free(d->routes);
 	d->routes = NULL;
+	routeshare_free(d->routing->share);
 	free(d->routing);
 	d->routing = NULL;
 }
@@ -228,13 +258,63 @@ static void batch_add_own(const struct route_entry *e, void *arg)
 		batch_add(e, b);
 }
 
-void routing_send_table(struct daemon *d, struct peer *p)
+/* One slice of ts: false when its table is sent (or its peer is gone). */
+static bool send_slice(struct daemon *d, struct table_send *ts)
 {
 	struct batch *b = &d->routing->batch;
+	struct peer *p = peer_find(d, ts->peer);
+	bool more;
 
+	if (!p || !peer_is_up(p))
+		return false;
 	batch_start(b, d, p, FRAME_F_FULL_TABLE);
-	route_foreach(d->routes, batch_add_own, b);
+	more = route_walk(d->routes, &ts->cursor, TABLE_SLICE, batch_add_own, b);
 	batch_flush(b);
+	return more;
+}
+
+static void on_send_timer(struct loop_timer *t, void *arg)
+{
+	struct daemon *d = arg;
+	struct table_send **pp = &d->routing->sends, *ts;
+
+	while ((ts = *pp)) {
+		if (send_slice(d, ts)) {
+			pp = &ts->next;
+		} else {
+			*pp = ts->next;
+			free(ts);
+		}
+	}
+	if (d->routing->sends)
+		loop_timer_arm(d->loop, t, 0);
+}
+
+/* The first slice now (a table of up to TABLE_SLICE slots: all of it), the rest one
+ * slice per loop turn, so that a large table does not stall the loop. Each slice reads
+ * the table as it is then: what changed meanwhile went out as announcements too. */
+void routing_send_table(struct daemon *d, struct peer *p)
+{
+	struct routing *r = d->routing;
+	struct table_send *ts;
+
+	for (ts = r->sends; ts && strcmp(ts->peer, p->name) != 0; ts = ts->next)
+		;
+	if (!ts) {
+		ts = calloc(1, sizeof(*ts));
+		if (!ts)
+			return;
+		snprintf(ts->peer, sizeof(ts->peer), "%s", p->name);
+		if (!send_slice(d, ts)) {
+			free(ts);
+			return;
+		}
+		ts->next = r->sends;
+		r->sends = ts;
+	} else {
+		ts->cursor = 0; /* a new session: from the start again */
+	}
+	loop_timer_arm(d->loop, &r->send_timer, 0);
 }
 
 /* Keeps what the cluster believes about this node true, and reports when a VIP hosted
@@ -266,6 +346,35 @@ static void assert_self(struct daemon *d, const struct vip *v)
 	}
 }
 
+/* [limits] routes and routes_per_peer. An entry that would add to the table beyond
+ * `routes` entries, or give the peer more than routes_per_peer live ones, is refused and
+ * counted: the sender is not told, so this node then holds fewer of the peer's routes
+ * than the peer announced (packets to the others are unreachable here) until the peer
+ * withdraws some and announces them again. Entries that change nothing's count (a newer
+ * epoch of a route the peer already has, a withdrawal of one) always pass. */
+static bool within_limits(struct daemon *d, struct peer *p, const struct route_entry *e,
+			  const struct route_entry *cur)
+{
+	const struct config_limits *l = &d->cfg.limits;
+	enum limit_reason why;
+	char vb[VIP_STRLEN];
+
+	if (cur && !route_wins(e, cur))
+		return true; /* it changes nothing */
+	if (!cur && route_size(d->routes) >= (size_t)l->routes)
+		why = LIMIT_ROUTES;
+	else if (!e->withdrawn && !(cur && !cur->withdrawn && strcmp(cur->node, p->name) == 0) &&
+		 routeshare_get(d->routing->share, p->name) >= (size_t)l->routes_per_peer)
+		why = LIMIT_ROUTES_PER_PEER;
+	else
+		return true;
+	stats_limit(&d->stats, why, 1);
+	log_ratelimited(log_warnx, "peer %s announced %s: refused, [limits] %s (%d) reached",
+			p->name, vip_fmt(&e->vip, vb), stats_limit_name(why),
+			why == LIMIT_ROUTES ? l->routes : l->routes_per_peer);
+	return false;
+}
+
 /* Whether a peer's entry may be applied: each node speaks only for itself (an entry names
  * the node that sent it, over that node's own authenticated link), and an epoch rises by
  * at most one above the highest seen for the VIP (a full table on connect may catch up
@@ -294,7 +403,7 @@ static bool acceptable(struct daemon *d, struct peer *p, uint16_t flags,
 				(unsigned long long)(cur ? cur->epoch : 0));
 		return false;
 	}
-	return true;
+	return within_limits(d, p, e, cur);
 }
 
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,

@@ -52,7 +52,8 @@ int routing_withdraw(struct daemon *d, const struct vip *v);
 
 /* Tells p (the new node of e's VIP) that everything held here for it was sent. */
 void routing_send_handed_over(struct daemon *d, struct peer *p, const struct route_entry *e);
-/* Sends p this node's own entries, tombstones included. */
+/* Sends p this node's own entries, tombstones included: a slice of the table now, the
+ * rest one slice per loop turn (a large table does not stall the loop). */
 void routing_send_table(struct daemon *d, struct peer *p);
 /* Applies a ROUTES frame from p. 0, or -EBADMSG (the link is then closed). */
 int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint8_t *buf,

@@ -15,7 +15,8 @@
 	X(LIST, peers, struct msg_member)                                                 \
 	X(LIST, routes, struct route_entry)                                               \
 	X(BODY, link_open, struct msg_link_open)                                          \
-	X(BODY, link_ok, struct msg_link_ok)
+	X(BODY, link_ok, struct msg_link_ok)                                              \
+	X(BODY, substrate, struct msg_substrate)
 
 #define MSG_TARGET_ENUM(kind, name, type) MSG_TARGET_##name,
 enum { MSG_BODIES(MSG_TARGET_ENUM) MSG_TARGETS };

@@ -12,6 +12,7 @@
 
 #include "tests/fuzz/msg_targets.h"
 #include "tunnel/frame.h"
+#include "tunnel/udpwire.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/capmsg.h"
 #include "tunvnet/ctlmsg.h"
@@ -71,6 +72,35 @@ static void frames(void)
 		snprintf(name, sizeof(name), "%s", frame_type_name(f[i].type));
 		put("frame", name, h, sizeof(h));
 	}
+}
+
+/* ---- UDP datagrams: each behind a 2-byte length, as fuzz_udp.c reads them ---- */
+
+static size_t dgram(uint8_t *out, uint8_t type, uint32_t len, uint32_t fn, uint32_t off,
+		    size_t piece)
+{
+	size_t n = UDPW_HDR_LEN + piece;
+
+	out[0] = (uint8_t)(n >> 8);
+	out[1] = (uint8_t)n;
+	udpw_hdr_encode(out + 2, type, 0, len, fn, off);
+	memset(out + 2 + UDPW_HDR_LEN, 0xab, piece);
+	return n + 2;
+}
+
+static void udp(void)
+{
+	size_t n = 0;
+
+	n = dgram(buf, FRAME_PING, 18, 0, 0, 18);
+	put("udp", "one-piece", buf, n);
+	n = 0;
+	for (uint32_t off = 0; off < 4000; off += 1456)
+		n += dgram(buf + n, FRAME_DATA, 4000, 1, off, 4000 - off < 1456 ? 4000 - off : 1456);
+	put("udp", "three-pieces", buf, n);
+	n = dgram(buf, FRAME_DATA, 4000, 2, 0, 1456);
+	n += dgram(buf + n, FRAME_DATA, 4000, 3, 1456, 1456);
+	put("udp", "gap", buf, n);
 }
 
 /* ---- peer message bodies: the harness's selector byte, then the body ---- */
@@ -136,6 +166,13 @@ static void msgs(void)
 	lk.link = 7;
 	memset(lk.mac, 0xc3, sizeof(lk.mac));
 	msg_put(MSG_TARGET_link_ok, "link-ok", msg_link_ok_encode(&lk, buf, sizeof(buf)));
+	{
+		static struct msg_substrate sm = { .substrate = 2, .link = 1, .len = 4,
+						   .blob = "blob" };
+
+		msg_put(MSG_TARGET_substrate, "substrate",
+			msg_substrate_encode(&sm, buf, sizeof(buf)));
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.op = 42;
@@ -502,6 +539,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frames();
+	udp();
 	msgs();
 	ctl();
 	configs();

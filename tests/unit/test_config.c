@@ -571,6 +571,36 @@ static void test_protection(void **state)
 			 "t.conf:12: [security] rekey_interval: \"0\" is not in 1..86400\n");
 }
 
+static void test_substrate(void **state)
+{
+	const struct fixture *fx = *state;
+	struct config cfg;
+	char text[768], *errs;
+
+	assert_int_equal(load_text(fx, base, &cfg, &errs), 0);
+	free(errs);
+	assert_string_equal(cfg.substrate, "tcp");
+	assert_int_equal(cfg.udp_mtu, 0);
+	assert_int_equal(cfg.udp_loss_max, 2);
+	fmt(text, sizeof(text), "%s[substrate]\npolicy = auto\npeer = n2:udp\npeer = n3:tcp\n"
+	    "udp_mtu = 9000\nudp_loss_max = 5\n", base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_string_equal(cfg.substrate, "auto");
+	assert_int_equal(cfg.npolicies, 2);
+	assert_string_equal(cfg.policies[1].peer, "n3");
+	assert_string_equal(cfg.policies[1].policy, "tcp");
+	assert_int_equal(cfg.udp_mtu, 9000);
+	assert_int_equal(cfg.udp_loss_max, 5);
+	fmt(text, sizeof(text), "%s[substrate]\npolicy = fast\npeer = n2\npeer = n2:rdma\n"
+	    "udp_mtu = 100\nudp_loss_max = 101\n", base);
+	expect(fx, text, "t.conf:11: [substrate] policy: \"fast\" is not auto, tcp, udp or verbs\n"
+			 "t.conf:12: [substrate] peer: \"n2\" is not NODE:POLICY\n"
+			 "t.conf:13: [substrate] peer: \"n2:rdma\" is not NODE:POLICY (POLICY auto, tcp, udp or verbs)\n"
+			 "t.conf:14: [substrate] udp_mtu: \"100\" is not in 576..65535\n"
+			 "t.conf:15: [substrate] udp_loss_max: \"101\" is not in 0..100\n");
+}
+
 /* Relative credential paths are found next to the config, whatever the working
  * directory. */
 static void test_cred_relative(void **state)
@@ -652,11 +682,11 @@ static void test_long_line(void **state)
 	 * not split into two lines: the line numbers after it stay right) */
 	fmt(text, sizeof(text), "%s[peers]\n;%*s\nseed = %*s\nmtu = 1\n", base, max - 1, "",
 		 max - 7, "198.18.0.2");
-	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]\n");
+	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n");
 	fmt(text, sizeof(text), "%s[peers]\nseed = %*s\nmtu = 1\n", base, max + 1 - 7,
 		 "198.18.0.2");
 	fmt(want, sizeof(want), "t.conf:11: line is longer than %d bytes\n"
-		 "t.conf:12: unknown key \"mtu\" in [peers]\n", max);
+		 "t.conf:12: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n", max);
 	expect(fx, text, want);
 }
 
@@ -672,7 +702,7 @@ static void test_odd_bytes(void **state)
 	expect(fx, "\xef\xbb\xbf[node]\r\nname = n1\r\nlisten = 198.18.0.1\r\n"
 		   "forward_grace = 1\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n"
 		   "[security]\r\nca = ca.crt\r\ncert = n1.crt\r\nkey = n1.key\r\n",
-	       "t.conf:7: unknown key \"mtu\" in [pool]\n");
+	       "t.conf:7: unknown key \"mtu\" in [pool]; \"mtu\" belongs in [node]\n");
 	/* control bytes in a value are shown escaped */
 	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n" SECURITY,
 	       "t.conf:2: name: \"n\\x01\\x7f\\\"\\\\1\" is not a valid node name "
@@ -813,7 +843,7 @@ static void test_empty_file(void **state)
 static void test_print(void **state)
 {
 	const struct fixture *fx = *state;
-	char *text = NULL, *errs, *got, want[1024];
+	char *text = NULL, *errs, *got, want[2048];
 	size_t cap = 0;
 	struct config cfg;
 	FILE *m;
@@ -834,7 +864,12 @@ static void test_print(void **state)
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
 		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
-		 "metrics_per_address = %d\nmetrics_timeout = %d\n", CONFIG_DEFAULT_STATE,
+		 "metrics_per_address = %d\nmetrics_timeout = %d\nroutes = 1048576\n"
+		 "routes_per_peer = 65536\npeers = 1024\npeer_forget = 600\n"
+		 "pending_handshakes = 64\npending_per_address = 8\ncontrol_clients = 64\n"
+		 "control_idle_timeout = 60\nevent_followers = 16\ncaptures = 16\n"
+		 "hold_packets = 8192\nhold_bytes = 33554432\n"
+		 "\n[substrate]\npolicy = tcp\nudp_mtu = 0\nudp_loss_max = 2\n", CONFIG_DEFAULT_STATE,
 		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
 		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
@@ -874,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_substrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_relative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_seeds, setup, teardown),

@@ -72,6 +72,7 @@ static void round_trip(const struct ctl_request *req)
 	assert_int_equal(back.duration_ms, req->duration_ms);
 	assert_int_equal(back.snaplen, req->snaplen);
 	assert_int_equal(back.follow, req->follow);
+	assert_string_equal(back.policy, req->policy);
 	/* the same line without its newline is the same request */
 	memset(&back, 0xa5, sizeof(back));
 	assert_int_equal(ctlmsg_request_parse(line, n - 1, &back, why, sizeof(why)), CTL_OK);
@@ -97,6 +98,10 @@ static void test_request_round_trip(void **state)
 		}
 		if (c == CTL_CMD_MIGRATE)
 			strcpy(r.to, "n2");
+		if (c == CTL_CMD_SUBSTRATE) {
+			strcpy(r.policy, "udp");
+			strcpy(r.peer, "n2");
+		}
 		round_trip(&r);
 	}
 
@@ -659,13 +664,13 @@ static void test_migration_parse(void **state)
 
 	/* missing members */
 	expect("{\"version\":1,\"cmd\":\"suspend\"}", CTL_ERR_BAD_REQUEST,
-	       "\"suspend\" needs \"vip\"");
+	       "\"suspend\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"resume\"}", CTL_ERR_BAD_REQUEST,
-	       "\"resume\" needs \"vip\"");
+	       "\"resume\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"activate\"}", CTL_ERR_BAD_REQUEST,
-	       "\"activate\" needs \"vip\"");
+	       "\"activate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\"}", CTL_ERR_BAD_REQUEST,
-	       "\"migrate\" needs \"vip\"");
+	       "\"migrate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
 	       "\"migrate\" needs \"to\"");
 
@@ -701,8 +706,13 @@ static void test_migration_parse(void **state)
 	       CTL_ERR_BAD_REQUEST, "\"detach\" takes no \"standby\"");
 	expect("{\"version\":1,\"cmd\":\"suspend\",\"vip\":\"198.19.1.10\",\"to\":\"n2\"}",
 	       CTL_ERR_BAD_REQUEST, "\"suspend\" takes no \"to\"");
-	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"netns\":\"j\"}",
-	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"netns\"");
+	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"family\":4}",
+	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"family\"");
+	/* a move names its job by a VIP or by its namespace */
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"activate\",\"netns\":\"j\"}", &r),
+			 CTL_OK);
+	assert_string_equal(r.netns, "j");
+	assert_false(r.has_vip);
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n2\","
 	       "\"standby\":true}", CTL_ERR_BAD_REQUEST, "\"migrate\" takes no \"standby\"");
 }

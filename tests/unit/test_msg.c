@@ -253,6 +253,32 @@ static void test_link_open_ok(void **state)
 	assert_int_equal(msg_link_ok_encode(&k, b, (size_t)n - 1), -EMSGSIZE);
 }
 
+static void test_substrate(void **state)
+{
+	static struct msg_substrate m, out;
+	uint8_t b[MSG_SUBSTRATE_BLOB_MAX + 32];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	m.substrate = 2;
+	m.link = 9;
+	m.len = 5;
+	memcpy(m.blob, "qpgid", 5);
+	n = msg_substrate_encode(&m, b, sizeof(b));
+	assert_int_equal(n, 1 + 8 + 2 + 5);
+	assert_int_equal(msg_substrate_decode(b, (size_t)n, &out), 0);
+	assert_int_equal(out.substrate, 2);
+	assert_true(out.link == 9 && out.len == 5);
+	assert_memory_equal(out.blob, "qpgid", 5);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(msg_substrate_decode(b, (size_t)i, &out), -EBADMSG);
+	assert_int_equal(msg_substrate_decode(b, (size_t)n + 1, &out), -EBADMSG);
+	b[9] = 0xff; /* a blob longer than allowed */
+	assert_int_equal(msg_substrate_decode(b, (size_t)n, &out), -EBADMSG);
+	m.len = MSG_SUBSTRATE_BLOB_MAX + 1;
+	assert_int_equal(msg_substrate_encode(&m, b, sizeof(b)), -EINVAL);
+}
+
 static void test_name_valid(void **state)
 {
 	char name[64];
@@ -615,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_hello_golden),
 		cmocka_unit_test(test_hello_bad),
 		cmocka_unit_test(test_link_open_ok),
+		cmocka_unit_test(test_substrate),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_peers_round_trip),
 		cmocka_unit_test(test_peers_empty),

@@ -57,6 +57,7 @@ static void configure(struct daemon *d, const char *name, int port)
 	memset(d, 0, sizeof(*d));
 	d->loop = L; /* shared: node_init leaves it to us */
 	snprintf(d->cfg.node, sizeof(d->cfg.node), "%s", name);
+	config_limits_default(&d->cfg.limits);
 	snprintf(d->cfg.ctl_socket, sizeof(d->cfg.ctl_socket), "%s/%s.sock", dir, name);
 	loopback(&d->cfg.listen, port);
 	snprintf(d->cfg.ca_file, sizeof(d->cfg.ca_file), "%s/ca/ca.crt", dir);
@@ -109,11 +110,15 @@ static void test_two_daemons(void **state)
 	assert_int_equal(peer_count_up(&A), 1);
 	assert_int_equal(peer_count_up(&B), 1);
 	/* B dialled, so B opens the data link; wait for it on both sides */
-	for (int i = 0; i < 400 && (peer_find(&A, "n2")->ndata < 1 ||
-				    peer_find(&B, "n1")->ndata < 1); i++)
+	for (int i = 0; i < 400 && (peer_data_links(peer_find(&A, "n2")) < 1 ||
+				    peer_data_links(peer_find(&B, "n1")) < 1); i++)
 		spin(5);
-	assert_int_equal(peer_find(&A, "n2")->ndata, 1);
-	assert_int_equal(peer_find(&B, "n1")->ndata, 1);
+	/* one data link per substrate both have: tcp and udp */
+	for (int i = 0; i < 400 && (peer_data_links(peer_find(&A, "n2")) < 2 ||
+				    peer_data_links(peer_find(&B, "n1")) < 2); i++)
+		spin(5);
+	assert_int_equal(peer_data_links(peer_find(&A, "n2")), 2);
+	assert_int_equal(peer_data_links(peer_find(&B, "n1")), 2);
 	assert_non_null(peer_find(&A, "n2"));
 	assert_non_null(peer_find(&B, "n1"));
 	assert_int_equal(A.stats.c[STAT_LINK_UPS], 1);
