@@ -10,7 +10,7 @@
 #     route when it is back.
 #  E. a move while the old node is unreachable: the new node wins; the old one yields
 #     when it comes back (it routes the VIP to the new node and no longer hosts it).
-# timeout: 150
+# timeout: 240
 # shares: migrate (TCP_REPAIR moves under full-rate streams: two at once starve each other)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/miglib.sh"
