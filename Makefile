@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libpcap libibverbs inih jansson libsodium libssl libcrypto \
-           libmicrohttpd
+           libmicrohttpd libcurl
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -33,6 +33,17 @@
  *   metrics_per_address = 8            ; of them from one client address (1..4096)
  *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
  *
+ *   [store]                            ; optional: where routes live (tunvnet/store.h)
+ *   route_store = mesh                 ; mesh (default): peers tell each other; etcd
+ *   etcd_endpoints = http://198.18.0.201:2379, http://198.18.0.202:2379
+ *                                      ; required with etcd: up to 8, tried in turn
+ *   etcd_prefix = /tunvnet             ; the keys' prefix (one per cluster)
+ *   lease_ttl = 10                     ; s this node's lease outlives its last keepalive
+ *                                      ; (2..3600): its VIPs are unreachable after it
+ *   etcd_ca = ca.pem                   ; optional TLS to etcd (https endpoints): the CA,
+ *   etcd_cert = client.pem             ; and a client certificate and key where etcd
+ *   etcd_key = client.key              ; asks for them (--client-cert-auth)
+ *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
  * key must not be accessible by group or others, the certificate must verify against
@@ -72,6 +83,20 @@ struct config_limits {
 	int metrics_timeout_s; /* an idle metrics connection is closed after this */
 };
 
+#define CONFIG_MAX_ETCD       8
+#define CONFIG_ETCD_URL_MAX   128
+#define CONFIG_DEFAULT_LEASE_TTL 10
+
+/* [store] */
+struct config_store {
+	bool etcd;               /* route_store = etcd (else mesh) */
+	char endpoints[CONFIG_MAX_ETCD][CONFIG_ETCD_URL_MAX];
+	int nendpoints;
+	char prefix[64];
+	int lease_ttl_s;
+	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX]; /* "" when none */
+};
+
 struct config {
 	char node[NODE_NAME_MAX + 1];
 	struct sockaddr_storage listen;
@@ -91,6 +116,7 @@ struct config {
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
 	struct config_limits limits;
+	struct config_store store;
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

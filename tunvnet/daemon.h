@@ -68,6 +68,8 @@ struct move;
 struct command;
 struct peer_set;
 struct metrics;
+struct store_ops;
+struct etcd;
 
 struct daemon {
 	struct config cfg;
@@ -90,6 +92,8 @@ struct daemon {
 	struct move *move;                    /* move.c: pending operations */
 	struct command *command;              /* command.c: followers */
 	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
+	const struct store_ops *store;        /* store.h: where routes live (mesh, etcd) */
+	struct etcd *etcd;                    /* etcd.c: NULL unless route_store = etcd */
 	uint64_t start_ms;
 };
 

@@ -179,7 +179,7 @@ bool route_wins(const struct route_entry *a, const struct route_entry *b)
 	return a->withdrawn && !b->withdrawn;
 }
 
-int route_update(struct route_table *t, const struct route_entry *e)
+static int put(struct route_table *t, const struct route_entry *e, bool force)
 {
 	struct route_entry *s;
 	bool found;
@@ -190,7 +190,10 @@ int route_update(struct route_table *t, const struct route_entry *e)
 	i = find(t, &e->vip, &found);
 	if (found) {
 		s = &t->slot[i];
-		if (!route_wins(e, s))
+		if (force ? s->epoch == e->epoch && s->withdrawn == e->withdrawn &&
+			    s->store_rev == e->store_rev &&
+			    strncmp(s->node, e->node, sizeof(s->node)) == 0
+			  : !route_wins(e, s))
 			return 0;
 		t->live += (size_t)!e->withdrawn - (size_t)!s->withdrawn;
 	} else {
@@ -214,6 +217,16 @@ int route_update(struct route_table *t, const struct route_entry *e)
 	*s = *e;
 	s->node[ROUTE_NODE_MAX] = '\0';
 	return 1;
+}
+
+int route_update(struct route_table *t, const struct route_entry *e)
+{
+	return put(t, e, false);
+}
+
+int route_set(struct route_table *t, const struct route_entry *e)
+{
+	return put(t, e, true);
 }
 
 const struct route_entry *route_get(const struct route_table *t, const struct vip *v)
