@@ -85,8 +85,10 @@ static void fail(struct etcd *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (s->reachable || s->phase != PH_IDLE)
+	if (s->reachable)
 		log_warnx("route store etcd (%s): %s", s->cfg->endpoints[s->cur], what);
+	else
+		log_debug("route store etcd (%s): %s", s->cfg->endpoints[s->cur], what);
 	snprintf(s->why, sizeof(s->why), "route store etcd unreachable (%s: %s)",
 		 s->cfg->endpoints[s->cur], what);
 	s->reachable = false;
