@@ -49,6 +49,7 @@ struct etcd {
 	bool reachable;
 	char why[STORE_WHY_MAX];
 	char fingerprint[80];
+	char dir[ETCDMSG_PREFIX_MAX + 2]; /* the prefix and a '/': what is read and watched */
 	struct loop_timer retry, keepalive;
 	struct pub *pubs;
 };
@@ -236,7 +237,7 @@ static void on_watch_done(struct httpc_req *rq, int err, long status, const char
 static void start_watch(struct etcd *s)
 {
 	s->phase = PH_WATCH;
-	s->watch = post(s, "/v3/watch", etcdmsg_watch(s->cfg->prefix, s->applied + 1), 0,
+	s->watch = post(s, "/v3/watch", etcdmsg_watch(s->dir, s->applied + 1), 0,
 			on_watch_data, on_watch_done, s);
 	if (!s->watch)
 		fail(s, "out of memory");
@@ -294,7 +295,7 @@ static void on_register(struct httpc_req *rq, int err, long status, const char *
 		return;
 	if (s->full_read || s->applied == 0) {
 		s->phase = PH_READ;
-		s->setup = post(s, "/v3/kv/range", etcdmsg_range(s->cfg->prefix),
+		s->setup = post(s, "/v3/kv/range", etcdmsg_range(s->dir),
 				ETCD_TIMEOUT_MS, NULL, on_read, s);
 		if (!s->setup)
 			fail(s, "out of memory");
@@ -578,6 +579,7 @@ static int start(struct daemon *d, const struct store_events *ev)
 	s->cfg = &d->cfg.store;
 	s->tls = (struct httpc_tls){ s->cfg->ca_file, s->cfg->cert_file, s->cfg->key_file };
 	s->full_read = true;
+	snprintf(s->dir, sizeof(s->dir), "%s/", s->cfg->prefix);
 	snprintf(s->why, sizeof(s->why), "route store etcd not connected yet (%s)",
 		 s->cfg->endpoints[0]);
 	fingerprint(d->cfg.cert_file, s->fingerprint, sizeof(s->fingerprint));
