@@ -163,7 +163,8 @@ demo: deps
 # Data-path figures of veth, VXLAN, OpenVPN and tunvnet side by side, written to
 # bench/results.json (scripts/bench says what is measured). QUICK=1: one short run each.
 # The full run also measures capture on versus off, and the migration stall and route
-# convergence on 16 nodes (bench/migrate.json).
+# convergence on 16 nodes (bench/migrate.json), and the control plane at 64 nodes on
+# each route store (scripts/bench-scale, bench/scale.json).
 bench:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
@@ -171,6 +172,7 @@ bench:
 ifneq ($(QUICK),1)
 	$(Q)scripts/bench-capture
 	$(Q)scripts/bench-migrate --out bench/migrate.json
+	$(Q)scripts/bench-scale --out bench/scale.json
 endif
 
 # `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,

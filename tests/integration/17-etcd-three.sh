@@ -30,8 +30,14 @@ move 1 "$P-j1" 3 "$P-jm3" "$V"
 "$CLUSTER" etcd-stop 1 || abort "cannot kill etcd member e1"
 ok "etcd member e1 killed (the first endpoint of every node)"
 # the nodes move on to e2 or e3; activate may fail once while a node finds out
-check "every node watches another member" wait_until 20 eval \
-	'for k in 1 2 3; do grep -q "route store etcd (http://198.18.0.20[23]:2379): watching" "$CDIR/n$k.log" || exit 1; done'
+watch_other() {
+	local k
+	for k in 1 2 3; do
+		grep -q "route store etcd (http://198.18.0.20[23]:2379): watching" "$CDIR/n$k.log" ||
+			return 1
+	done
+}
+check "every node watches another member" wait_until 20 watch_other
 ip netns add "$P-jm2" && JOBS+=("$P-jm2") || abort "netns"
 move 3 "$P-jm3" 2 "$P-jm2" "$V"
 check "traffic to the moved job: j2 (n2) -> $V (n2, local)" q jx "$P-j2" ping -q -c 3 -i 0.2 -W 2 "$V"
