@@ -20,9 +20,9 @@
 
 struct route_entry {
 	struct vip vip;
+	bool withdrawn;      /* beside vip's 17 bytes: the entry stays 80 bytes */
 	uint64_t epoch;
 	char node[ROUTE_NODE_MAX + 1];
-	bool withdrawn;
 	uint64_t changed_ms; /* local monotonic time of the last change; set by the caller */
 	uint64_t store_rev;  /* an authoritative store's revision of it (tunvnet/store.h), 0
 			      * for the mesh's entries and for a VIP the store has no key for */
