@@ -231,11 +231,11 @@ static char *activate_reply(struct pending *pd)
 
 	for (size_t i = 0; i < pd->nwaiting; i++)
 		json_array_append_new(unconfirmed, json_string(pd->waiting[i]));
-	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "vip",
+	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:s}", "vip",
 		vip_fmt(&pd->vips[0], vb), "node", pd->d->cfg.node,
 		"epoch", (json_int_t)pd->epochs[0],
 		"previous_node", pd->prev_node, "converged_ms", (json_int_t)ms,
-		"unconfirmed", unconfirmed));
+		"unconfirmed", unconfirmed, "route_store", pd->d->store->name));
 }
 
 static void on_activate_timeout(struct loop_timer *t, void *arg)
