@@ -46,6 +46,8 @@ struct etcd {
 	int64_t applied;         /* the last revision applied */
 	bool full_read;          /* the next (re)connect reads the prefix whole */
 	struct route_table *seen_in_read; /* a full read's VIPs (what is not there is gone) */
+	int64_t read_rev;        /* a full read's snapshot (its first page's revision) */
+	char read_after[ETCDMSG_KEY_MAX + 1]; /* the last key of the page before */
 	bool reachable;
 	char why[STORE_WHY_MAX];
 	char fingerprint[80];
@@ -55,6 +57,7 @@ struct etcd {
 };
 
 static void connect_step(struct etcd *s);
+static void read_page(struct etcd *s);
 
 static void url(const struct etcd *s, const char *path, char *out, size_t cap)
 {
@@ -117,6 +120,8 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 	struct route_entry e;
 	const char *node;
 
+	if (s->phase == PH_READ)
+		snprintf(s->read_after, sizeof(s->read_after), "%s", kv->key);
 	if (etcdmsg_vip_entry(s->cfg->prefix, kv, &e) == 0) {
 		if (s->seen_in_read)
 			route_update(s->seen_in_read, &e);
@@ -278,10 +283,27 @@ static void on_read(struct httpc_req *rq, int err, long status, const char *body
 		s->seen_in_read = NULL;
 		return;
 	}
+	if (s->read_rev == 0)
+		s->read_rev = r.revision;
+	if (r.more) {
+		read_page(s);
+		return;
+	}
 	end_full_read(s);
-	s->applied = r.revision;
+	s->applied = s->read_rev;
 	s->full_read = false;
 	start_watch(s);
+}
+
+/* The next page of a full read, at the first page's revision (a compaction meanwhile
+ * fails it, and the read starts over). */
+static void read_page(struct etcd *s)
+{
+	s->setup = post(s, "/v3/kv/range", etcdmsg_range_page(s->dir, s->read_after,
+							       s->read_rev, ETCD_PAGE),
+			ETCD_TIMEOUT_MS, NULL, on_read, s);
+	if (!s->setup)
+		fail(s, "out of memory");
 }
 
 static void on_register(struct httpc_req *rq, int err, long status, const char *body,
@@ -295,10 +317,11 @@ static void on_register(struct httpc_req *rq, int err, long status, const char *
 		return;
 	if (s->full_read || s->applied == 0) {
 		s->phase = PH_READ;
-		s->setup = post(s, "/v3/kv/range", etcdmsg_range(s->dir),
-				ETCD_TIMEOUT_MS, NULL, on_read, s);
-		if (!s->setup)
-			fail(s, "out of memory");
+		s->read_rev = 0;
+		s->read_after[0] = '\0';
+		route_table_free(s->seen_in_read);
+		s->seen_in_read = NULL;
+		read_page(s);
 		return;
 	}
 	start_watch(s);

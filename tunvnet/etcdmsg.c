@@ -71,6 +71,30 @@ char *etcdmsg_range(const char *prefix)
 	return dump(o);
 }
 
+char *etcdmsg_range_page(const char *prefix, const char *after, int64_t rev, int limit)
+{
+	json_t *o = json_object();
+	char b[24], *k = NULL;
+	int err = 0;
+
+	if (!o || set_prefix(o, prefix) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (after && after[0]) {
+		/* the next key after `after` is `after` with a NUL byte appended */
+		k = b64(after, strlen(after) + 1);
+		err = !k || json_object_set_new(o, "key", json_string(k)) < 0;
+		free(k);
+	}
+	if (err || json_object_set_new(o, "limit", json_string(i64(limit, b))) < 0 ||
+	    (rev > 0 && json_object_set_new(o, "revision", json_string(i64(rev, b))) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return dump(o);
+}
+
 char *etcdmsg_watch(const char *prefix, int64_t start_rev)
 {
 	json_t *o = json_object();
@@ -320,6 +344,7 @@ static int read_reply(json_t *root, struct etcd_reply *r, etcdmsg_kv_cb cb, void
 	r->succeeded = json_is_true(json_object_get(o, "succeeded"));
 	r->created = json_is_true(json_object_get(o, "created"));
 	r->canceled = json_is_true(json_object_get(o, "canceled"));
+	r->more = json_is_true(json_object_get(o, "more"));
 	if (read_kvs(json_object_get(o, "kvs"), cb, arg) < 0 ||
 	    read_events(json_object_get(o, "events"), cb, arg) < 0 ||
 	    read_responses(json_object_get(o, "responses"), cb, arg) < 0)

@@ -35,6 +35,7 @@ struct etcd_reply {
 	bool succeeded;          /* txn */
 	int64_t lease_id, ttl;   /* lease grant / keepalive (ttl 0: the lease is gone) */
 	bool created, canceled;  /* watch */
+	bool more;               /* range: a page, more keys follow */
 	int64_t compact_rev;     /* watch: canceled because this revision was compacted */
 	char error[128];         /* an "error" member's text, "" when none */
 };
@@ -43,6 +44,9 @@ typedef void (*etcdmsg_kv_cb)(const struct etcd_kv *kv, void *arg);
 
 /* Request bodies, malloc'd JSON text; NULL on ENOMEM or a key too long. */
 char *etcdmsg_range(const char *prefix);
+/* One page of at most limit keys of prefix, from the key after `after` ("" or NULL: the
+ * first), all pages at revision rev (0: the newest, for the first page). */
+char *etcdmsg_range_page(const char *prefix, const char *after, int64_t rev, int limit);
 char *etcdmsg_watch(const char *prefix, int64_t start_rev);
 char *etcdmsg_lease_grant(int ttl_s);
 char *etcdmsg_lease_keepalive(int64_t id);

@@ -175,6 +175,19 @@ static void txn_body(void **state)
 					"request_range"));
 	json_decref(j);
 	free(b);
+	/* a page after "/tv/a" starts at "/tv/a\0" ("L3R2L2EA"), pinned to revision 9 */
+	b = etcdmsg_range_page("/tv/", "/tv/a", 9, 2);
+	assert_non_null(strstr(b, "\"key\":\"L3R2L2EA\""));
+	assert_non_null(strstr(b, "\"limit\":\"2\""));
+	assert_non_null(strstr(b, "\"revision\":\"9\""));
+	free(b);
+	{
+		const char *p = "{\"header\":{\"revision\":\"9\"},\"kvs\":[],\"more\":true}";
+		struct etcd_reply r;
+
+		assert_int_equal(etcdmsg_reply(p, strlen(p), &r, NULL, NULL), 0);
+		assert_true(r.more);
+	}
 	b = etcdmsg_watch("/tv", 8);
 	assert_non_null(strstr(b, "\"range_end\":\"L3R3\"")); /* "/tw": the prefix + 1 */
 	assert_non_null(strstr(b, "\"start_revision\":\"8\""));
