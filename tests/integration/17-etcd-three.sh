@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
 # The etcd route store on a three-member etcd cluster (VNET_ETCD=3, every node given all
-# three endpoints): the member the nodes talk to first is killed; the nodes move on to
-# another member, and moves still converge on every node with traffic flowing.
+# three endpoints), over TLS with client certificates (VNET_ETCD_TLS=1: etcd serves
+# https only, --client-cert-auth; the nodes have etcd_ca, etcd_cert, etcd_key): the
+# member the nodes talk to first is killed; the nodes move on to another member, and
+# moves still converge on every node with traffic flowing.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
 need ping etcdctl
 [ -x /usr/bin/etcd ] || abort "etcd is not installed (scripts/deps.sh: etcd-server)"
-export VNET_ETCD=3 VNET_LEASE_TTL=3
+export VNET_ETCD=3 VNET_LEASE_TTL=3 VNET_ETCD_TLS=1
 
 cluster_up 3
 job "$P-j1" 1 0
 job "$P-j2" 2 0
 check "every node routes every job VIP" wait_jobs_routed 30
+watching_https() {
+	local k
+	for k in 1 2 3; do
+		grep -q "route store etcd (https://198.18.0.20[123]:2379): watching" "$CDIR/n$k.log" ||
+			return 1
+	done
+}
+check "every node watches etcd over https" watching_https
+# etcd asks for client certificates: without one it refuses (the nodes have theirs)
+if ip netns exec "$P-e2" curl -s -m 3 --cacert "$CDIR/etcd-pki/ca.crt" -X POST \
+	-d '{"key":"Lw=="}' https://198.18.0.202:2379/v3/kv/range >/dev/null 2>&1; then
+	bad "etcd answered a client without a certificate"
+else
+	ok "etcd refuses a client without a certificate"
+fi
 
 # move V from node $1 (hosting it, job namespace $2) to node $3 (standby in namespace $4)
 move() {
@@ -33,7 +50,7 @@ ok "etcd member e1 killed (the first endpoint of every node)"
 watch_other() {
 	local k
 	for k in 1 2 3; do
-		grep -q "route store etcd (http://198.18.0.20[23]:2379): watching" "$CDIR/n$k.log" ||
+		grep -q "route store etcd (https://198.18.0.20[23]:2379): watching" "$CDIR/n$k.log" ||
 			return 1
 	done
 }
