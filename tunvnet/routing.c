@@ -448,6 +448,7 @@ static void on_store_entry(const struct route_entry *se, void *arg)
 			return;
 		snprintf(e.node, sizeof(e.node), "%s", cur->node);
 		e.epoch = cur->epoch;
+		e.store_rev = 0; /* no key: what the next compare-and-set expects */
 	}
 	if (cur && !cur->withdrawn) {
 		snprintf(old_node, sizeof(old_node), "%s", cur->node);
