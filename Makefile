@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libpcap libibverbs inih jansson libsodium libssl libcrypto \
-           libmicrohttpd
+           libmicrohttpd libcurl
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -166,7 +166,8 @@ demo: deps
 # Data-path figures of veth, VXLAN, OpenVPN and tunvnet side by side, written to
 # bench/results.json (scripts/bench says what is measured). QUICK=1: one short run each.
 # The full run also measures capture on versus off, and the migration stall and route
-# convergence on 16 nodes (bench/migrate.json).
+# convergence on 16 nodes (bench/migrate.json), and the control plane at 64 nodes on
+# each route store (scripts/bench-scale, bench/scale.json).
 bench:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
@@ -174,6 +175,7 @@ bench:
 ifneq ($(QUICK),1)
 	$(Q)scripts/bench-capture
 	$(Q)scripts/bench-migrate --out bench/migrate.json
+	$(Q)scripts/bench-scale --out bench/scale.json
 endif
 
 # `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,

@@ -252,6 +252,10 @@ static int print_activate(const struct ctl_opts *o, const json_t *res)
 		json_array_foreach(unconf, i, n)
 			printf("%s %s", i ? "," : "", json_is_string(n) ? json_string_value(n) : "?");
 		printf("\n");
+	} else if (json_is_string(json_object_get(res, "route_store")) &&
+		   strcmp(json_string_value(json_object_get(res, "route_store")), "mesh") != 0) {
+		printf("the route store (%s) committed it in %s\n",
+		       json_string_value(json_object_get(res, "route_store")), conv);
 	} else {
 		printf("every peer confirmed in %s\n", conv);
 	}

@@ -8,6 +8,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-dev
 libnl-3-dev libnl-route-3-dev libpcap-dev libibverbs-dev libcmocka-dev
 libinih-dev libjansson-dev libsodium-dev libssl-dev openssl libmicrohttpd-dev libsystemd-dev
+libcurl4-openssl-dev etcd-server etcd-client
 iproute2 iputils-ping iperf3 python3 procps util-linux tcpdump tshark nftables
 runc busybox-static debhelper dpkg-dev fakeroot systemd man-db"
 [ "${1:-}" = bench ] && PKGS="$PKGS openvpn sockperf"

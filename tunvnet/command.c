@@ -317,9 +317,11 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 					: strerror(-err));
 	}
 	err = routing_announce(d, &v, 1, &epoch, false);
-	if (err < 0)
+	if (err < 0) {
+		job_del_vip(j, &v, &(bool){ false }); /* nothing stays half-attached */
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: %s", vb,
-					strerror(-err));
+					routing_strerror(d, err));
+	}
 	events_job(d->events, EVENT_JOB_ATTACH, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I}", "vip", vb, "netns", j->netns,
 					 "ifname", TUN_IFNAME, "epoch", (json_int_t)epoch));

@@ -65,6 +65,7 @@ static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
 static void set_limit(struct ctx *c, const struct key *k, const char *v);
 static void set_substrate(struct ctx *c, const struct key *k, const char *v);
+static void set_store(struct ctx *c, const struct key *k, const char *v);
 
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
@@ -104,6 +105,13 @@ static const struct key keys[] = {
 	{ "substrate", "peer", set_substrate, false, true },
 	{ "substrate", "udp_mtu", set_substrate, false, false },
 	{ "substrate", "udp_loss_max", set_substrate, false, false },
+	{ "store", "route_store", set_store, false, false },
+	{ "store", "etcd_endpoints", set_store, false, false },
+	{ "store", "etcd_prefix", set_store, false, false },
+	{ "store", "lease_ttl", set_store, false, false },
+	{ "store", "etcd_ca", set_store, false, false },
+	{ "store", "etcd_cert", set_store, false, false },
+	{ "store", "etcd_key", set_store, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -126,7 +134,7 @@ struct ctx {
 };
 
 static const char *const sections[] = { "node", "pool", "peers", "security", "limits",
-					"substrate" };
+					"substrate", "store" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -508,6 +516,79 @@ static void set_rekey(struct ctx *c, const struct key *k, const char *v)
 	parse_int(c, k, v, REKEY_MIN_S, REKEY_MAX_S, &c->cfg->rekey_s);
 }
 
+static void set_endpoints(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config_store *st = &c->cfg->store;
+	char buf[CONFIG_MAX_ETCD * CONFIG_ETCD_URL_MAX], *save = NULL, *tok;
+
+	st->nendpoints = 0;
+	if (strlen(v) >= sizeof(buf)) {
+		bad(c, k, v, "is too long");
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (st->nendpoints == CONFIG_MAX_ETCD) {
+			bad(c, k, v, "names more than %d endpoints", CONFIG_MAX_ETCD);
+			return;
+		}
+		if ((strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0) ||
+		    strlen(tok) >= CONFIG_ETCD_URL_MAX || strpbrk(tok, "?#\"")) {
+			bad(c, k, tok, "is not an http:// or https:// URL of at most %d bytes",
+			    CONFIG_ETCD_URL_MAX - 1);
+			return;
+		}
+		snprintf(st->endpoints[st->nendpoints++], CONFIG_ETCD_URL_MAX, "%s", tok);
+	}
+	if (st->nendpoints == 0)
+		bad(c, k, v, "names no endpoint");
+}
+
+static void set_store(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config_store *st = &c->cfg->store;
+
+	if (strcmp(k->name, "route_store") == 0) {
+		if (strcmp(v, "etcd") == 0)
+			st->etcd = true;
+		else if (strcmp(v, "mesh") == 0)
+			st->etcd = false;
+		else
+			bad(c, k, v, "is neither \"mesh\" nor \"etcd\"");
+	} else if (strcmp(k->name, "etcd_endpoints") == 0) {
+		set_endpoints(c, k, v);
+	} else if (strcmp(k->name, "etcd_prefix") == 0) {
+		size_t n = strlen(v);
+
+		if (n < 2 || n >= sizeof(st->prefix) || v[0] != '/' || v[n - 1] == '/' ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			   "._-/") != n)
+			bad(c, k, v, "is not a key prefix (/[A-Za-z0-9._-/]..., at most %zu "
+			    "bytes, no trailing /)", sizeof(st->prefix) - 1);
+		else
+			snprintf(st->prefix, sizeof(st->prefix), "%s", v);
+	} else if (strcmp(k->name, "lease_ttl") == 0) {
+		parse_int(c, k, v, 2, 3600, &st->lease_ttl_s);
+	} else {
+		set_rel_path(c, k, v, strcmp(k->name, "etcd_ca") == 0     ? st->ca_file
+				      : strcmp(k->name, "etcd_cert") == 0 ? st->cert_file
+									  : st->key_file);
+	}
+}
+
+/* [store]: etcd needs its endpoints; TLS files go with https. */
+static void check_store(struct ctx *c)
+{
+	struct config_store *st = &c->cfg->store;
+	int line = c->seen[key_index("store", "route_store")];
+
+	if (st->etcd && st->nendpoints == 0)
+		report(c, line, "[store] route_store = etcd needs etcd_endpoints");
+	if (!st->cert_file[0] != !st->key_file[0])
+		report(c, c->seen[key_index("store", st->cert_file[0] ? "etcd_cert" : "etcd_key")],
+		       "[store] etcd_cert and etcd_key go together");
+}
+
 /* The credential files, each checked once the whole file is read (the certificate
  * needs the node's name, the CA and the key): every problem at its own line. */
 static void check_credentials(struct ctx *c)
@@ -802,6 +883,8 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	config_limits_default(&cfg->limits);
 	snprintf(cfg->substrate, sizeof(cfg->substrate), "tcp");
 	cfg->udp_loss_max = CONFIG_DEFAULT_UDP_LOSS_MAX;
+	snprintf(cfg->store.prefix, sizeof(cfg->store.prefix), "/tunvnet");
+	cfg->store.lease_ttl_s = CONFIG_DEFAULT_LEASE_TTL;
 
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {
@@ -818,6 +901,7 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 			report(&c, ret, "%s", syntax_msg);
 		check_missing(&c);
 		check_credentials(&c);
+		check_store(&c);
 		err = c.nerr;
 	}
 	free(c.line);
@@ -866,4 +950,16 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "peer = %s:%s\n", cfg->policies[i].peer, cfg->policies[i].policy);
 	fprintf(out, "udp_mtu = %d\n", cfg->udp_mtu);
 	fprintf(out, "udp_loss_max = %d\n", cfg->udp_loss_max);
+	if (!cfg->store.etcd)
+		return; /* the mesh: the golden files of configs without [store] stay as they were */
+	fprintf(out, "\n[store]\nroute_store = etcd\netcd_endpoints = ");
+	for (i = 0; i < cfg->store.nendpoints; i++)
+		fprintf(out, "%s%s", i ? ", " : "", cfg->store.endpoints[i]);
+	fprintf(out, "\netcd_prefix = %s\nlease_ttl = %d\n", cfg->store.prefix,
+		cfg->store.lease_ttl_s);
+	if (cfg->store.ca_file[0])
+		fprintf(out, "etcd_ca = %s\n", cfg->store.ca_file);
+	if (cfg->store.cert_file[0])
+		fprintf(out, "etcd_cert = %s\netcd_key = %s\n", cfg->store.cert_file,
+			cfg->store.key_file);
 }

@@ -58,6 +58,17 @@
  *   udp_loss_max = 2                   ; auto: UDP losing more than this % of its
  *                                      ; probes is not chosen (0..100)
  *
+ *   [store]                            ; optional: where routes live (tunvnet/store.h)
+ *   route_store = mesh                 ; mesh (default): peers tell each other; etcd
+ *   etcd_endpoints = http://198.18.0.201:2379, http://198.18.0.202:2379
+ *                                      ; required with etcd: up to 8, tried in turn
+ *   etcd_prefix = /tunvnet             ; the keys' prefix (one per cluster)
+ *   lease_ttl = 10                     ; s this node's lease outlives its last keepalive
+ *                                      ; (2..3600): its VIPs are unreachable after it
+ *   etcd_ca = ca.pem                   ; optional TLS to etcd (https endpoints): the CA,
+ *   etcd_cert = client.pem             ; and a client certificate and key where etcd
+ *   etcd_key = client.key              ; asks for them (--client-cert-auth)
+ *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
  * key must not be accessible by group or others, the certificate must verify against
@@ -116,6 +127,20 @@ struct config_limits {
 /* Fills l with every [limits] default. */
 void config_limits_default(struct config_limits *l);
 
+#define CONFIG_MAX_ETCD       8
+#define CONFIG_ETCD_URL_MAX   128
+#define CONFIG_DEFAULT_LEASE_TTL 10
+
+/* [store] */
+struct config_store {
+	bool etcd;               /* route_store = etcd (else mesh) */
+	char endpoints[CONFIG_MAX_ETCD][CONFIG_ETCD_URL_MAX];
+	int nendpoints;
+	char prefix[64];
+	int lease_ttl_s;
+	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX]; /* "" when none */
+};
+
 struct config {
 	char node[NODE_NAME_MAX + 1];
 	struct sockaddr_storage listen;
@@ -144,6 +169,7 @@ struct config {
 	int npolicies;
 	int udp_mtu;          /* 0: discovered */
 	int udp_loss_max;     /* percent */
+	struct config_store store;
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

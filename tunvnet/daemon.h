@@ -76,6 +76,8 @@ struct metrics;
 struct watch;
 struct liveness;
 struct state;
+struct store_ops;
+struct etcd;
 
 struct daemon {
 	struct config cfg;
@@ -101,6 +103,8 @@ struct daemon {
 	struct watch *watch;                  /* watch.c: the periodic kernel check */
 	struct liveness *liveness;            /* liveness.c: dead peers' routes */
 	struct state *state;                  /* state.c: the state file (restarts) */
+	const struct store_ops *store;        /* store.h: where routes live (mesh, etcd) */
+	struct etcd *etcd;                    /* etcd.c: NULL unless route_store = etcd */
 	uint64_t start_ms;
 };
 

@@ -15,6 +15,7 @@
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
 #include "tunvnet/routing.h"
+#include "tunvnet/store.h"
 #include "tunvnet/tun.h"
 #include "tunvnet/tunlink.h"
 
@@ -291,12 +292,13 @@ static char *activate_reply(struct pending *pd)
 
 	for (size_t i = 0; i < pd->nwaiting; i++)
 		json_array_append_new(unconfirmed, json_string(pd->waiting[i]));
-	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:o}", "vip",
+	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:o, s:s}", "vip",
 		vip_fmt(&pd->vips[0], vb), "node", pd->d->cfg.node,
 		"epoch", (json_int_t)pd->epochs[0],
 		"previous_node", pd->prev_node, "converged_ms", (json_int_t)ms,
 		"unconfirmed", unconfirmed,
-		"vips", vips_json(pd->d, pd->vips, pd->epochs, pd->nvips)));
+		"vips", vips_json(pd->d, pd->vips, pd->epochs, pd->nvips),
+		"route_store", pd->d->store->name));
 }
 
 static void on_activate_timeout(struct loop_timer *t, void *arg)
@@ -316,6 +318,7 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 	const struct route_entry *prev;
 	struct pending *pd;
 	size_t n = 0;
+	int err2;
 
 	if (!j)
 		return err;
@@ -340,19 +343,25 @@ char *move_activate(struct daemon *d, uint64_t client_id, const struct ctl_reque
 	pd->nvips = n;
 	prev = route_lookup(d->routes, &pd->vips[0]);
 	snprintf(pd->prev_node, sizeof(pd->prev_node), "%s", prev ? prev->node : "");
-	for (struct peer *p = d->peers; p; p = p->next)
-		if (peer_is_up(p))
-			snprintf(pd->waiting[pd->nwaiting++], NODE_NAME_MAX + 1, "%s", p->name);
+	if (routing_store_confirms(d)) /* the store's commit, not every peer */
+		snprintf(pd->waiting[pd->nwaiting++], NODE_NAME_MAX + 1, "%s", STORE_WAITER);
+	else
+		for (struct peer *p = d->peers; p; p = p->next)
+			if (peer_is_up(p))
+				snprintf(pd->waiting[pd->nwaiting++], NODE_NAME_MAX + 1, "%s",
+					 p->name);
 	pd->next = d->move->pendings;
 	d->move->pendings = pd;
 	loop_timer_init(&pd->timer, on_activate_timeout, pd);
 
 	j->state = JOB_ACTIVE;
-	if (routing_announce(d, pd->vips, n, pd->epochs, true) < 0) {
+	err2 = routing_announce(d, pd->vips, n, pd->epochs, true);
+	if (err2 < 0) {
 		j->state = JOB_STANDBY;
 		pending_free(pd);
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: the job stays on "
-					"standby", vip_fmt(&pd->vips[0], vb));
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: %s; the job stays "
+					"on standby", vip_fmt(&pd->vips[0], vb),
+					routing_strerror(d, err2));
 	}
 	job_flush_held(j); /* what arrived while on standby came from the old route */
 	await_handover(d, j, pd->prev_node);
@@ -397,6 +406,28 @@ static void on_ack(struct peer *p, const struct route_entry *e, size_t n, void *
 		if (pd->nwaiting == 0)
 			finish(pd, activate_reply(pd));
 	}
+}
+
+/* routing: the store ended an activation's publication (routing_store_confirms). */
+static void on_stored(const struct vip *v, size_t n, int err, const char *why, void *arg)
+{
+	struct daemon *d = arg;
+	struct pending *pd = n ? pending_with_vip(d, &v[0], false) : NULL;
+	struct job *j;
+
+	if (!pd)
+		return; /* lost already (route_lost answered CONFLICT), or timed out */
+	if (err == 0) {
+		unwait(pd, STORE_WAITER);
+		if (pd->nwaiting == 0)
+			finish(pd, activate_reply(pd));
+		return;
+	}
+	j = job_by_vip(d, &v[0]);
+	if (j && j->state == JOB_ACTIVE)
+		j->state = JOB_STANDBY; /* never two nodes serving one VIP */
+	finish(pd, ctlmsg_reply_err(err == -ECANCELED ? CTL_ERR_CONFLICT : CTL_ERR_SYSTEM,
+				    "activate: %s; the job is back on standby", why));
 }
 
 /* --- a VIP hosted here moved away ----------------------------------------------------- */
@@ -775,6 +806,7 @@ int move_init(struct daemon *d, const struct move_events *ev)
 		.route_lost = on_route_lost,
 		.acked = on_ack,
 		.handed_over = on_handed_over,
+		.stored = on_stored,
 		.arg = d,
 	};
 	struct move *m = calloc(1, sizeof(*m));

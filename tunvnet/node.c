@@ -11,6 +11,7 @@
 #include "tunvnet/command.h"
 #include "tunvnet/control.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/etcd.h"
 #include "tunvnet/events.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/job.h"
@@ -118,6 +119,9 @@ int node_init(struct daemon *d)
 	}
 	if (!d->substrate)
 		d->substrate = substrate_lookup("tcp");
+	/* The route store, picked here only ([store] route_store). */
+	if (!d->store)
+		d->store = d->cfg.store.etcd ? &etcd_store : &routing_mesh_store;
 	d->start_ms = loop_now(d->loop);
 	err = events_new(d->loop, &d->events);
 	if (err < 0)
@@ -170,9 +174,14 @@ int node_start(struct daemon *d)
 	err = peer_start(d, &peer_ev, d);
 	if (err < 0)
 		goto out_metrics;
+	err = routing_store_start(d);
+	if (err < 0)
+		goto out_peers;
 	state_dial_peers(d);
 	d->running = true;
 	return 0;
+out_peers:
+	peer_stop(d);
 out_metrics:
 	metrics_stop(d);
 out_control:
@@ -186,6 +195,7 @@ void node_stop(struct daemon *d)
 	state_stop(d); /* the file as it is now: what follows lets go, forgets nothing */
 	move_stop(d);
 	if (d->running) {
+		routing_store_stop(d);
 		peer_stop(d);
 		metrics_stop(d);
 		d->running = false;

@@ -28,11 +28,13 @@
 
 struct route_entry {
 	struct vip vip;
+	bool withdrawn;      /* beside vip's 17 bytes: the entry stays 80 bytes */
+	bool unreachable;    /* its node is declared dead (above); never sent */
 	uint64_t epoch;
 	char node[ROUTE_NODE_MAX + 1];
-	bool withdrawn;
-	bool unreachable;    /* its node is declared dead (above); never sent */
 	uint64_t changed_ms; /* local monotonic time of the last change; set by the caller */
+	uint64_t store_rev;  /* an authoritative store's revision of it (tunvnet/store.h), 0
+			      * for the mesh's entries and for a VIP the store has no key for */
 };
 
 struct route_table;
@@ -47,6 +49,11 @@ bool route_wins(const struct route_entry *a, const struct route_entry *b);
  * lost to what the table holds, -ENOMEM, -EINVAL when e->vip.family is neither AF_INET
  * nor AF_INET6. */
 int route_update(struct route_table *t, const struct route_entry *e);
+
+/* Installs e whatever the table holds for e->vip (an authoritative store's word: the
+ * store, not the epoch rule, decided). 1 when the table changed, 0 when it held e
+ * already, -ENOMEM, -EINVAL as route_update. */
+int route_set(struct route_table *t, const struct route_entry *e);
 
 /* The live route for v, or NULL (none, or only a tombstone). The pointer is valid until
  * the next update of the table. */

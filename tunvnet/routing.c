@@ -14,6 +14,7 @@
 #include "tunvnet/route.h"
 #include "tunvnet/routeshare.h"
 #include "tunvnet/stats.h"
+#include "tunvnet/store.h"
 
 #define GC_INTERVAL_MS (60 * 1000)
 #define MAX_PER_FRAME  (FRAME_MAX_PAYLOAD / 16) /* the smallest encoded route is 16 bytes */
@@ -47,6 +48,7 @@ struct routing {
 	/* routing_receive()'s scratch: the entries of one frame */
 	struct route_entry rx[MAX_PER_FRAME];
 	bool check[MAX_PER_FRAME];
+	char store_why[STORE_WHY_MAX]; /* routing_strerror()'s text */
 };
 
 static void batch_flush(struct batch *b)
@@ -98,6 +100,44 @@ static void broadcast(struct daemon *d, const struct route_entry *e, size_t n, u
 	for (size_t i = 0; i < n; i++)
 		batch_add(&e[i], b);
 	batch_flush(b);
+}
+
+/* The mesh as a route store (store.h): every peer up hears each entry; with confirm
+ * each answers with what it then holds (routing_events.acked). */
+static int mesh_publish(struct daemon *d, const struct route_entry *e, const uint64_t *seen,
+			size_t n, bool confirm)
+{
+	broadcast(d, e, n, confirm ? FRAME_F_ACK_REQ : 0);
+	if (confirm)
+		for (struct peer *p = d->peers; p; p = p->next)
+			peer_flush(p);
+	return 0;
+}
+
+static bool mesh_reachable(struct daemon *d, char *why, size_t len)
+{
+	return true;
+}
+
+const struct store_ops routing_mesh_store = {
+	.name = "mesh",
+	.publish = mesh_publish,
+	.reachable = mesh_reachable,
+	.authoritative = false,
+};
+
+/* The revision of the store's entry this node holds for v (0: none), before it is
+ * replaced by this node's own: the store's compare-and-set expects it. */
+static uint64_t seen_rev(struct daemon *d, const struct vip *v)
+{
+	const struct route_entry *cur = route_get(d->routes, v);
+
+	return cur ? cur->store_rev : 0;
+}
+
+static bool store_rules(const struct daemon *d)
+{
+	return d->store->authoritative;
 }
 
 /* Applies e, logging and recording a change. Returns route_update's result. */
@@ -154,6 +194,8 @@ int routing_init(struct daemon *d)
 		return err;
 	}
 	d->routing = r;
+	if (!d->store)
+		d->store = &routing_mesh_store;
 	loop_timer_init(&r->gc_timer, on_gc, d);
 	loop_timer_init(&r->send_timer, on_send_timer, d);
 	loop_timer_arm(d->loop, &r->gc_timer, GC_INTERVAL_MS);
@@ -198,36 +240,39 @@ static void self_entry(struct daemon *d, struct route_entry *e, const struct vip
 static int install_self(struct daemon *d, const struct vip *v, uint64_t epoch, bool withdrawn)
 {
 	struct route_entry e;
+	uint64_t seen = seen_rev(d, v);
 	int err;
 
 	self_entry(d, &e, v, epoch, withdrawn);
+	if (withdrawn)
+		e.store_rev = seen; /* the store holds that until the deletion is done */
 	err = apply(d, &e, "this node");
 	if (err < 0)
 		return err;
-	broadcast(d, &e, 1, 0);
-	return 0;
+	return d->store->publish(d, &e, &seen, 1, false);
 }
 
 int routing_announce(struct daemon *d, const struct vip *v, size_t n, uint64_t *epochs,
 		     bool confirm)
 {
 	struct route_entry e[JOB_MAX_VIPS];
+	uint64_t seen[JOB_MAX_VIPS];
 	int err;
 
 	if (n > JOB_MAX_VIPS)
 		return -E2BIG;
+	/* A store that cannot be reached refuses before anything changes here. */
+	if (!d->store->reachable(d, d->routing->store_why, sizeof(d->routing->store_why)))
+		return -ENOTCONN;
 	for (size_t i = 0; i < n; i++) {
+		seen[i] = seen_rev(d, &v[i]);
 		epochs[i] = route_next_epoch(d->routes, &v[i]);
 		self_entry(d, &e[i], &v[i], epochs[i], false);
 		err = apply(d, &e[i], "this node");
 		if (err < 0)
 			return err;
 	}
-	broadcast(d, e, n, confirm ? FRAME_F_ACK_REQ : 0);
-	if (confirm)
-		for (struct peer *p = d->peers; p; p = p->next)
-			peer_flush(p);
-	return 0;
+	return d->store->publish(d, e, seen, n, confirm);
 }
 
 int routing_withdraw(struct daemon *d, const struct vip *v)
@@ -298,6 +343,8 @@ void routing_send_table(struct daemon *d, struct peer *p)
 	struct routing *r = d->routing;
 	struct table_send *ts;
 
+	if (store_rules(d))
+		return; /* peers learn routes from the store */
 	for (ts = r->sends; ts && strcmp(ts->peer, p->name) != 0; ts = ts->next)
 		;
 	if (!ts) {
@@ -417,6 +464,12 @@ int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint
 
 	if (msg_routes_decode(buf, len, e, MAX_PER_FRAME, &n) < 0)
 		return -EBADMSG;
+	if (store_rules(d)) {
+		/* Routes come from the store; a peer's frame only says it handed over. */
+		if ((flags & FRAME_F_HANDED_OVER) && r->ev.handed_over)
+			r->ev.handed_over(p, e, n, r->ev.arg);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int changed;
 
@@ -483,4 +536,127 @@ json_t *routing_list_json(struct daemon *d)
 
 	route_foreach(d->routes, list_one, &c);
 	return c.arr;
+}
+
+/* --- an authoritative store (store.h) --------------------------------------------------- */
+
+/* The store holds se: installed whatever the epochs say (the store decided), then this
+ * node stays true about itself as with a peer's entry. A deletion keeps the node and
+ * epoch it removed, as a tombstone. */
+static void on_store_entry(const struct route_entry *se, void *arg)
+{
+	struct daemon *d = arg;
+	const struct route_entry *cur = route_get(d->routes, &se->vip);
+	struct route_entry e = *se;
+	char vb[VIP_STRLEN], old_node[ROUTE_NODE_MAX + 1] = "";
+	uint64_t old_epoch = 0;
+	bool same;
+
+	if (e.withdrawn) {
+		if (!cur)
+			return;
+		snprintf(e.node, sizeof(e.node), "%s", cur->node);
+		e.epoch = cur->epoch;
+		e.store_rev = 0; /* no key: what the next compare-and-set expects */
+	}
+	if (cur && !cur->withdrawn) {
+		snprintf(old_node, sizeof(old_node), "%s", cur->node);
+		old_epoch = cur->epoch;
+	}
+	same = cur && cur->epoch == e.epoch && cur->withdrawn == e.withdrawn &&
+	       strcmp(cur->node, e.node) == 0;
+	e.changed_ms = same ? cur->changed_ms : loop_now(d->loop);
+	if (route_set(d->routes, &e) <= 0)
+		return;
+	if (!same) {
+		vip_fmt(&e.vip, vb);
+		log_debug("route %s -> %s epoch %llu%s (from the route store, revision %llu)", vb,
+			  e.node, (unsigned long long)e.epoch, e.withdrawn ? " withdrawn" : "",
+			  (unsigned long long)e.store_rev);
+		events_route(d->events, vb, old_node, old_epoch, e.node, e.epoch, e.withdrawn);
+	}
+	assert_self(d, &e.vip);
+}
+
+static void on_store_committed(const struct vip *v, size_t n, int err, const char *why,
+			       void *arg)
+{
+	struct daemon *d = arg;
+	struct routing *r = d->routing;
+
+	if (r->ev.stored)
+		r->ev.stored(v, n, err, why, r->ev.arg);
+}
+
+struct own_ctx {
+	struct daemon *d;
+	struct route_entry *e;
+	size_t n, cap;
+};
+
+static void collect_own(const struct route_entry *e, void *arg)
+{
+	struct own_ctx *c = arg;
+
+	if (strcmp(e->node, c->d->cfg.node) != 0 || (e->withdrawn && e->store_rev == 0))
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct route_entry *ne = realloc(c->e, cap * sizeof(*ne));
+
+		if (!ne)
+			return;
+		c->e = ne;
+		c->cap = cap;
+	}
+	c->e[c->n++] = *e;
+}
+
+/* The store answers again: this node's entries (and withdrawals it could not make) are
+ * published again, since a lease that expired meanwhile took their keys. */
+static void on_store_reconnected(void *arg)
+{
+	struct daemon *d = arg;
+	struct own_ctx c = { d, NULL, 0, 0 };
+
+	route_foreach(d->routes, collect_own, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		struct job *j = job_by_vip(d, &c.e[i].vip);
+		uint64_t seen = c.e[i].store_rev;
+
+		if (!c.e[i].withdrawn && (!j || j->state == JOB_STANDBY))
+			c.e[i].withdrawn = true; /* not hosted any more */
+		d->store->publish(d, &c.e[i], &seen, 1, false);
+	}
+	free(c.e);
+}
+
+int routing_store_start(struct daemon *d)
+{
+	const struct store_events ev = {
+		.entry = on_store_entry,
+		.committed = on_store_committed,
+		.reconnected = on_store_reconnected,
+		.arg = d,
+	};
+
+	return d->store->start ? d->store->start(d, &ev) : 0;
+}
+
+void routing_store_stop(struct daemon *d)
+{
+	if (d->store && d->store->stop)
+		d->store->stop(d);
+}
+
+bool routing_store_confirms(const struct daemon *d)
+{
+	return store_rules(d);
+}
+
+const char *routing_strerror(struct daemon *d, int err)
+{
+	if (err == -ENOTCONN && d->routing->store_why[0])
+		return d->routing->store_why;
+	return strerror(-err);
 }

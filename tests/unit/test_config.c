@@ -601,6 +601,40 @@ static void test_substrate(void **state)
 			 "t.conf:15: [substrate] udp_loss_max: \"101\" is not in 0..100\n");
 }
 
+/* [store]: the route store and etcd's endpoints, with every error at its line. */
+static void test_store(void **state)
+{
+	const struct fixture *fx = *state;
+	struct config cfg;
+	char text[1024], *errs;
+
+	fmt(text, sizeof(text), "%s", base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_false(cfg.store.etcd);
+	assert_int_equal(cfg.store.lease_ttl_s, 10);
+	assert_string_equal(cfg.store.prefix, "/tunvnet");
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\netcd_endpoints = "
+	    "http://198.18.0.201:2379, https://e2:2379\netcd_prefix = /c1\nlease_ttl = 3\n",
+	    base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_true(cfg.store.etcd);
+	assert_int_equal(cfg.store.nendpoints, 2);
+	assert_string_equal(cfg.store.endpoints[1], "https://e2:2379");
+	assert_string_equal(cfg.store.prefix, "/c1");
+	assert_int_equal(cfg.store.lease_ttl_s, 3);
+	fmt(text, sizeof(text), "%s[store]\nroute_store = zk\netcd_endpoints = ftp://x\n"
+	    "etcd_prefix = c1/\nlease_ttl = 1\netcd_cert = c.pem\n", base);
+	expect(fx, text, "t.conf:11: [store] route_store: \"zk\" is neither \"mesh\" nor \"etcd\"\n"
+		   "t.conf:12: [store] etcd_endpoints: \"ftp://x\" is not an http:// or https:// URL of at most 127 bytes\n"
+		   "t.conf:13: [store] etcd_prefix: \"c1/\" is not a key prefix (/[A-Za-z0-9._-/]..., at most 63 bytes, no trailing /)\n"
+		   "t.conf:14: [store] lease_ttl: \"1\" is not in 2..3600\n"
+		   "t.conf:15: [store] etcd_cert and etcd_key go together\n");
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\n", base);
+	expect(fx, text, "t.conf:11: [store] route_store = etcd needs etcd_endpoints\n");
+}
+
 /* Relative credential paths are found next to the config, whatever the working
  * directory. */
 static void test_cred_relative(void **state)
@@ -921,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indented, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
 	};
 
 	if (getenv("UPDATE_GOLDEN")) {
