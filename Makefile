@@ -153,7 +153,8 @@ golden: $(BUILD)/tests/test_config
 
 # The unit tests with ASan and UBSan only (what `make check` runs second).
 unit-asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS) \
+		$(ASAN_BUILD)/tunvnet/main.o
 	$(Q)BUILD=$(ASAN_BUILD) scripts/run-tests --unit
 
 integration: all $(TOOLS)
