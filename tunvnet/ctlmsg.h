@@ -17,7 +17,7 @@
  * Results (the daemon's side; vnetctl prints them as tables or passes them through):
  *   status: {"node","listen","uptime_s","peers_up","peers_known","jobs","routes","pool4","pool6","mtu"}
  *   peers:  [{"node","address","state","substrate","since_s","rtt_ms","tx_frames","rx_frames","drops"}]
- *   routes: [{"vip","node","epoch","local"}] (refused with TOO_LONG beyond
+ *   routes: [{"vip","node","epoch","local","state"}] (refused with TOO_LONG beyond
  *           ROUTES_REPLY_MAX entries); with "stream": {"streaming": true, "routes": n}, then
  *           lines each a JSON array of such objects, then {"end": true, "count": n}
  *   jobs:   [{"netns","ifname","vips":[...],"rx_packets","tx_packets","rx_bytes","tx_bytes"}]

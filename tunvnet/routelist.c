@@ -11,7 +11,7 @@
 #include "tunvnet/daemon.h"
 #include "tunvnet/route.h"
 
-#define ENTRY_MAX 160 /* one formatted entry, at most */
+#define ENTRY_MAX 256 /* one formatted entry, at most */
 
 struct listing {
 	struct daemon *d;
@@ -39,9 +39,9 @@ static void put_entry(const struct route_entry *e, void *arg)
 		return;
 	/* Node names are [A-Za-z0-9._-] (msg.c checks every name it decodes): no escaping */
 	n = snprintf(l->buf + l->len, ENTRY_MAX, "%s{\"vip\":\"%s\",\"node\":\"%s\",\"epoch\":%llu,"
-		     "\"local\":%s}", l->len > 1 ? "," : "", vip_fmt(&e->vip, vb), e->node,
-		     (unsigned long long)e->epoch,
-		     strcmp(e->node, l->d->cfg.node) == 0 ? "true" : "false");
+		     "\"local\":%s,\"state\":\"%s\"}", l->len > 1 ? "," : "", vip_fmt(&e->vip, vb),
+		     e->node, (unsigned long long)e->epoch,
+		     strcmp(e->node, l->d->cfg.node) == 0 ? "true" : "false", route_state_name(e));
 	if (n > 0 && n < ENTRY_MAX) {
 		l->len += (size_t)n;
 		l->count++;

@@ -2,7 +2,7 @@
  * entries neither stalls the event loop nor needs one huge reply.
  *
  * The request's client gets the reply {"streaming": true, "routes": n}, then lines each
- * a JSON array of route objects ({"vip","node","epoch","local"}), then
+ * a JSON array of route objects ({"vip","node","epoch","local","state"}), then
  * {"end": true, "count": n} and the connection closes. Each loop turn formats at most
  * ROUTELIST_SLICE slots of the table, and only when the client's stream has room for
  * them: a slow reader slows its listing, nothing else. A listing taken while the table
