@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libpcap libibverbs inih jansson libsodium libssl libcrypto \
-           libmicrohttpd
+           libmicrohttpd libcurl
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -124,11 +124,14 @@ $(BUILD)/tests/fuzz-seeds: $(BUILD)/tests/fuzz/seeds.o $(LIB)
 # it). With SANITIZE=1 the first run is that already.
 ASAN_BUILD ?= build-asan
 ASAN_TESTS := $(TEST_SRC:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
+# The builds use every CPU (-j$(NPROC)); scripts/run-tests runs the fuzz harnesses and the
+# integration scripts several at a time (RUN_TESTS_JOBS, -j there).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 check: deps
-	$(Q)$(MAKE) --no-print-directory all tests
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all tests
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
 ifneq ($(SANITIZE),1)
-	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_TESTS)
 	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
 else
 	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests
@@ -163,7 +166,8 @@ demo: deps
 # Data-path figures of veth, VXLAN, OpenVPN and tunvnet side by side, written to
 # bench/results.json (scripts/bench says what is measured). QUICK=1: one short run each.
 # The full run also measures capture on versus off, and the migration stall and route
-# convergence on 16 nodes (bench/migrate.json).
+# convergence on 16 nodes (bench/migrate.json), and the control plane at 64 nodes on
+# each route store (scripts/bench-scale, bench/scale.json).
 bench:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all $(TOOLS)
@@ -171,6 +175,7 @@ bench:
 ifneq ($(QUICK),1)
 	$(Q)scripts/bench-capture
 	$(Q)scripts/bench-migrate --out bench/migrate.json
+	$(Q)scripts/bench-scale --out bench/scale.json
 endif
 
 # `make install PREFIX=/usr DESTDIR=/tmp/root`: programs, man pages, the systemd unit,

@@ -208,9 +208,18 @@ static int print_detach(const json_t *res)
 
 	if (!json_is_string(vip) || !json_is_boolean(removed))
 		return client_bad_result("detach result lacks vip or tun_removed");
-	printf("detached %s (%s)\n", table_safe(json_string_value(vip), buf, sizeof(buf)),
-	       json_is_true(removed) ? "the job's TUN was removed: it held no other VIP" :
-				       "the job keeps its TUN and its other VIPs");
+	const json_t *tun = json_object_get(res, "tun");
+	char tb[256];
+
+	/* "tun" says what happened to the TUN (a daemon may know better than removed) */
+	if (json_is_string(tun))
+		printf("detached %s (the job's TUN %s)\n",
+		       table_safe(json_string_value(vip), buf, sizeof(buf)),
+		       table_safe(json_string_value(tun), tb, sizeof(tb)));
+	else
+		printf("detached %s (%s)\n", table_safe(json_string_value(vip), buf, sizeof(buf)),
+		       json_is_true(removed) ? "the job's TUN was removed: it held no other VIP" :
+					       "the job keeps its TUN and its other VIPs");
 	return 0;
 }
 

@@ -27,8 +27,9 @@ static const struct client_doc doc = {
 		"Prints the daemon's recent control-plane events, oldest first: peers coming\n"
 		"up and going down, refused handshakes, route changes (a VIP announced,\n"
 		"moved or withdrawn), jobs attached, detached, suspended, resumed, prepared on\n"
-		"standby, activated and released (their VIP moved away), and drops (at most\n"
-		"one line per reason and second, with the count). The daemon keeps a bounded\n"
+		"standby, activated and released (their VIP moved away), drops (at most one\n"
+		"line per reason and second, with the count) and limits reached (the same, per\n"
+		"[limits] bound: what it refused or evicted). The daemon keeps a bounded\n"
 		"ring of them: the oldest are forgotten first.\n"
 		"\n"
 		"Columns: TIME (local time, to the millisecond), TYPE and DETAILS.\n"
@@ -40,8 +41,9 @@ static const struct client_doc doc = {
 		"with the members ts (seconds since the epoch, a number with a fraction), type\n"
 		"(peer_up, peer_down, handshake_refused, route_change, job_attach,\n"
 		"job_detach, job_suspend, job_resume, job_standby, job_activate, job_release,\n"
-		"drop) and, by type, node, detail, vip, old_node, old_epoch, new_node,\n"
-		"new_epoch, withdrawn, reason and count. With -f and --json, one compact JSON\n"
+		"job_repair, job_broken,\n"
+		"drop, limit) and, by type, node, detail, vip, old_node, old_epoch, new_node,\n"
+		"new_epoch, withdrawn, reason, limit and count. With -f and --json, one compact JSON\n"
 		"object per line (JSON Lines).",
 	.options = "-f, --follow          keep printing new events as they happen\n",
 	.exit_ok = "the events were printed; with -f, following was interrupted (SIGINT,\n"
@@ -150,6 +152,8 @@ static bool shown(const char *type, const char *key)
 				return true;
 	if (strcmp(type, "drop") == 0)
 		return strcmp(key, "reason") == 0 || strcmp(key, "count") == 0;
+	if (strcmp(type, "limit") == 0)
+		return strcmp(key, "limit") == 0 || strcmp(key, "count") == 0;
 	return false;
 }
 
@@ -177,6 +181,13 @@ char *events_describe(const json_t *ev)
 			fputc('?', f);
 		fputs(json_integer_value(json_object_get(ev, "count")) == 1 ? " packet" :
 		      " packets", f);
+		any = true;
+	} else if (strcmp(type, "limit") == 0) {
+		put(f, ev, "limit");
+		fputs(" reached: ", f);
+		if (!put(f, ev, "count"))
+			fputc('?', f);
+		fputs(" refused or evicted", f);
 		any = true;
 	} else {
 		/* peers name a node, jobs a VIP; either may come with a detail */

@@ -14,13 +14,16 @@ static const struct client_doc doc = {
 		"VIPS     the VIPs on that device, comma-separated\n"
 		"STATE    active; suspended (incoming packets are held, see 'vnetctl\n"
 		"         suspend'); or standby (prepared for a restore, not announced, see\n"
-		"         'vnetctl attach --standby')\n"
+		"         'vnetctl attach --standby'); or broken (its TUN was deleted or its\n"
+		"         namespace removed behind tunvnetd's back: detach it)\n"
 		"RX_PKTS  packets the daemon read from the job's TUN (sent by the job)\n"
 		"TX_PKTS  packets the daemon wrote into it (received by the job)\n"
+		"PROBLEM  why it is broken, or what is wrong with it (\"split\": part of the\n"
+		"         job moved away and part is still suspended here); empty if none\n"
 		"\n"
 		"With --json, prints the daemon's result as it is: an array of objects with\n"
-		"members netns, ifname, vips (an array), state, rx_packets, tx_packets,\n"
-		"rx_bytes and tx_bytes.",
+		"members netns, ifname, vips (an array), state, problem, held, rx_packets,\n"
+		"tx_packets, rx_bytes and tx_bytes.",
 	.exit_ok = "the list was printed (it may be empty)",
 	.example = "$ vnetctl jobs\n"
 		   "NETNS              IFNAME  VIPS                      STATE    RX_PKTS  "
@@ -38,6 +41,7 @@ static const struct table_col cols[] = {
 	{ "STATE", "state", TABLE_JSON, false },
 	{ "RX_PKTS", "rx_packets", TABLE_JSON, true },
 	{ "TX_PKTS", "tx_packets", TABLE_JSON, true },
+	{ "PROBLEM", "problem", TABLE_JSON, false },
 };
 
 static int print_jobs(json_t *res)

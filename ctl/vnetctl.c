@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tunvnet/config.h"
+#include "tunvnet/suggest.h"
 
 static const struct {
 	const char *name;
@@ -64,6 +65,22 @@ static int bad_usage(const char *fmt, ...)
 	fputs("\nusage: vnetctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
 	      "(see 'vnetctl --help' for the commands)\n", stderr);
 	return VNETCTL_EXIT_USAGE;
+}
+
+/* "unknown command 'atach'; did you mean 'attach'?" */
+static int unknown_command(const char *name)
+{
+	struct suggest s;
+	size_t i;
+
+	suggest_init(&s, name);
+	for (i = 0; i < NCOMMANDS; i++)
+		suggest_try(&s, commands[i].name);
+	suggest_try(&s, "help");
+	if (suggest_result(&s))
+		return bad_usage("unknown command '%s'; did you mean '%s'?", name,
+				 suggest_result(&s));
+	return bad_usage("unknown command '%s'", name);
 }
 
 static int find(const char *name)
@@ -125,13 +142,13 @@ int main(int argc, char **argv)
 			return bad_usage("help takes one command, not '%s'", argv[optind + 2]);
 		i = find(argv[optind + 1]);
 		if (i < 0)
-			return bad_usage("unknown command '%s'", argv[optind + 1]);
+			return unknown_command(argv[optind + 1]);
 		help_argv[0] = argv[optind + 1];
 		return commands[i].run(2, help_argv, &o);
 	}
 	i = find(argv[optind]);
 	if (i < 0)
-		return bad_usage("unknown command '%s'", argv[optind]);
+		return unknown_command(argv[optind]);
 	r = commands[i].run(argc - optind, argv + optind, &o);
 	/* a full disk or a closed pipe must not look like success */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -8,6 +8,7 @@
 static const struct tunnel_ops *const substrates[SUBSTRATE_MAX] = {
 	[SUBSTRATE_TCP] = &tunnel_tcp_ops,
 	[SUBSTRATE_UDP] = &tunnel_udp_ops,
+	[SUBSTRATE_VERBS] = &tunnel_verbs_ops,
 };
 
 static const char *const names[SUBSTRATE_MAX] = {

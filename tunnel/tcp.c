@@ -4,8 +4,7 @@
  * buffer is written once per loop turn (a before-sleep hook), or at once when it grows
  * past FLUSH_AT. A large frame (a super-packet) is not copied: it is written at once,
  * behind what is queued, in one writev (send_direct). Reads take as much as the socket
- * has, then hand every whole frame to the owner; the unread tail moves to the front of
- * the input buffer only when a whole frame might not fit behind it any more. A link is
+ * has, then hand every whole frame to the owner (tunnel/reasm.h cuts the stream). A link is
  * freed only outside its own callbacks (in_cb), so an owner may close it from within a
  * frame callback.
  *
@@ -29,10 +28,11 @@
 
 #include <openssl/ssl.h>
 
+#include "tunnel/reasm.h"
 #include "tunnel/tls.h"
 #include "tunvnet/loop.h"
 
-#define IBUF_SIZE      (512 * 1024)
+#define IBUF_SIZE      (512 * 1024)       /* >= REASM_MIN_CAP */
 #define OBUF_DATA_MAX  (2 * 1024 * 1024)  /* DATA frames beyond this are dropped */
 #define OBUF_HARD_MAX  (64 * 1024 * 1024) /* control frames beyond this: link is stuck */
 #define FLUSH_AT       (256 * 1024)
@@ -66,8 +66,7 @@ struct tunnel_link {
 	int werr;        /* a write failed inside send(): reported from the flush hook */
 	const struct tunnel_events *ev;
 	void *arg;
-	uint8_t *ibuf;
-	size_t ioff, ilen; /* unread frames are ibuf[ioff .. ilen) */
+	struct reasm in;  /* unread frames (in.buf: IBUF_SIZE, allocated at the first read) */
 	uint8_t *obuf;
 	size_t ohead, olen, ocap;
 	struct tunnel_link *next_dirty;
@@ -89,7 +88,7 @@ static void link_free(struct tunnel_link *lk)
 	loop_io_del(lk->io);
 	SSL_free(lk->ssl);
 	close(lk->fd);
-	free(lk->ibuf);
+	free(lk->in.buf);
 	free(lk->obuf);
 	free(lk);
 }
@@ -192,19 +191,19 @@ static void mark_dirty(struct tunnel_link *lk)
 	lk->t->dirty = lk;
 }
 
-/* Hands every whole frame in ibuf to the owner. false when the link is gone. */
+/* Hands every whole frame read to the owner. false when the link is gone. */
 static bool deliver(struct tunnel_link *lk)
 {
-	size_t off = lk->ioff;
 	bool alive = true;
 
 	lk->in_cb = true;
 	while (!lk->closed && !lk->failed) {
 		struct frame_hdr h;
-		int err = frame_hdr_decode(lk->ibuf + off, lk->ilen - off, &h);
+		const uint8_t *payload;
+		int err = reasm_next(&lk->in, &h, &payload);
 		char why[96];
 
-		if (err == -EAGAIN)
+		if (err == 0)
 			break;
 		if (err < 0) {
 			if (err == -EPROTONOSUPPORT)
@@ -219,11 +218,8 @@ static bool deliver(struct tunnel_link *lk)
 			fail(lk, -EPROTO, why);
 			return false;
 		}
-		if (lk->ilen - off - FRAME_HDR_LEN < h.len)
-			break;
 		if (lk->ev && lk->ev->frame)
-			lk->ev->frame(lk, &h, lk->ibuf + off + FRAME_HDR_LEN, lk->arg);
-		off += FRAME_HDR_LEN + h.len;
+			lk->ev->frame(lk, &h, payload, lk->arg);
 	}
 	lk->in_cb = false;
 	if (lk->closed) {
@@ -233,17 +229,7 @@ static bool deliver(struct tunnel_link *lk)
 	}
 	if (lk->failed)
 		alive = false;
-	/* The tail of a frame moves to the front only when a whole frame might not fit
-	 * behind it any more: a few times per megabyte, not after every read. */
-	if (off == lk->ilen) {
-		lk->ioff = lk->ilen = 0;
-	} else if (IBUF_SIZE - lk->ilen < FRAME_HDR_LEN + FRAME_MAX_PAYLOAD) {
-		memmove(lk->ibuf, lk->ibuf + off, lk->ilen - off);
-		lk->ilen -= off;
-		lk->ioff = 0;
-	} else {
-		lk->ioff = off;
-	}
+	reasm_compact(&lk->in);
 	return alive;
 }
 
@@ -334,14 +320,20 @@ static bool sniff(struct tunnel_link *lk)
 /* Reads once into ibuf: >0 bytes, 0 nothing more now, <0 the link failed (reported). */
 static ssize_t link_read(struct tunnel_link *lk)
 {
+	uint8_t *tail;
+	size_t room;
 	ssize_t n;
 
-	if (!lk->ibuf && !(lk->ibuf = malloc(IBUF_SIZE))) {
-		fail(lk, -ENOMEM, "out of memory");
-		return -1;
+	if (!lk->in.buf) {
+		if (!(lk->in.buf = malloc(IBUF_SIZE))) {
+			fail(lk, -ENOMEM, "out of memory");
+			return -1;
+		}
+		lk->in.cap = IBUF_SIZE;
 	}
+	tail = reasm_tail(&lk->in, &room);
 	if (lk->ssl) {
-		int r = SSL_read(lk->ssl, lk->ibuf + lk->ilen, (int)(IBUF_SIZE - lk->ilen)), e;
+		int r = SSL_read(lk->ssl, tail, (int)room), e;
 		char why[TLS_WHY_MAX];
 
 		if (r > 0)
@@ -364,7 +356,7 @@ static ssize_t link_read(struct tunnel_link *lk)
 		return -1;
 	}
 	do
-		n = read(lk->fd, lk->ibuf + lk->ilen, IBUF_SIZE - lk->ilen);
+		n = read(lk->fd, tail, room);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN)
@@ -430,7 +422,7 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 				return; /* failed: the owner may have freed the link */
 			if (n == 0)
 				break;
-			lk->ilen += (size_t)n;
+			reasm_wrote(&lk->in, (size_t)n);
 			if (!deliver(lk))
 				return;
 		}

@@ -148,5 +148,6 @@ struct tunnel_ops {
 
 extern const struct tunnel_ops tunnel_tcp_ops;
 extern const struct tunnel_ops tunnel_udp_ops;
+extern const struct tunnel_ops tunnel_verbs_ops; /* verbs.c, verbs.h */
 
 #endif

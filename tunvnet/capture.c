@@ -323,9 +323,11 @@ char *capture_command(struct captures *c, struct control *ctl, uint64_t client_i
 	char err[PCAP_ERRBUF_SIZE + 64];
 	int snaplen = rq->snaplen ? rq->snaplen : CTL_SNAPLEN_MAX;
 
-	if (c->active >= CAPTURE_MAX_SESSIONS)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d captures run already",
-					CAPTURE_MAX_SESSIONS);
+	if (c->active >= (unsigned)d->cfg.limits.captures) {
+		stats_limit(&d->stats, LIMIT_CAPTURES, 1);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d captures run already ([limits] "
+					"captures)", (int)c->active);
+	}
 	if (snaplen < CTL_SNAPLEN_MIN || snaplen > CTL_SNAPLEN_MAX || rq->count < 0 ||
 	    rq->duration_ms < 0)
 		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "bad snaplen, count or duration");

@@ -46,7 +46,6 @@ enum capture_dir {
  * packet of the VIP once, across a move. */
 #define CAPTURE_LINKTYPE_RAW  101       /* pcap LINKTYPE_RAW: the packet is IPv4 or IPv6 */
 #define CAPTURE_BUFFER        (8u << 20) /* a session's output ring */
-#define CAPTURE_MAX_SESSIONS  16
 
 /* A daemon's captures. While one runs, capture subscribes to the event bus: an event
  * goes as a NOTE to the captures it concerns (those of its VIP, of its peer node, and

@@ -16,13 +16,14 @@
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/route.h"
+#include "tunvnet/routelist.h"
 #include "tunvnet/routing.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/tun.h"
+#include "tunvnet/tunlink.h"
 
 #define POOL_SCAN_MAX 65536 /* addresses tried when picking a free VIP */
 #define FOLLOW_BUFFER (1u << 20) /* a follower further behind than this is cut off */
-#define MAX_FOLLOWERS 16
 
 struct command {
 	size_t nfollowers;
@@ -91,6 +92,16 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* What each [limits] bound refused or evicted so far. */
+static json_t *limits_json(const uint64_t *n)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < LIMIT_REASON_MAX; i++)
+		json_object_set_new(o, stats_limit_name(i), json_integer((json_int_t)n[i]));
+	return o;
+}
+
 static void add_sum(uint64_t *sum, const uint64_t *v, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -153,8 +164,9 @@ json_t *command_stats_json(struct daemon *d)
 	for (int i = 0; c && i < STAT_COUNTER_MAX; i++)
 		json_object_set_new(c, stats_counter_name(i),
 				    json_integer((json_int_t)d->stats.c[i]));
-	o = json_pack("{s:s, s:o, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
-		      drops_json(d->stats.drops), "peer_layer", peer_counters_json(d));
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "node", d->cfg.node, "counters", c, "drops",
+		      drops_json(d->stats.drops), "peer_layer", peer_counters_json(d),
+		      "limits", limits_json(d->stats.limits));
 	if (o)
 		objects_json(d, o);
 	return o;
@@ -177,16 +189,34 @@ static char *netns_error(const struct ctl_request *rq, int err)
 				rq->netns, strerror(-err));
 }
 
+/* Never two daemons on one TUN (but for a migrate hand-over, which move.c makes): a
+ * namespace whose TUN another daemon serves is refused, naming it. NULL when free. */
+static char *tun_taken(struct daemon *d, const struct ctl_request *rq)
+{
+	char by[NODE_NAME_MAX + 32];
+
+	if (job_by_netns(d, rq->netns) || tunlink_served_by(rq->netns, TUN_IFNAME, by,
+							      sizeof(by)) != 1)
+		return NULL;
+	return ctlmsg_reply_err(CTL_ERR_BAD_STATE, "netns %s: its TUN %s is served by %s (a "
+				"daemon on this machine); two daemons never share a TUN. To move the "
+				"job here use `migrate --to %s` on %s, or restore it into a fresh "
+				"namespace and `attach --standby` that one", rq->netns, TUN_IFNAME, by,
+				d->cfg.node, by);
+}
+
 /* Prepares a restore: TUN, address and routes in the namespace, nothing announced. The
  * VIP may be hosted anywhere else, from any node's pool; never here already. */
 static char *attach_standby(struct daemon *d, const struct ctl_request *rq,
 			    const struct vip *v)
 {
 	struct job *j, *owner = job_by_vip(d, v);
-	char vb[VIP_STRLEN];
+	char vb[VIP_STRLEN], *reply;
 	int err;
 
 	vip_fmt(v, vb);
+	if ((reply = tun_taken(d, rq)))
+		return reply;
 	err = job_open(d, rq->netns, &j);
 	if (err < 0)
 		return netns_error(rq, err);
@@ -239,6 +269,12 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 	vip_fmt(&v, vb);
 	if (rq->standby)
 		return attach_standby(d, rq, &v);
+	/* Hosted elsewhere says more than "outside this node's pool": moves are explicit. */
+	cur = route_lookup(d->routes, &v);
+	if (cur && strcmp(cur->node, d->cfg.node) != 0)
+		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is hosted by %s (epoch %llu); to "
+					"move it here use `attach --standby` then `activate`, or "
+					"`migrate`", vb, cur->node, (unsigned long long)cur->epoch);
 	if (!pool_of(d, v.family))
 		return ctlmsg_reply_err(CTL_ERR_NOT_IN_POOL, "%s: this node has no IPv%d pool",
 					vb, v.family == AF_INET ? 4 : 6);
@@ -250,10 +286,12 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 					"never a job's", vb, v.family == AF_INET &&
 					v.a[3] & 1 ? "broadcast" : "network",
 					vip_prefix_fmt(pool_of(d, v.family), pb));
-	cur = route_lookup(d->routes, &v);
-	if (cur && strcmp(cur->node, d->cfg.node) != 0)
-		return ctlmsg_reply_err(CTL_ERR_VIP_IN_USE, "%s is already hosted by %s", vb,
-					cur->node);
+	{
+		char *taken = tun_taken(d, rq);
+
+		if (taken)
+			return taken;
+	}
 	err = job_open(d, rq->netns, &j);
 	if (err < 0)
 		return netns_error(rq, err);
@@ -279,9 +317,11 @@ static char *attach(struct daemon *d, const struct ctl_request *rq)
 					: strerror(-err));
 	}
 	err = routing_announce(d, &v, 1, &epoch, false);
-	if (err < 0)
+	if (err < 0) {
+		job_del_vip(j, &v, &(bool){ false }); /* nothing stays half-attached */
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "cannot announce %s: %s", vb,
-					strerror(-err));
+					routing_strerror(d, err));
+	}
 	events_job(d->events, EVENT_JOB_ATTACH, vb, j->netns);
 	return ctlmsg_reply_ok(json_pack("{s:s, s:s, s:s, s:I}", "vip", vb, "netns", j->netns,
 					 "ifname", TUN_IFNAME, "epoch", (json_int_t)epoch));
@@ -304,12 +344,36 @@ static char *detach(struct daemon *d, const struct ctl_request *rq)
 		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_VIP, "%s is not hosted on %s", vb,
 					d->cfg.node);
 	}
-	routing_withdraw(d, &rq->vip);
-	events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
-	err = job_del_vip(j, &rq->vip, &gone);
-	if (err < 0)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "removing %s: %s", vb, strerror(-err));
-	return ctlmsg_reply_ok(json_pack("{s:s, s:b}", "vip", vb, "tun_removed", gone));
+	/* Say what happened to the TUN, not what was meant to: it may have been deleted
+	 * behind our back (broken), or be another daemon's too (then it stays). */
+	{
+		struct tunlink_info info;
+		char tun[sizeof(j->problem) + 64];
+		bool broken = j->broken;
+
+		if (broken)
+			snprintf(tun, sizeof(tun), "was gone already (%s)", j->problem);
+		else if (tunlink_probe(j->netns_fd, TUN_IFNAME, &info) == 0 && info.queues > 1) {
+			j->handing_over = true;
+			snprintf(tun, sizeof(tun), "left in place: %s serves it too",
+				 tunlink_mark_node(&info) ? tunlink_mark_node(&info)
+				 : "another process");
+		} else {
+			tun[0] = '\0';
+		}
+		routing_withdraw(d, &rq->vip);
+		events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
+		err = job_del_vip(j, &rq->vip, &gone);
+		if (err < 0 && !broken)
+			return ctlmsg_reply_err(CTL_ERR_SYSTEM, "removing %s: %s", vb,
+						strerror(-err));
+		if (!tun[0])
+			snprintf(tun, sizeof(tun), "%s", gone ? "removed: it held no other VIP"
+				 : "kept: the job holds other VIPs");
+		return ctlmsg_reply_ok(json_pack("{s:s, s:b, s:s}", "vip", vb, "tun_removed",
+						 gone && !broken && !strstr(tun, "left"),
+						 "tun", tun));
+	}
 }
 
 /* --- events: a follower is a subscriber of the bus writing to a control stream --------- */
@@ -360,8 +424,11 @@ static char *cmd_events(struct daemon *d, uint64_t client_id, const struct ctl_r
 
 	if (!rq->follow)
 		return ctlmsg_reply_ok(events_list_json(d->events));
-	if (d->command->nfollowers >= MAX_FOLLOWERS)
-		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%d followers already", MAX_FOLLOWERS);
+	if (d->command->nfollowers >= (size_t)d->cfg.limits.followers) {
+		stats_limit(&d->stats, LIMIT_FOLLOWERS, 1);
+		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "%zu followers already ([limits] "
+					"event_followers)", d->command->nfollowers);
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return ctlmsg_reply_err(CTL_ERR_SYSTEM, "out of memory");
@@ -396,6 +463,12 @@ static char *cmd_peers(struct daemon *d, uint64_t client_id, const struct ctl_re
 static char *cmd_routes(struct daemon *d, uint64_t client_id, const struct ctl_request *rq,
 			bool *deferred)
 {
+	if (rq->stream)
+		return routelist_start(d, client_id);
+	if (route_count(d->routes) > ROUTES_REPLY_MAX)
+		return ctlmsg_reply_err(CTL_ERR_TOO_LONG, "%zu routes: more than %d in one reply "
+					"(ask with \"stream\": true, as vnetctl does)",
+					route_count(d->routes), ROUTES_REPLY_MAX);
 	return ctlmsg_reply_ok(routing_list_json(d));
 }
 

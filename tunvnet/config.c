@@ -20,6 +20,7 @@
 
 #include "tunnel/tls.h"
 #include "tunvnet/addr.h"
+#include "tunvnet/suggest.h"
 
 #define DEFAULT_MTU   1500
 #define MTU_MIN       1280 /* IPv6's minimum link MTU */
@@ -58,11 +59,13 @@ static void set_ctl_socket(struct ctx *c, const struct key *k, const char *v);
 static void set_mtu(struct ctx *c, const struct key *k, const char *v);
 static void set_forward_grace(struct ctx *c, const struct key *k, const char *v);
 static void set_offload(struct ctx *c, const struct key *k, const char *v);
+static void set_peer_timeout(struct ctx *c, const struct key *k, const char *v);
 static void set_metrics(struct ctx *c, const struct key *k, const char *v);
 static void set_pool(struct ctx *c, const struct key *k, const char *v);
 static void set_seed(struct ctx *c, const struct key *k, const char *v);
 static void set_limit(struct ctx *c, const struct key *k, const char *v);
 static void set_substrate(struct ctx *c, const struct key *k, const char *v);
+static void set_store(struct ctx *c, const struct key *k, const char *v);
 
 static const struct key keys[] = {
 	{ "node", "name", set_name, true, false },
@@ -71,6 +74,7 @@ static const struct key keys[] = {
 	{ "node", "control_socket", set_ctl_socket, false, false },
 	{ "node", "mtu", set_mtu, false, false },
 	{ "node", "forward_grace", set_forward_grace, false, false },
+	{ "node", "peer_timeout", set_peer_timeout, false, false },
 	{ "node", "offload", set_offload, false, false },
 	{ "node", "metrics_listen", set_metrics, false, false },
 	{ "pool", "ipv4", set_pool, false, false },
@@ -85,10 +89,29 @@ static const struct key keys[] = {
 	{ "limits", "metrics_connections", set_limit, false, false },
 	{ "limits", "metrics_per_address", set_limit, false, false },
 	{ "limits", "metrics_timeout", set_limit, false, false },
+	{ "limits", "routes", set_limit, false, false },
+	{ "limits", "routes_per_peer", set_limit, false, false },
+	{ "limits", "peers", set_limit, false, false },
+	{ "limits", "peer_forget", set_limit, false, false },
+	{ "limits", "pending_handshakes", set_limit, false, false },
+	{ "limits", "pending_per_address", set_limit, false, false },
+	{ "limits", "control_clients", set_limit, false, false },
+	{ "limits", "control_idle_timeout", set_limit, false, false },
+	{ "limits", "event_followers", set_limit, false, false },
+	{ "limits", "captures", set_limit, false, false },
+	{ "limits", "hold_packets", set_limit, false, false },
+	{ "limits", "hold_bytes", set_limit, false, false },
 	{ "substrate", "policy", set_substrate, false, false },
 	{ "substrate", "peer", set_substrate, false, true },
 	{ "substrate", "udp_mtu", set_substrate, false, false },
 	{ "substrate", "udp_loss_max", set_substrate, false, false },
+	{ "store", "route_store", set_store, false, false },
+	{ "store", "etcd_endpoints", set_store, false, false },
+	{ "store", "etcd_prefix", set_store, false, false },
+	{ "store", "lease_ttl", set_store, false, false },
+	{ "store", "etcd_ca", set_store, false, false },
+	{ "store", "etcd_cert", set_store, false, false },
+	{ "store", "etcd_key", set_store, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -111,7 +134,7 @@ struct ctx {
 };
 
 static const char *const sections[] = { "node", "pool", "peers", "security", "limits",
-					"substrate" };
+					"substrate", "store" };
 
 /* Text from the file, made safe for a terminal: non-printable bytes, quotes and
  * backslashes escaped, long values cut. Returns c->shown (one use per message). */
@@ -310,16 +333,42 @@ static void set_substrate(struct ctx *c, const struct key *k, const char *v)
 	cfg->npolicies++;
 }
 
+static void set_peer_timeout(struct ctx *c, const struct key *k, const char *v)
+{
+	parse_int(c, k, v, 2, 3600, &c->cfg->peer_timeout_s);
+}
+
 /* [limits]: where each one is kept and its range. */
+/* [limits]: where each one is kept, its range and its default (tunvnet.conf(5)). */
+#define LIM(f) offsetof(struct config_limits, f)
 static const struct limit {
 	const char *name;
 	size_t off; /* of the int in struct config_limits */
-	long min, max;
+	long min, max, def;
 } limits[] = {
-	{ "metrics_connections", offsetof(struct config_limits, metrics_conns), 1, 4096 },
-	{ "metrics_per_address", offsetof(struct config_limits, metrics_per_addr), 1, 4096 },
-	{ "metrics_timeout", offsetof(struct config_limits, metrics_timeout_s), 1, 3600 },
+	{ "metrics_connections", LIM(metrics_conns), 1, 4096, CONFIG_DEFAULT_METRICS_CONNS },
+	{ "metrics_per_address", LIM(metrics_per_addr), 1, 4096, CONFIG_DEFAULT_METRICS_PER_ADDR },
+	{ "metrics_timeout", LIM(metrics_timeout_s), 1, 3600, CONFIG_DEFAULT_METRICS_TIMEOUT },
+	{ "routes", LIM(routes), 16, 16777216, 1048576 },
+	{ "routes_per_peer", LIM(routes_per_peer), 1, 16777216, 65536 },
+	{ "peers", LIM(peers), 1, 65536, 1024 },
+	{ "peer_forget", LIM(peer_forget_s), 1, 604800, 600 },
+	{ "pending_handshakes", LIM(pending), 1, 4096, 64 },
+	{ "pending_per_address", LIM(pending_per_addr), 1, 4096, 8 },
+	{ "control_clients", LIM(control_clients), 2, 4096, 64 },
+	{ "control_idle_timeout", LIM(control_idle_s), 1, 86400, 60 },
+	{ "event_followers", LIM(followers), 0, 1024, 16 },
+	{ "captures", LIM(captures), 0, 256, 16 },
+	{ "hold_packets", LIM(hold_packets), 1, 1048576, 8192 },
+	{ "hold_bytes", LIM(hold_bytes), 65536, 1073741824, 33554432 },
 };
+#undef LIM
+
+void config_limits_default(struct config_limits *l)
+{
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		*(int *)((char *)l + limits[i].off) = (int)limits[i].def;
+}
 
 static void set_limit(struct ctx *c, const struct key *k, const char *v)
 {
@@ -467,6 +516,79 @@ static void set_rekey(struct ctx *c, const struct key *k, const char *v)
 	parse_int(c, k, v, REKEY_MIN_S, REKEY_MAX_S, &c->cfg->rekey_s);
 }
 
+static void set_endpoints(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config_store *st = &c->cfg->store;
+	char buf[CONFIG_MAX_ETCD * CONFIG_ETCD_URL_MAX], *save = NULL, *tok;
+
+	st->nendpoints = 0;
+	if (strlen(v) >= sizeof(buf)) {
+		bad(c, k, v, "is too long");
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (st->nendpoints == CONFIG_MAX_ETCD) {
+			bad(c, k, v, "names more than %d endpoints", CONFIG_MAX_ETCD);
+			return;
+		}
+		if ((strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0) ||
+		    strlen(tok) >= CONFIG_ETCD_URL_MAX || strpbrk(tok, "?#\"")) {
+			bad(c, k, tok, "is not an http:// or https:// URL of at most %d bytes",
+			    CONFIG_ETCD_URL_MAX - 1);
+			return;
+		}
+		snprintf(st->endpoints[st->nendpoints++], CONFIG_ETCD_URL_MAX, "%s", tok);
+	}
+	if (st->nendpoints == 0)
+		bad(c, k, v, "names no endpoint");
+}
+
+static void set_store(struct ctx *c, const struct key *k, const char *v)
+{
+	struct config_store *st = &c->cfg->store;
+
+	if (strcmp(k->name, "route_store") == 0) {
+		if (strcmp(v, "etcd") == 0)
+			st->etcd = true;
+		else if (strcmp(v, "mesh") == 0)
+			st->etcd = false;
+		else
+			bad(c, k, v, "is neither \"mesh\" nor \"etcd\"");
+	} else if (strcmp(k->name, "etcd_endpoints") == 0) {
+		set_endpoints(c, k, v);
+	} else if (strcmp(k->name, "etcd_prefix") == 0) {
+		size_t n = strlen(v);
+
+		if (n < 2 || n >= sizeof(st->prefix) || v[0] != '/' || v[n - 1] == '/' ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			   "._-/") != n)
+			bad(c, k, v, "is not a key prefix (/[A-Za-z0-9._-/]..., at most %zu "
+			    "bytes, no trailing /)", sizeof(st->prefix) - 1);
+		else
+			snprintf(st->prefix, sizeof(st->prefix), "%s", v);
+	} else if (strcmp(k->name, "lease_ttl") == 0) {
+		parse_int(c, k, v, 2, 3600, &st->lease_ttl_s);
+	} else {
+		set_rel_path(c, k, v, strcmp(k->name, "etcd_ca") == 0     ? st->ca_file
+				      : strcmp(k->name, "etcd_cert") == 0 ? st->cert_file
+									  : st->key_file);
+	}
+}
+
+/* [store]: etcd needs its endpoints; TLS files go with https. */
+static void check_store(struct ctx *c)
+{
+	struct config_store *st = &c->cfg->store;
+	int line = c->seen[key_index("store", "route_store")];
+
+	if (st->etcd && st->nendpoints == 0)
+		report(c, line, "[store] route_store = etcd needs etcd_endpoints");
+	if (!st->cert_file[0] != !st->key_file[0])
+		report(c, c->seen[key_index("store", st->cert_file[0] ? "etcd_cert" : "etcd_key")],
+		       "[store] etcd_cert and etcd_key go together");
+}
+
 /* The credential files, each checked once the whole file is read (the certificate
  * needs the node's name, the CA and the key): every problem at its own line. */
 static void check_credentials(struct ctx *c)
@@ -503,15 +625,43 @@ static void check_credentials(struct ctx *c)
 	}
 }
 
-/* keys[] index of section.name, NKEYS if there is no such key */
+/* keys[] index of section.name (section NULL: in any section), NKEYS if there is no
+ * such key */
 static size_t key_index(const char *section, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+		if ((!section || strcmp(keys[i].section, section) == 0) &&
+		    strcmp(keys[i].name, name) == 0)
 			break;
 	return i;
+}
+
+/* ", did you mean \"listen\"?" (or "... \"mtu\" in [node]?") for a misspelt key; "" if
+ * none is close. */
+static const char *key_hint(const char *section, const char *name, char *buf, size_t size)
+{
+	struct suggest in, any;
+	const char *w;
+	size_t i;
+
+	suggest_init(&in, name);
+	suggest_init(&any, name);
+	for (i = 0; i < NKEYS; i++)
+		suggest_try(strcmp(keys[i].section, section) == 0 ? &in : &any, keys[i].name);
+	if (suggest_result(&in)) {
+		snprintf(buf, size, "; did you mean \"%s\"?", suggest_result(&in));
+		return buf;
+	}
+	/* a key of another section, spelt right or nearly */
+	w = suggest_result(&any) ? suggest_result(&any) : name;
+	if ((i = key_index(NULL, w)) < NKEYS && w == name)
+		snprintf(buf, size, "; \"%s\" belongs in [%s]", keys[i].name, keys[i].section);
+	else if (i < NKEYS)
+		snprintf(buf, size, "; did you mean \"%s\" in [%s]?", keys[i].name,
+			 keys[i].section);
+	return buf;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -529,7 +679,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	i = key_index(section, name);
 	if (i == NKEYS) {
 		/* section is one of ours: rd lets only known headers through to inih. */
-		report(c, c->lineno, "unknown key %s in [%s]", show(c, name, true), section);
+		char hint[128] = "";
+
+		report(c, c->lineno, "unknown key %s in [%s]%s", show(c, name, true), section,
+		       key_hint(section, name, hint, sizeof(hint)));
 		return 1;
 	}
 	k = &keys[i];
@@ -610,7 +763,16 @@ static const char *check_line(struct ctx *c, char *s)
 		if (rest[0] && rest[0] != ';' && rest[0] != '#')
 			report(c, c->lineno, "%s", syntax_msg);
 		if (!known_section(name)) {
-			report(c, c->lineno, "unknown section [%s]", show(c, name, false));
+			struct suggest sg;
+			char hint[64] = "";
+
+			suggest_init(&sg, name);
+			for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+				suggest_try(&sg, sections[i]);
+			if (suggest_result(&sg))
+				snprintf(hint, sizeof(hint), "; did you mean [%s]?",
+					 suggest_result(&sg));
+			report(c, c->lineno, "unknown section [%s]%s", show(c, name, false), hint);
 			c->skip = true;
 			return "";
 		}
@@ -714,14 +876,15 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket), "%s", CONFIG_DEFAULT_SOCKET);
 	cfg->mtu = DEFAULT_MTU;
 	cfg->forward_grace_ms = CONFIG_DEFAULT_FORWARD_GRACE_MS;
+	cfg->peer_timeout_s = CONFIG_DEFAULT_PEER_TIMEOUT_S;
 	cfg->offload = true;
 	cfg->sealed = true;
 	cfg->rekey_s = CONFIG_DEFAULT_REKEY_S;
+	config_limits_default(&cfg->limits);
 	snprintf(cfg->substrate, sizeof(cfg->substrate), "tcp");
 	cfg->udp_loss_max = CONFIG_DEFAULT_UDP_LOSS_MAX;
-	cfg->limits.metrics_conns = CONFIG_DEFAULT_METRICS_CONNS;
-	cfg->limits.metrics_per_addr = CONFIG_DEFAULT_METRICS_PER_ADDR;
-	cfg->limits.metrics_timeout_s = CONFIG_DEFAULT_METRICS_TIMEOUT;
+	snprintf(cfg->store.prefix, sizeof(cfg->store.prefix), "/tunvnet");
+	cfg->store.lease_ttl_s = CONFIG_DEFAULT_LEASE_TTL;
 
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {
@@ -738,6 +901,7 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 			report(&c, ret, "%s", syntax_msg);
 		check_missing(&c);
 		check_credentials(&c);
+		check_store(&c);
 		err = c.nerr;
 	}
 	free(c.line);
@@ -756,6 +920,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "control_socket = %s\n", cfg->ctl_socket);
 	fprintf(out, "mtu = %d\n", cfg->mtu);
 	fprintf(out, "forward_grace = %d\n", cfg->forward_grace_ms);
+	fprintf(out, "peer_timeout = %d\n", cfg->peer_timeout_s);
 	fprintf(out, "offload = %s\n", cfg->offload ? "on" : "off");
 	if (cfg->has_metrics)
 		fprintf(out, "metrics_listen = %s\n", addr_fmt(&cfg->metrics_listen, a));
@@ -785,4 +950,16 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "peer = %s:%s\n", cfg->policies[i].peer, cfg->policies[i].policy);
 	fprintf(out, "udp_mtu = %d\n", cfg->udp_mtu);
 	fprintf(out, "udp_loss_max = %d\n", cfg->udp_loss_max);
+	if (!cfg->store.etcd)
+		return; /* the mesh: the golden files of configs without [store] stay as they were */
+	fprintf(out, "\n[store]\nroute_store = etcd\netcd_endpoints = ");
+	for (i = 0; i < cfg->store.nendpoints; i++)
+		fprintf(out, "%s%s", i ? ", " : "", cfg->store.endpoints[i]);
+	fprintf(out, "\netcd_prefix = %s\nlease_ttl = %d\n", cfg->store.prefix,
+		cfg->store.lease_ttl_s);
+	if (cfg->store.ca_file[0])
+		fprintf(out, "etcd_ca = %s\n", cfg->store.ca_file);
+	if (cfg->store.cert_file[0])
+		fprintf(out, "etcd_cert = %s\netcd_key = %s\n", cfg->store.cert_file,
+			cfg->store.key_file);
 }

@@ -7,6 +7,9 @@
  *   control_socket = /run/tunvnet/tunvnetd.sock   ; default as shown
  *   mtu = 1500                         ; TUN MTU, 1280..65535, default 1500
  *   forward_grace = 5000               ; ms a moved VIP's stragglers are sent on (0..600000)
+ *   peer_timeout = 6                   ; s: a peer heard nothing from this long loses its
+ *                                      ; link and is declared dead: its routes turn
+ *                                      ; unreachable (2..3600)
  *   offload = on                       ; on: 64 KiB super-packets on the TUN (virtio-net
  *                                      ; header, TSO/USO); off: plain packets only
  *   metrics_listen = 198.18.0.1:9100   ; optional: serve GET /metrics (Prometheus) here
@@ -32,6 +35,19 @@
  *   metrics_connections = 64           ; metrics connections at once (1..4096)
  *   metrics_per_address = 8            ; of them from one client address (1..4096)
  *   metrics_timeout = 10               ; s an idle metrics connection is kept (1..3600)
+ *   routes = 1048576                   ; route entries held, tombstones included
+ *   routes_per_peer = 65536            ; live routes one peer may have us hold
+ *   peers = 1024                       ; peers known (proven, configured or hinted)
+ *   peer_forget = 600                  ; s a peer unreachable (never up, or down) is
+ *                                      ; kept before it is forgotten; seeds stay
+ *   pending_handshakes = 64            ; connections not authenticated yet, in all
+ *   pending_per_address = 8            ; ... from one address
+ *   control_clients = 64               ; control socket clients at once
+ *   control_idle_timeout = 60          ; s an idle control client is kept
+ *   event_followers = 16               ; `vnetctl events -f` at once
+ *   captures = 16                      ; captures running at once
+ *   hold_packets = 8192                ; packets held for one suspended/standby job
+ *   hold_bytes = 33554432              ; ... and their bytes
  *
  *   [substrate]                        ; how data reaches other nodes (design.md: Substrates)
  *   policy = tcp                       ; auto | tcp | udp | verbs, default tcp; auto: the
@@ -41,6 +57,17 @@
  *                                      ; the route's (IP_MTU), lowered on EMSGSIZE
  *   udp_loss_max = 2                   ; auto: UDP losing more than this % of its
  *                                      ; probes is not chosen (0..100)
+ *
+ *   [store]                            ; optional: where routes live (tunvnet/store.h)
+ *   route_store = mesh                 ; mesh (default): peers tell each other; etcd
+ *   etcd_endpoints = http://198.18.0.201:2379, http://198.18.0.202:2379
+ *                                      ; required with etcd: up to 8, tried in turn
+ *   etcd_prefix = /tunvnet             ; the keys' prefix (one per cluster)
+ *   lease_ttl = 10                     ; s this node's lease outlives its last keepalive
+ *                                      ; (2..3600): its VIPs are unreachable after it
+ *   etcd_ca = ca.pem                   ; optional TLS to etcd (https endpoints): the CA,
+ *   etcd_cert = client.pem             ; and a client certificate and key where etcd
+ *   etcd_key = client.key              ; asks for them (--client-cert-auth)
  *
  * `key: value` is accepted too; ';' or '#' start a comment line, " ;" an inline one.
  * Relative credential paths are relative to the config file's directory; the private
@@ -68,6 +95,7 @@
 #define CONFIG_MAX_SEEDS      64
 #define CONFIG_DEFAULT_FORWARD_GRACE_MS 5000
 #define CONFIG_DEFAULT_REKEY_S 600
+#define CONFIG_DEFAULT_PEER_TIMEOUT_S 6
 #define CONFIG_DEFAULT_METRICS_CONNS    64
 #define CONFIG_DEFAULT_METRICS_PER_ADDR 8
 #define CONFIG_DEFAULT_METRICS_TIMEOUT  10
@@ -82,6 +110,35 @@ struct config_limits {
 	int metrics_conns;     /* metrics connections at once */
 	int metrics_per_addr;  /* of them from one client address */
 	int metrics_timeout_s; /* an idle metrics connection is closed after this */
+	int routes;            /* route entries held (tombstones included) */
+	int routes_per_peer;   /* live route entries naming one peer */
+	int peers;             /* peers known */
+	int peer_forget_s;     /* an unreachable learned peer is forgotten after this */
+	int pending;           /* connections not yet authenticated */
+	int pending_per_addr;  /* of them from one remote address */
+	int control_clients;   /* control socket clients */
+	int control_idle_s;    /* an idle control client is closed after this */
+	int followers;         /* events -f followers */
+	int captures;          /* capture sessions */
+	int hold_packets;      /* packets held for one job */
+	int hold_bytes;        /* bytes held for one job */
+};
+
+/* Fills l with every [limits] default. */
+void config_limits_default(struct config_limits *l);
+
+#define CONFIG_MAX_ETCD       8
+#define CONFIG_ETCD_URL_MAX   128
+#define CONFIG_DEFAULT_LEASE_TTL 10
+
+/* [store] */
+struct config_store {
+	bool etcd;               /* route_store = etcd (else mesh) */
+	char endpoints[CONFIG_MAX_ETCD][CONFIG_ETCD_URL_MAX];
+	int nendpoints;
+	char prefix[64];
+	int lease_ttl_s;
+	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX]; /* "" when none */
 };
 
 struct config {
@@ -99,6 +156,7 @@ struct config {
 	char ctl_socket[PATH_MAX];
 	int mtu;
 	int forward_grace_ms; /* after a VIP moved away, stragglers are sent on this long */
+	int peer_timeout_s;   /* a peer silent this long is dead (peer.c, liveness.c) */
 	bool offload;         /* TUN with IFF_VNET_HDR and offloads (tunvnet/vnet.h) */
 	bool has_metrics;
 	struct sockaddr_storage metrics_listen; /* tunvnet/metrics.c */
@@ -111,6 +169,7 @@ struct config {
 	int npolicies;
 	int udp_mtu;          /* 0: discovered */
 	int udp_loss_max;     /* percent */
+	struct config_store store;
 };
 
 /* Reads and checks path. Every error is printed to errs as "path:LINE: reason".

@@ -13,8 +13,10 @@
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
+#include "tunvnet/stats.h"
 
-#define MAX_CLIENTS 64
+#define MAX_CLIENTS 64    /* until control_set_limits */
+#define IDLE_MS     60000 /* ditto */
 #define OBUF_MAX    (64 * 1024 * 1024)
 
 struct client {
@@ -22,6 +24,7 @@ struct client {
 	struct control *ctl;
 	uint64_t id;     /* for deferred replies: never reused */
 	bool waiting;    /* a deferred reply is pending: read no further request */
+	uint64_t last_ms; /* accepted, or last read a request or wrote a reply */
 	int fd;
 	struct loop_io *io;
 	bool discarding; /* the current line went past CTL_LINE_MAX: skip to its end */
@@ -43,6 +46,10 @@ struct control {
 	struct client *clients;
 	int nclients;
 	int nstreams;
+	int max_clients;         /* [limits] control_clients */
+	uint64_t idle_ms;        /* [limits] control_idle_timeout */
+	struct stats *stats;     /* where evictions and refusals are counted (or NULL) */
+	struct loop_timer idle_timer;
 };
 
 /* A stream's bytes wait in a ring of fixed size, so a slow reader costs at most that
@@ -179,6 +186,8 @@ static bool flush(struct client *c)
 	if (c->stream)
 		return stream_flush(c);
 	if (c->ohead == c->olen) {
+		if (c->olen)
+			c->last_ms = loop_now(c->ctl->loop);
 		c->ohead = c->olen = 0;
 		if (c->eof && !c->waiting) {
 			client_free(c);
@@ -294,11 +303,71 @@ static void on_client(struct loop_io *io, uint32_t events, void *arg)
 		if (n <= 0) {
 			c->eof = true;
 		} else {
+			c->last_ms = loop_now(c->ctl->loop);
 			c->ilen += (size_t)n;
 			handle_lines(c);
 		}
 		flush(c);
 	}
+}
+
+/* Idle: no request being served, no reply or stream going out. */
+static bool idle(const struct client *c)
+{
+	return !c->waiting && !c->stream && c->ohead == c->olen;
+}
+
+static void count(struct control *ctl, enum limit_reason r)
+{
+	if (ctl->stats)
+		stats_limit(ctl->stats, r, 1);
+}
+
+/* Every slot is taken: the client idle the longest makes room, or nobody. */
+static bool evict_oldest_idle(struct control *ctl)
+{
+	struct client *old = NULL;
+
+	for (struct client *c = ctl->clients; c; c = c->next)
+		if (idle(c) && (!old || c->last_ms < old->last_ms ||
+				(c->last_ms == old->last_ms && c->id < old->id)))
+			old = c;
+	if (!old)
+		return false;
+	count(ctl, LIMIT_CONTROL_EVICTED);
+	client_free(old);
+	return true;
+}
+
+/* Closes clients idle for idle_ms; runs while any client is connected. */
+static void on_idle_timer(struct loop_timer *t, void *arg)
+{
+	struct control *ctl = arg;
+	uint64_t now = loop_now(ctl->loop), next = ctl->idle_ms;
+	struct client *c, *nx;
+
+	for (c = ctl->clients; c; c = nx) {
+		nx = c->next;
+		if (!idle(c))
+			continue;
+		if (now - c->last_ms >= ctl->idle_ms) {
+			count(ctl, LIMIT_CONTROL_IDLE);
+			client_free(c);
+		} else if (c->last_ms + ctl->idle_ms - now < next) {
+			next = c->last_ms + ctl->idle_ms - now;
+		}
+	}
+	if (ctl->clients)
+		loop_timer_arm(ctl->loop, &ctl->idle_timer, next);
+}
+
+void control_set_limits(struct control *ctl, int max_clients, int idle_s, struct stats *st)
+{
+	ctl->max_clients = max_clients;
+	ctl->idle_ms = (uint64_t)idle_s * 1000;
+	ctl->stats = st;
+	if (ctl->clients)
+		loop_timer_arm(ctl->loop, &ctl->idle_timer, 0);
 }
 
 static void on_accept(struct loop_io *io, uint32_t events, void *arg)
@@ -313,13 +382,22 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 
 		if (fd < 0)
 			return;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0 || cr.uid != 0 ||
-		    ctl->nclients >= MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0 || cr.uid != 0) {
+			close(fd);
+			continue;
+		}
+		if (ctl->nclients >= ctl->max_clients && !evict_oldest_idle(ctl)) {
+			count(ctl, LIMIT_CONTROL_REFUSED);
+			close(fd);
+			continue;
+		}
+		if (!(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
 		c->ctl = ctl;
 		c->id = ++ctl->next_id;
+		c->last_ms = loop_now(ctl->loop);
 		c->fd = fd;
 		c->io = loop_io_add(ctl->loop, fd, EPOLLIN, on_client, c);
 		if (!c->io) {
@@ -330,6 +408,8 @@ static void on_accept(struct loop_io *io, uint32_t events, void *arg)
 		c->next = ctl->clients;
 		ctl->clients = c;
 		ctl->nclients++;
+		if (!loop_timer_armed(&ctl->idle_timer))
+			loop_timer_arm(ctl->loop, &ctl->idle_timer, ctl->idle_ms);
 	}
 }
 
@@ -467,6 +547,9 @@ int control_start(struct loop *loop, const char *path, const struct control_even
 	ctl->loop = loop;
 	ctl->ev = *ev;
 	ctl->fd = -1;
+	ctl->max_clients = MAX_CLIENTS;
+	ctl->idle_ms = IDLE_MS;
+	loop_timer_init(&ctl->idle_timer, on_idle_timer, ctl);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	err = mkdir_parent(path);
 	if (err == 0)
@@ -527,6 +610,7 @@ void control_stop(struct control *ctl)
 		}
 		client_free(c);
 	}
+	loop_timer_stop(ctl->loop, &ctl->idle_timer);
 	loop_before_sleep_del(ctl->loop, before_sleep, ctl);
 	loop_io_del(ctl->io);
 	close(ctl->fd);

@@ -16,6 +16,7 @@
 
 struct loop;
 struct control;
+struct stats;
 
 struct control_events {
 	/* One request line (without its newline) from client_id. Returns the reply line
@@ -30,6 +31,11 @@ struct control_events {
  * on loop. *ev is copied. 0 or -errno (logged). */
 int  control_start(struct loop *loop, const char *path, const struct control_events *ev,
 		   struct control **out);
+/* At most max_clients clients at once (default 64): a new one beyond closes the client
+ * idle the longest, or is refused when none is idle; a client idle (no request being
+ * served, nothing going out, no stream) for idle_s seconds (default 60) is closed. Each
+ * is counted in st (LIMIT_CONTROL_*; st may be NULL). */
+void control_set_limits(struct control *ctl, int max_clients, int idle_s, struct stats *st);
 /* Closes every client (streams get CONTROL_STREAM_CLOSING), the socket, and frees ctl.
  * NULL is ignored. */
 void control_stop(struct control *ctl);

@@ -77,7 +77,8 @@ enum {
 	M_DURATION = 1 << 10,
 	M_SNAPLEN = 1 << 11,
 	M_FOLLOW = 1 << 12,
-	M_POLICY = 1 << 13,
+	M_STREAM = 1 << 13,
+	M_POLICY = 1 << 14,
 };
 
 #define M_CAPTURE (M_SCOPE | M_VIP | M_PEER | M_CLUSTER | M_FILTER | M_COUNT | M_DURATION | \
@@ -88,13 +89,15 @@ static const struct {
 } cmd_members[CTL_CMD_MAX] = {
 	[CTL_CMD_ATTACH] = { M_NETNS | M_VIP | M_FAMILY | M_STANDBY, M_NETNS },
 	[CTL_CMD_DETACH] = { M_VIP, M_VIP },
-	[CTL_CMD_SUSPEND] = { M_VIP, M_VIP },
-	[CTL_CMD_RESUME] = { M_VIP, M_VIP },
-	[CTL_CMD_ACTIVATE] = { M_VIP, M_VIP },
-	[CTL_CMD_MIGRATE] = { M_VIP | M_TO, M_VIP | M_TO },
+	/* a move names its job by any of its VIPs or by its namespace (one_of below) */
+	[CTL_CMD_SUSPEND] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_RESUME] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_ACTIVATE] = { M_VIP | M_NETNS, 0 },
+	[CTL_CMD_MIGRATE] = { M_VIP | M_NETNS | M_TO, M_TO },
 	/* what the scope needs is checked once all members are known */
 	[CTL_CMD_CAPTURE] = { M_CAPTURE, 0 },
 	[CTL_CMD_EVENTS] = { M_FOLLOW, 0 },
+	[CTL_CMD_ROUTES] = { M_STREAM, 0 },
 	[CTL_CMD_SUBSTRATE] = { M_POLICY | M_PEER, M_POLICY },
 };
 
@@ -107,7 +110,7 @@ static const struct {
 	{ M_STANDBY, "standby" }, { M_TO, "to" },	      { M_SCOPE, "scope" },
 	{ M_PEER, "peer" },	  { M_CLUSTER, "cluster" },   { M_FILTER, "filter" },
 	{ M_COUNT, "count" },	  { M_DURATION, "duration_ms" }, { M_SNAPLEN, "snaplen" },
-	{ M_FOLLOW, "follow" },	  { M_POLICY, "policy" },
+	{ M_FOLLOW, "follow" },	  { M_STREAM, "stream" },   { M_POLICY, "policy" },
 };
 
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
@@ -333,6 +336,9 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"netns\" must be a string");
 		if (json_string_length(v) == 0)
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"netns\" is empty");
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
+				    "\"netns\" contains a NUL character");
 		if (json_string_length(v) >= sizeof(req->netns))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen,
 				    "\"netns\": %s is longer than %zu bytes",
@@ -366,6 +372,9 @@ static enum ctl_err parse_member(const char *key, json_t *v, struct ctl_request 
 		break;
 	case M_FOLLOW:
 		e = get_bool(key, v, &req->follow, why, whylen);
+		break;
+	case M_STREAM:
+		e = get_bool(key, v, &req->stream, why, whylen);
 		break;
 	case M_TO:
 		e = get_node(key, v, req->to, sizeof(req->to), why, whylen);
@@ -489,6 +498,11 @@ static enum ctl_err parse_object(json_t *o, struct ctl_request *req, char *why, 
 		    !(seen & members[i].bit))
 			return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"%s\"",
 				    cmd_names[req->cmd], members[i].name);
+	if ((req->cmd == CTL_CMD_SUSPEND || req->cmd == CTL_CMD_RESUME ||
+	     req->cmd == CTL_CMD_ACTIVATE || req->cmd == CTL_CMD_MIGRATE) &&
+	    !(seen & (M_VIP | M_NETNS)))
+		return fail(CTL_ERR_BAD_REQUEST, why, whylen, "\"%s\" needs \"vip\" or \"netns\"",
+			    cmd_names[req->cmd]);
 	/* An explicit VIP already decides the family; two answers could disagree. */
 	if ((seen & M_VIP) && (seen & M_FAMILY))
 		return fail(CTL_ERR_BAD_REQUEST, why, whylen,
@@ -525,13 +539,23 @@ enum ctl_err ctlmsg_request_parse(const char *line, size_t len, struct ctl_reque
 		return fail(CTL_ERR_BAD_JSON, why, whylen, "not valid JSON: %s (column %d)",
 			    jerr.text, jerr.column);
 	}
-	e = parse_object(o, req, why, whylen);
+	e = ctlmsg_request_from_json(o, req, why, whylen);
 	json_decref(o);
-	if (e != CTL_OK) {
+	return e;
+}
+
+enum ctl_err ctlmsg_request_from_json(json_t *o, struct ctl_request *req, char *why,
+				      size_t whylen)
+{
+	enum ctl_err e;
+
+	memset(req, 0, sizeof(*req));
+	if (why && whylen)
+		why[0] = '\0';
+	e = parse_object(o, req, why, whylen);
+	if (e != CTL_OK)
 		memset(req, 0, sizeof(*req));
-		return e;
-	}
-	return CTL_OK;
+	return e;
 }
 
 /* o as one compact line with its '\n'; takes o's reference. */
@@ -607,6 +631,8 @@ char *ctlmsg_request_encode(const struct ctl_request *req)
 	if (req->snaplen && !put(o, "snaplen", json_integer(req->snaplen)))
 		goto fail;
 	if (req->follow && !put(o, "follow", json_true()))
+		goto fail;
+	if (req->stream && !put(o, "stream", json_true()))
 		goto fail;
 	if (req->policy[0] && !put(o, "policy", json_string(req->policy)))
 		goto fail;

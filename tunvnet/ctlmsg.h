@@ -9,7 +9,7 @@
  *           capture: "scope" ("vip"|"peer"|"all"), "vip" or "peer" (node name),
  *           "cluster" (bool), "filter" (string, tcpdump syntax), "count" (integer >= 0,
  *           0: unlimited), "duration_ms" (integer >= 0, 0: unlimited), "snaplen" (int);
- *           events: "follow" (bool).
+ *           events: "follow" (bool); routes: "stream" (bool).
  * Reply:    {"version": 1, "ok": true, "result": ...}
  *           {"version": 1, "ok": false, "error": "VIP_IN_USE",
  *            "message": "198.19.1.10 is already hosted by n1"}
@@ -17,7 +17,9 @@
  * Results (the daemon's side; vnetctl prints them as tables or passes them through):
  *   status: {"node","listen","uptime_s","peers_up","peers_known","jobs","routes","pool4","pool6","mtu"}
  *   peers:  [{"node","address","state","substrate","since_s","rtt_ms","tx_frames","rx_frames","drops"}]
- *   routes: [{"vip","node","epoch","local"}]
+ *   routes: [{"vip","node","epoch","local"}] (refused with TOO_LONG beyond
+ *           ROUTES_REPLY_MAX entries); with "stream": {"streaming": true, "routes": n}, then
+ *           lines each a JSON array of such objects, then {"end": true, "count": n}
  *   jobs:   [{"netns","ifname","vips":[...],"rx_packets","tx_packets","rx_bytes","tx_bytes"}]
  *   attach: {"vip","netns","ifname","epoch"}
  *   detach: {"vip","tun_removed"}
@@ -109,6 +111,8 @@ struct ctl_request {
 	int snaplen;          /* 0: default (65535 + room for a super-packet) */
 	/* events */
 	bool follow;
+	/* routes */
+	bool stream;
 	/* substrate: "auto", "tcp", "udp", "verbs", or "default" with a peer (back to the
 	 * config's) */
 	char policy[16];
@@ -125,6 +129,10 @@ const char *ctlmsg_strerror(enum ctl_err e);           /* "VIP is already hosted
  * members it needs are there (attach: netns; detach: vip) and of the right type. */
 enum ctl_err ctlmsg_request_parse(const char *line, size_t len, struct ctl_request *req,
 				  char *why, size_t whylen);
+/* The same checks on a JSON value already decoded. The wire parser's decoder refuses
+ * "\u0000"; a value made otherwise (json_stringn) may hold a NUL, which this refuses. */
+enum ctl_err ctlmsg_request_from_json(json_t *o, struct ctl_request *req, char *why,
+				      size_t whylen);
 /* The request as one line, '\n' included; malloc'd, NULL on ENOMEM. */
 char *ctlmsg_request_encode(const struct ctl_request *req);
 

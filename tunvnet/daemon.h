@@ -30,6 +30,8 @@
  *   capture                      the capture tap the data path calls, and its sessions
  *   job                          jobs' TUNs; packets read go up through job_events
  *                                (forward.c), packets in come down by job_deliver()
+ *   watch                        the periodic check that the kernel still holds each
+ *                                job's TUN, addresses and routes (tunlink: netlink)
  *   peer                         peers and links (being rebuilt: its calls up into
  *                                forward, routing, move are allowed in
  *                                tests/layering-allow until then)
@@ -41,6 +43,9 @@
  *   command                      the {name, handler} table of control commands, the
  *                                JSON of stats, events followers
  *   metrics                      the Prometheus endpoint
+ *   liveness                     dead peers: their routes marked unreachable
+ *   state                        the state file: jobs and own epochs kept across a
+ *                                restart, re-adopted at start
  *   node                         a daemon's life: init, start, stop, free; wires the
  *                                callbacks above together
  *   main                         tunvnetd's main(): options, config, signals */
@@ -68,6 +73,11 @@ struct move;
 struct command;
 struct peer_set;
 struct metrics;
+struct watch;
+struct liveness;
+struct state;
+struct store_ops;
+struct etcd;
 
 struct daemon {
 	struct config cfg;
@@ -90,6 +100,11 @@ struct daemon {
 	struct move *move;                    /* move.c: pending operations */
 	struct command *command;              /* command.c: followers */
 	struct metrics *metrics;              /* metrics.c: NULL without metrics_listen */
+	struct watch *watch;                  /* watch.c: the periodic kernel check */
+	struct liveness *liveness;            /* liveness.c: dead peers' routes */
+	struct state *state;                  /* state.c: the state file (restarts) */
+	const struct store_ops *store;        /* store.h: where routes live (mesh, etcd) */
+	struct etcd *etcd;                    /* etcd.c: NULL unless route_store = etcd */
 	uint64_t start_ms;
 };
 

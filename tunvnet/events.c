@@ -25,7 +25,7 @@ struct events {
 	struct {
 		uint64_t last_ms;  /* when the last drop event of this reason was added */
 		uint64_t pending;  /* drops since then, not in an event yet */
-	} drops[DROP_REASON_MAX];
+	} drops[DROP_REASON_MAX + LIMIT_REASON_MAX]; /* drops, then limits reached */
 	struct loop_timer drop_timer;
 	struct events_sub *subs;
 	size_t nsubs;
@@ -43,7 +43,10 @@ static const char *const type_names[EVENT_TYPE_MAX] = {
 	[EVENT_JOB_STANDBY] = "job_standby",
 	[EVENT_JOB_ACTIVATE] = "job_activate",
 	[EVENT_JOB_RELEASE] = "job_release",
+	[EVENT_JOB_BROKEN] = "job_broken",
+	[EVENT_JOB_REPAIR] = "job_repair",
 	[EVENT_DROP] = "drop",
+	[EVENT_LIMIT] = "limit",
 	[EVENT_SUBSTRATE_SWITCH] = "substrate_switch",
 };
 
@@ -85,6 +88,10 @@ json_t *events_to_json(const struct event *e)
 		break;
 	case EVENT_DROP:
 		json_object_set_new(o, "reason", json_string(stats_drop_name(e->reason)));
+		json_object_set_new(o, "count", json_integer((json_int_t)e->count));
+		break;
+	case EVENT_LIMIT:
+		json_object_set_new(o, "limit", json_string(stats_limit_name(e->limit)));
 		json_object_set_new(o, "count", json_integer((json_int_t)e->count));
 		break;
 	default:
@@ -186,11 +193,15 @@ void events_job(struct events *ev, enum event_type t, const char *vip, const cha
 	publish(ev, e);
 }
 
-static void add_drop(struct events *ev, enum drop_reason r, uint64_t count, uint64_t now)
+/* r < DROP_REASON_MAX: a drop reason; above, DROP_REASON_MAX + a limit reason. */
+static void add_drop(struct events *ev, int r, uint64_t count, uint64_t now)
 {
-	struct event *e = add(ev, EVENT_DROP);
+	struct event *e = add(ev, r < DROP_REASON_MAX ? EVENT_DROP : EVENT_LIMIT);
 
-	e->reason = r;
+	if (r < DROP_REASON_MAX)
+		e->reason = (enum drop_reason)r;
+	else
+		e->limit = (enum limit_reason)(r - DROP_REASON_MAX);
 	e->count = count;
 	ev->drops[r].last_ms = now;
 	publish(ev, e);
@@ -202,7 +213,7 @@ static uint64_t flush_drops(struct events *ev, uint64_t now)
 {
 	uint64_t next = 0;
 
-	for (int r = 0; r < DROP_REASON_MAX; r++) {
+	for (int r = 0; r < DROP_REASON_MAX + LIMIT_REASON_MAX; r++) {
 		uint64_t due;
 
 		if (!ev->drops[r].pending)
@@ -229,24 +240,36 @@ static void on_drop_timer(struct loop_timer *t, void *arg)
 		loop_timer_arm(ev->loop, &ev->drop_timer, next);
 }
 
-void events_drop(struct events *ev, enum drop_reason r)
+/* n more of aggregate r (a drop reason, or DROP_REASON_MAX + a limit reason). */
+static void aggregate(struct events *ev, int r, uint64_t n_new)
 {
 	uint64_t now;
 
-	if ((unsigned)r >= DROP_REASON_MAX)
-		return;
 	now = mono_ms();
 	if (now - ev->drops[r].last_ms >= DROP_WINDOW_MS) {
-		uint64_t n = ev->drops[r].pending + 1;
+		uint64_t n = ev->drops[r].pending + n_new;
 
 		ev->drops[r].pending = 0;
 		add_drop(ev, r, n, now);
 		return;
 	}
-	if (ev->drops[r].pending++ == 0 && ev->loop && !loop_timer_armed(&ev->drop_timer))
+	ev->drops[r].pending += n_new;
+	if (ev->drops[r].pending == n_new && ev->loop && !loop_timer_armed(&ev->drop_timer))
 		loop_timer_arm(ev->loop, &ev->drop_timer,
 			       ev->drops[r].last_ms + DROP_WINDOW_MS > now
 			       ? ev->drops[r].last_ms + DROP_WINDOW_MS - now : 0);
+}
+
+void events_drop(struct events *ev, enum drop_reason r)
+{
+	if ((unsigned)r < DROP_REASON_MAX)
+		aggregate(ev, (int)r, 1);
+}
+
+void events_limit(struct events *ev, enum limit_reason r, uint64_t n)
+{
+	if ((unsigned)r < LIMIT_REASON_MAX && n)
+		aggregate(ev, DROP_REASON_MAX + (int)r, n);
 }
 
 static void on_stats_drop(enum drop_reason r, void *arg)
@@ -254,9 +277,15 @@ static void on_stats_drop(enum drop_reason r, void *arg)
 	events_drop(arg, r);
 }
 
+static void on_stats_limit(enum limit_reason r, uint64_t n, void *arg)
+{
+	events_limit(arg, r, n);
+}
+
 void events_stats_hook(struct events *ev, struct stats_events *out)
 {
 	out->drop = on_stats_drop;
+	out->limit = on_stats_limit;
 	out->arg = ev;
 }
 

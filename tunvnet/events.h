@@ -34,7 +34,10 @@ enum event_type {
 	EVENT_JOB_STANDBY,
 	EVENT_JOB_ACTIVATE,
 	EVENT_JOB_RELEASE,    /* the VIP moved away: held packets handed over */
+	EVENT_JOB_BROKEN,     /* the kernel and the daemon disagree and it cannot be mended */
+	EVENT_JOB_REPAIR,     /* an address or route removed by hand was put back */
 	EVENT_DROP,           /* reason, count */
+	EVENT_LIMIT,          /* limit, count: a [limits] bound refused or evicted these */
 	EVENT_SUBSTRATE_SWITCH, /* a peer's DATA moved: from, to, why */
 	EVENT_TYPE_MAX
 };
@@ -51,6 +54,7 @@ struct event {
 	uint64_t old_epoch, new_epoch;
 	bool withdrawn;
 	enum drop_reason reason;
+	enum limit_reason limit;
 	uint64_t count;
 };
 
@@ -85,6 +89,8 @@ void events_route(struct events *ev, const char *vip, const char *old_node,
 void events_job(struct events *ev, enum event_type t, const char *vip, const char *detail);
 /* Called with each drop; cheap: aggregates per reason per second. */
 void events_drop(struct events *ev, enum drop_reason r);
+/* n refusals because a [limits] bound was reached, aggregated like drops. */
+void events_limit(struct events *ev, enum limit_reason r, uint64_t n);
 
 /* The ring as a JSON array, oldest first, pending drop counts included. */
 json_t *events_list_json(struct events *ev);

@@ -12,7 +12,8 @@
  *
  * From a job: parse, check the source is one of the job's VIPs, look the
  * destination up, then write it into a local job's TUN or queue it to the peer hosting
- * it; an unknown destination gets an ICMP / ICMPv6 unreachable back. From a peer: parse
+ * it; an unknown destination, or one whose node was declared dead, gets an ICMP /
+ * ICMPv6 unreachable back. From a peer: parse
  * and write it into the local job hosting the destination, or, for a VIP that just moved
  * away, send it on to the VIP's new node (a forwarding pointer, once: never a loop). A
  * job that is not ACTIVE has its packets held (job.c). */
@@ -62,6 +63,26 @@ static bool ip_part(uint16_t flags, const uint8_t *pkt, size_t len, const uint8_
 	return true;
 }
 
+/* One definition of a packet and a byte on every counter of peer traffic, the node's
+ * (STAT_PEER_*) and each peer's alike: a DATA frame, counted by the length of the inner
+ * IP packet (or super-packet), without the virtio-net header, as the TUN counters are.
+ * Both are bumped here and only here, so that the peers' add up to the node's. */
+static void count_tx(struct daemon *d, struct peer *p, size_t iplen)
+{
+	p->tx_packets++;
+	p->tx_bytes += iplen;
+	stats_add(&d->stats, STAT_PEER_TX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_TX_BYTES, iplen);
+}
+
+static void count_rx(struct daemon *d, struct peer *p, size_t iplen)
+{
+	p->rx_packets++;
+	p->rx_bytes += iplen;
+	stats_add(&d->stats, STAT_PEER_RX_PACKETS, 1);
+	stats_add(&d->stats, STAT_PEER_RX_BYTES, iplen);
+}
+
 /* VIPs that moved away lately, each until its grace period ends. */
 #define POINTERS_MAX 1024
 
@@ -107,6 +128,7 @@ static bool just_moved(struct daemon *d, const struct vip *src)
 int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct daemon *d = j->d;
+	const struct route_entry *re;
 	struct packet_info pi;
 	const uint8_t *ip;
 	const char *node;
@@ -142,12 +164,14 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 				j->netns, vip_fmt(&pi.src, s));
 		return 0;
 	}
-	node = routing_node_of(d, &pi.dst);
-	if (!node) {
+	/* No route, or its node declared dead (route.h): an ICMP error, not silence. */
+	re = route_lookup(d->routes, &pi.dst);
+	if (!re || re->unreachable) {
 		drop(d, DROP_NO_ROUTE, j, NULL);
 		unreachable(j, ip, iplen, &pi);
 		return 0;
 	}
+	node = re->node;
 	if (strcmp(node, d->cfg.node) == 0) {
 		struct job *to = job_by_vip(d, &pi.dst);
 
@@ -176,8 +200,7 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		drop(d, DROP_NO_LINK, j, p);
 		return 0;
 	}
-	stats_add(&d->stats, STAT_PEER_TX_PACKETS, 1);
-	stats_add(&d->stats, STAT_PEER_TX_BYTES, iplen);
+	count_tx(d, p, iplen);
 	return 0;
 }
 
@@ -232,6 +255,7 @@ static int send_on(struct daemon *d, const char *node, uint32_t flags, const uin
 		drop(d, err == -ENOBUFS ? DROP_QUEUE_FULL : DROP_NO_LINK, NULL, p);
 		return err;
 	}
+	count_tx(d, p, iplen);
 	stats_add(&d->stats, STAT_FORWARDED, 1);
 	return 0;
 }
@@ -275,8 +299,7 @@ void forward_from_peer(struct peer *p, uint16_t flags, const uint8_t *pkt, size_
 		drop(d, DROP_MALFORMED, NULL, p);
 		return;
 	}
-	stats_add(&d->stats, STAT_PEER_RX_PACKETS, 1);
-	stats_add(&d->stats, STAT_PEER_RX_BYTES, iplen);
+	count_rx(d, p, iplen);
 	capture_packet(d->capture, CAPTURE_FROM_PEER, p->name, ip, iplen, iplen);
 	if (packet_parse(ip, iplen, &pi) < 0) {
 		drop(d, DROP_MALFORMED, NULL, p);

@@ -9,10 +9,12 @@
 #include "tunnel/frame.h"
 #include "tunvnet/capture.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/events.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/stats.h"
 #include "tunvnet/tun.h"
+#include "tunvnet/tunlink.h"
 #include "tunvnet/vnet.h"
 
 #define READS_PER_WAKE 64
@@ -59,7 +61,8 @@ struct job_ctx {
 static void set_reading(struct job_ctx *x, bool on)
 {
 	for (struct job *j = x->d->jobs; j; j = j->next)
-		loop_io_set(j->io, on ? EPOLLIN : 0);
+		if (j->io)
+			loop_io_set(j->io, on ? EPOLLIN : 0);
 	x->paused = !on;
 }
 
@@ -152,7 +155,10 @@ static void on_tun(struct loop_io *io, uint32_t events, void *arg)
 		ssize_t n = read(j->tun_fd, buf + JOB_HEADROOM, TUN_READ_MAX);
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			/* A deleted device leaves the fd detached: every poll says so. */
+			if (errno == EBADFD || errno == ENODEV)
+				job_mark_broken(j, "its TUN " TUN_IFNAME " was deleted");
+			else if (errno != EAGAIN && errno != EINTR)
 				log_ratelimited(log_warn, "job %s: read from TUN", j->netns);
 			return;
 		}
@@ -187,7 +193,8 @@ static int hold(struct job *j, uint16_t flags, const uint8_t *pkt, size_t len)
 {
 	struct held_packet *hp;
 
-	if (j->nheld >= JOB_HOLD_MAX_PACKETS || j->held_bytes + len > JOB_HOLD_MAX_BYTES ||
+	if (j->nheld >= (size_t)j->d->cfg.limits.hold_packets ||
+	    j->held_bytes + len > (size_t)j->d->cfg.limits.hold_bytes ||
 	    !(hp = malloc(sizeof(*hp) + len))) {
 		drop(j, DROP_HOLD_FULL);
 		return -ENOBUFS;
@@ -468,12 +475,45 @@ int job_write(struct job *j, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+void job_mark_broken(struct job *j, const char *why)
+{
+	char vb[VIP_STRLEN] = "";
+
+	if (j->broken)
+		return;
+	j->broken = true;
+	snprintf(j->problem, sizeof(j->problem), "%s", why);
+	loop_io_del(j->io);
+	j->io = NULL;
+	stats_add(&j->d->stats, STAT_JOB_BROKEN, 1);
+	log_warnx("job %s broken: %s", j->netns, why);
+	if (j->nvips)
+		vip_fmt(&j->vips[0], vb);
+	events_job(j->d->events, EVENT_JOB_BROKEN, vb, j->problem);
+}
+
 static struct job *find_ns(struct daemon *d, const struct netns_id *id)
 {
 	for (struct job *j = d->jobs; j; j = j->next)
 		if (j->nsid.dev == id->dev && j->nsid.ino == id->ino)
 			return j;
 	return NULL;
+}
+
+struct job *job_by_netns(struct daemon *d, const char *spec)
+{
+	struct netns_id id;
+	struct job *j;
+	int fd;
+
+	for (j = d->jobs; j; j = j->next)
+		if (strcmp(j->netns, spec) == 0)
+			return j;
+	fd = netns_open(spec, &id);
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	return find_ns(d, &id);
 }
 
 /* The daemon's own namespace, or the host's (init's). */
@@ -543,6 +583,8 @@ int job_open(struct daemon *d, const char *spec, struct job **out)
 	j->next = d->jobs;
 	d->jobs = j;
 	*out = j;
+	/* Who serves this TUN, for another daemon that finds it (tunlink.h). */
+	tunlink_mark(nsfd, j->ifindex, d->cfg.node);
 	log_info("job %s: TUN %s up (mtu %d, offloads %s)", spec, TUN_IFNAME, d->cfg.mtu,
 		 !d->cfg.offload ? "off" : x->tun_offloads & TUN_F_USO4 ? "csum tso uso" : "csum tso");
 	return 0;
@@ -607,12 +649,13 @@ int job_del_vip(struct job *j, const struct vip *v, bool *gone)
 		return -ENOENT;
 	if (j->nvips == 1) {
 		/* The last VIP: the TUN goes, and its addresses and routes with it. */
-		log_info("job %s: last VIP removed, TUN destroyed", j->netns);
-		job_free(j, true);
+		log_info("job %s: last VIP removed, TUN %s", j->netns,
+			 j->handing_over ? "left to the daemon that serves it too" : "destroyed");
+		job_free(j, !j->handing_over);
 		*gone = true;
 		return 0;
 	}
-	err = tun_addr_del(j->netns_fd, j->ifindex, v);
+	err = j->handing_over ? 0 : tun_addr_del(j->netns_fd, j->ifindex, v);
 	index_del(j->d->jobctx, v);
 	j->vips[i] = j->vips[--j->nvips];
 	return err;
@@ -702,9 +745,10 @@ json_t *job_list_json(struct daemon *d)
 
 		for (int i = 0; i < j->nvips; i++)
 			json_array_append_new(vips, json_string(vip_fmt(&j->vips[i], buf)));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"netns", j->netns, "ifname", TUN_IFNAME, "vips", vips,
-			"state", job_state_name(j->state), "held", (json_int_t)j->nheld,
+			"state", j->broken ? "broken" : job_state_name(j->state),
+			"problem", j->problem, "held", (json_int_t)j->nheld,
 			"rx_packets", (json_int_t)j->rx_packets,
 			"tx_packets", (json_int_t)j->tx_packets,
 			"rx_bytes", (json_int_t)j->rx_bytes,

@@ -5,7 +5,7 @@
  * into its TUN, packets for it are held, and of what it sends only TCP RST and FIN are
  * dropped, so its dying kernel state never ends a connection) or STANDBY (prepared for a restore here, not announced:
  * packets for it are held, what it sends goes out). Held packets wait in a bounded FIFO
- * (JOB_HOLD_MAX_*; beyond it they are dropped and counted) until the job becomes ACTIVE
+ * ([limits] hold_packets and hold_bytes; beyond them they are dropped and counted) until the job becomes ACTIVE
  * here, or until its VIP moves and they are handed to the new node. */
 #ifndef TUNVNET_JOB_H
 #define TUNVNET_JOB_H
@@ -25,8 +25,6 @@
  * front without a copy once the substrate takes scatter lists. */
 #define JOB_HEADROOM 64
 #define JOB_MAX_VIPS 8
-#define JOB_HOLD_MAX_PACKETS 8192
-#define JOB_HOLD_MAX_BYTES   (32u << 20)
 
 struct daemon;
 struct loop_io;
@@ -80,6 +78,11 @@ struct job {
 	 * sources are not its own (forward.c checks every peer's sources). */
 	char moved_from[32];
 	uint64_t moved_until_ms;
+	/* The kernel and the daemon disagree in a way the daemon cannot mend (its TUN was
+	 * deleted, its namespace's name removed): nothing is read from the TUN any more,
+	 * `vnetctl jobs` says "broken" and why. Detach it (or it goes with its last VIP). */
+	bool broken;
+	char problem[192];     /* why broken, or a warning on a working job; "" if none */
 };
 
 /* The jobs' shared state in d->jobctx (VIP index, offloads, coalescing, pause): made by
@@ -104,6 +107,11 @@ void job_drop_if_empty(struct job *j);
 void job_close_all(struct daemon *d);
 
 struct job *job_by_vip(struct daemon *d, const struct vip *v);
+/* The job of namespace spec (a name or a path to the same namespace), or NULL. */
+struct job *job_by_netns(struct daemon *d, const char *spec);
+/* Marks j broken (see struct job) with why: stops reading its TUN, logs, counts
+ * (jobs_broken) and reports a job_broken event. Once per job. */
+void job_mark_broken(struct job *j, const char *why);
 bool job_has_vip(const struct job *j, const struct vip *v);
 size_t job_count(const struct daemon *d);
 

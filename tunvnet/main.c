@@ -31,14 +31,18 @@ static void usage(FILE *f)
 "\n"
 "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 "  -n, --check        check the configuration, print every error as\n"
-"                     FILE:LINE: reason, and exit\n"
+"                     FILE:LINE: reason, and exit; with -v, print the effective\n"
+"                     configuration (every default filled in) when it is good\n"
 "  -d, --detach       detach from the terminal and log to syslog\n"
 "                     (default: foreground, logging to stderr)\n"
 "  -v, --verbose      more verbose logging (twice for debug)\n"
 "  -h, --help         this help\n"
 "\n"
-"Signals: SIGTERM, SIGINT stop cleanly (jobs' TUN devices stay, persistent);\n"
-"SIGHUP re-reads the configuration's seed peers and revocation list.\n"
+"Signals: SIGTERM, SIGINT stop, keeping every job: its TUN device stays and the\n"
+"state file (STATE_DIR/state.json) names it, so a restarted daemon takes it up\n"
+"again and the jobs' connections survive; SIGUSR2 tears down: every job is\n"
+"detached (VIPs withdrawn, TUNs destroyed), then the daemon stops; SIGHUP re-reads\n"
+"the configuration's seed peers and revocation list.\n"
 "Exit status: 0 after a clean stop or a good check, 1 on a bad configuration or a\n"
 "start-up failure, 2 on a usage error. See tunvnetd(8).\n");
 }
@@ -48,6 +52,16 @@ static void on_stop(int signo, void *arg)
 	struct daemon *d = arg;
 
 	log_info("signal %d: stopping", signo);
+	loop_stop(d->loop);
+}
+
+/* A stop that keeps nothing: the jobs are detached for good first. */
+static void on_teardown(int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: tearing down every job, then stopping", signo);
+	node_teardown(d);
 	loop_stop(d->loop);
 }
 
@@ -134,6 +148,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tunvnetd: %s clashes with a running daemon\n", path);
 		else
 			printf("%s: configuration OK\n", path);
+		if (n <= 0 && verbose > LOG_LEVEL_INFO) {
+			printf("# the effective configuration, defaults filled in\n");
+			config_print(&d.cfg, stdout);
+		}
 		return n > 0;
 	}
 	if (detach) {
@@ -168,6 +186,7 @@ int main(int argc, char **argv)
 	}
 	if (loop_signal_add(d.loop, SIGTERM, on_stop, &d) < 0 ||
 	    loop_signal_add(d.loop, SIGINT, on_stop, &d) < 0 ||
+	    loop_signal_add(d.loop, SIGUSR2, on_teardown, &d) < 0 ||
 	    loop_signal_add(d.loop, SIGHUP, on_hup, &d) < 0)
 		fatal("signals");
 	if (node_start(&d) == 0) {

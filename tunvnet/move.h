@@ -24,6 +24,8 @@
 
 #define MOVE_CONFIRM_TIMEOUT_MS 3000  /* activate: how long to wait for every peer */
 #define MOVE_MIGRATE_TIMEOUT_MS 10000 /* migrate: how long to wait for the target */
+#define MOVE_SPLIT_CHECK_MS     500   /* a suspended job that lost a VIP and kept another
+				       * is reported as split if still so this much later */
 #define MOVE_HANDOVER_WAIT_MS   1000  /* the new node holds back direct packets at most
 				       * this long for the old node's hand-over */
 

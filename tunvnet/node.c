@@ -11,15 +11,19 @@
 #include "tunvnet/command.h"
 #include "tunvnet/control.h"
 #include "tunvnet/daemon.h"
+#include "tunvnet/etcd.h"
 #include "tunvnet/events.h"
 #include "tunvnet/forward.h"
 #include "tunvnet/job.h"
+#include "tunvnet/liveness.h"
 #include "tunvnet/log.h"
 #include "tunvnet/loop.h"
 #include "tunvnet/metrics.h"
 #include "tunvnet/move.h"
 #include "tunvnet/peer.h"
 #include "tunvnet/routing.h"
+#include "tunvnet/watch.h"
+#include "tunvnet/state.h"
 
 /* control -> command: each request line. */
 static char *on_request(uint64_t client_id, const char *line, size_t len, bool *deferred,
@@ -86,12 +90,14 @@ static int on_peer_frame(struct peer *p, uint8_t type, uint16_t flags, const uin
 /* A peer that comes up gets this node's own routes. */
 static void on_peer_up(struct peer *p, void *arg)
 {
+	liveness_peer_up(arg, p);
 	routing_send_table(arg, p);
 }
 
 static void on_peer_down(struct peer *p, const char *why, void *arg)
 {
 	move_peer_down(arg, p);
+	liveness_peer_down(arg, p);
 }
 
 static const struct peer_events peer_ev = {
@@ -113,6 +119,9 @@ int node_init(struct daemon *d)
 	}
 	if (!d->substrate)
 		d->substrate = substrate_lookup("tcp");
+	/* The route store, picked here only ([store] route_store). */
+	if (!d->store)
+		d->store = d->cfg.store.etcd ? &etcd_store : &routing_mesh_store;
 	d->start_ms = loop_now(d->loop);
 	err = events_new(d->loop, &d->events);
 	if (err < 0)
@@ -123,6 +132,8 @@ int node_init(struct daemon *d)
 	if (err == 0)
 		err = job_init(d);
 	if (err == 0)
+		err = watch_init(d);
+	if (err == 0)
 		err = routing_init(d);
 	if (err == 0)
 		err = forward_init(d);
@@ -130,6 +141,10 @@ int node_init(struct daemon *d)
 		err = move_init(d, &(struct move_events){ .reply = reply_by_id, .arg = d });
 	if (err == 0)
 		err = command_init(d);
+	if (err == 0)
+		err = liveness_init(d);
+	if (err == 0)
+		err = state_init(d);
 	if (err < 0)
 		goto fail;
 	return 0;
@@ -143,9 +158,15 @@ int node_start(struct daemon *d)
 	const struct control_events ctl = { .request = on_request, .arg = d };
 	int err;
 
+	/* Before anyone can ask: the jobs of the last run are back, or dropped and said. */
+	err = state_restore(d);
+	if (err < 0)
+		return err;
 	err = control_start(d->loop, d->cfg.ctl_socket, &ctl, &d->ctl);
 	if (err < 0)
 		return err;
+	control_set_limits(d->ctl, d->cfg.limits.control_clients, d->cfg.limits.control_idle_s,
+			   &d->stats);
 	/* The other local management interface: off unless metrics_listen is set. */
 	err = metrics_start(d);
 	if (err < 0)
@@ -153,8 +174,14 @@ int node_start(struct daemon *d)
 	err = peer_start(d, &peer_ev, d);
 	if (err < 0)
 		goto out_metrics;
+	err = routing_store_start(d);
+	if (err < 0)
+		goto out_peers;
+	state_dial_peers(d);
 	d->running = true;
 	return 0;
+out_peers:
+	peer_stop(d);
 out_metrics:
 	metrics_stop(d);
 out_control:
@@ -165,8 +192,10 @@ out_control:
 
 void node_stop(struct daemon *d)
 {
+	state_stop(d); /* the file as it is now: what follows lets go, forgets nothing */
 	move_stop(d);
 	if (d->running) {
+		routing_store_stop(d);
 		peer_stop(d);
 		metrics_stop(d);
 		d->running = false;
@@ -176,12 +205,43 @@ void node_stop(struct daemon *d)
 	job_close_all(d);
 }
 
+void node_teardown(struct daemon *d)
+{
+	while (d->jobs) {
+		struct job *j = d->jobs;
+		char vb[VIP_STRLEN];
+		bool gone = false;
+
+		if (j->nvips == 0) {
+			job_drop_if_empty(j);
+			continue;
+		}
+		while (!gone) {
+			struct vip v = j->vips[0];
+
+			vip_fmt(&v, vb);
+			routing_withdraw(d, &v);
+			events_job(d->events, EVENT_JOB_DETACH, vb, j->netns);
+			if (job_del_vip(j, &v, &gone) < 0 && !gone)
+				log_warnx("teardown: removing %s from %s failed", vb, j->netns);
+		}
+	}
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (peer_is_up(p))
+			peer_flush(p);
+	state_flush(d);
+	log_info("teardown: every job detached, its TUN destroyed");
+}
+
 void node_free(struct daemon *d)
 {
+	state_fini(d);
+	liveness_fini(d);
 	command_fini(d);
 	move_fini(d);
 	forward_fini(d);
 	routing_stop(d);
+	watch_fini(d);
 	job_fini(d);
 	capture_free(d->capture);
 	d->capture = NULL;

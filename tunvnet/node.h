@@ -7,9 +7,13 @@
  *               routing, forward, move, commands; and the callbacks that connect them
  *               (stats -> events, job -> forward, routing -> move, move -> control by
  *               request id, control -> command). Nothing listens yet.
- *   node_start  the control socket, the metrics endpoint, the peer listener and seeds.
- *   node_stop   pending moves answered, peers closed, metrics and control closed, jobs
- *               let go (their persistent TUNs stay for a restarted daemon).
+ *   node_start  the jobs of the state file taken up again (state.h), the control
+ *               socket, the metrics endpoint, the peer listener and seeds.
+ *   node_stop   the state file written, pending moves answered, peers closed, metrics
+ *               and control closed, jobs let go (their persistent TUNs stay, and the
+ *               state file names them, for a restarted daemon).
+ *   node_teardown (SIGUSR2, before node_stop) every job detached for good: its VIPs
+ *               withdrawn, its TUN destroyed; the state file keeps only epochs.
  *   node_free   the state node_init made, and the loop if node_init made it. */
 #ifndef TUNVNET_NODE_H
 #define TUNVNET_NODE_H
@@ -23,6 +27,9 @@ int  node_init(struct daemon *d);
 int  node_start(struct daemon *d);
 /* Safe whether or not node_start ran or succeeded. */
 void node_stop(struct daemon *d);
+/* Detaches every job as `vnetctl detach` would (withdrawn, TUN destroyed) and tells the
+ * peers; call from inside the loop, then stop it. */
+void node_teardown(struct daemon *d);
 void node_free(struct daemon *d);
 
 #endif

@@ -173,9 +173,18 @@ int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf,
 
 	if (!p->ctl)
 		return -ENOTCONN;
+	if (p->ctl_overflow)
+		return -ENOBUFS; /* nothing after a lost frame: the link is being reset */
 	err = link_send(p->ctl, type, flags, buf, len, ps_of(p->d)->out);
-	if (err == 0)
+	if (err == 0) {
 		p->tx_frames++;
+	} else if (err == -ENOBUFS) {
+		/* A control frame lost would leave the peer's tables diverging from ours:
+		 * refuse everything after it and reset the link (from the keepalive timer,
+		 * not from within the sender's loop); the new session resyncs the tables. */
+		p->ctl_overflow = true;
+		loop_timer_arm(p->d->loop, &p->keepalive, 0);
+	}
 	return err;
 }
 
@@ -491,8 +500,6 @@ static int send_data_on(struct peer *p, struct peer_link *l, uint32_t flags, con
 		sb->tx_packets++;
 		sb->tx_bytes += len;
 		p->tx_frames++;
-		p->tx_packets++;
-		p->tx_bytes += len;
 	} else {
 		p->drops++;
 	}
@@ -826,7 +833,12 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 
 	if (!p->ctl)
 		return;
-	if (now - p->last_rx_ms > PEER_DEAD_MS) {
+	if (p->ctl_overflow) {
+		stats_limit(&p->d->stats, LIMIT_CTL_QUEUE, 1);
+		link_close(p->ctl, "control queue full: link reset, tables resync");
+		return;
+	}
+	if (now - p->last_rx_ms > (uint64_t)p->d->cfg.peer_timeout_s * 1000) {
 		link_close(p->ctl, "keepalive timeout");
 		return;
 	}
@@ -857,8 +869,9 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		return;
 	p = peer_find(d, m->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
 			ps_of(d)->c[PC_HINTS_DROPPED]++;
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			return;
 		}
 		p = peer_new(d, m->name);
@@ -873,26 +886,60 @@ static void learn(struct daemon *d, const struct msg_member *m)
 		peer_dial(p);
 }
 
-/* Forgets hinted peers that never proved themselves. */
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr)
+{
+	struct msg_member m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.addr = *addr;
+	learn(d, &m);
+}
+
+
+static bool at_seed(struct daemon *d, const struct peer *p);
+
+/* How often peers are looked over: GC_MS, or twice per peer_forget when that is shorter. */
+static uint64_t gc_ms(const struct daemon *d)
+{
+	uint64_t half = (uint64_t)d->cfg.limits.peer_forget_s * 500;
+
+	return half < GC_MS ? half : GC_MS;
+}
+
+/* Forgets peers that stay unreachable for peer_forget: hinted ones never proven, and
+ * ones that were up but have been down that long. A peer at a seed's address (the
+ * operator configured it) is kept. */
 static void on_gc(struct loop_timer *t, void *arg)
 {
 	struct daemon *d = arg;
-	uint64_t now = loop_now(d->loop);
+	uint64_t now = loop_now(d->loop), forget = (uint64_t)d->cfg.limits.peer_forget_s * 1000;
 	struct peer *next;
 
 	for (struct peer *p = d->peers; p; p = next) {
 		next = p->next;
-		if (p->ctl || p->dial || p->ever_up || p->addr_known ||
-		    now - p->learned_ms < PEER_HINT_FORGET_MS)
+		if (p->ctl || p->dial || (!p->ever_up && p->addr_known) ||
+		    now - (p->ever_up ? p->since_ms : p->learned_ms) < forget || at_seed(d, p))
 			continue;
 		ps_of(d)->c[PC_HINTS_FORGOTTEN]++;
-		log_debug("forgetting hinted peer %s: never proven", p->name);
+		log_info("forgetting peer %s: %s for %d s", p->name,
+			 p->ever_up ? "down" : "never proven", d->cfg.limits.peer_forget_s);
 		peer_free(p);
 	}
-	loop_timer_arm(d->loop, t, GC_MS);
+	loop_timer_arm(d->loop, t, gc_ms(d));
 }
 
 /* --- seeds --------------------------------------------------------------------------- */
+
+static bool at_seed(struct daemon *d, const struct peer *p)
+{
+	struct peer_set *ps = ps_of(d);
+
+	for (int i = 0; p->addr_known && i < ps->nseeds; i++)
+		if (addr_equal(&p->addr, &ps->seeds[i].addr))
+			return true;
+	return false;
+}
 
 static bool seed_reached(const struct seed *s)
 {
@@ -1049,6 +1096,7 @@ static void peer_down(struct peer *p, const char *why)
 	stats_add(&d->stats, STAT_LINK_DOWNS, 1);
 	events_peer(d->events, EVENT_PEER_DOWN, p->name, why);
 	p->ctl = NULL;
+	p->ctl_overflow = false;
 	p->since_ms = loop_now(d->loop);
 	loop_timer_stop(d->loop, &p->keepalive);
 	loop_timer_stop(d->loop, &p->rekey);
@@ -1237,7 +1285,8 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	}
 	p = peer_find(d, l->name);
 	if (!p) {
-		if (peer_count_known(d) >= PEER_KNOWN_MAX) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
 			link_close(l, "too many peers known");
 			return;
 		}
@@ -1508,8 +1557,6 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 		chooser_rx(&p->ch, substrate_id(l->ops), p->last_rx_ms);
 	switch (h->type) {
 	case FRAME_DATA:
-		p->rx_packets++;
-		p->rx_bytes += len;
 		p->sub[substrate_id(l->ops)].rx_packets++;
 		p->sub[substrate_id(l->ops)].rx_bytes += len;
 		if (ps->ev && ps->ev->frame)
@@ -1666,9 +1713,11 @@ static void on_accepted(struct tunnel_link *lk, const struct sockaddr_storage *f
 	struct peer_set *ps = ps_of(d);
 
 	/* A stranger costs a struct and, for TLS, the handshake: at most this many. */
-	if (ps->npending >= PEER_PENDING_MAX ||
-	    pending_from(ps, from) >= PEER_PENDING_PER_HOST) {
+	if (ps->npending >= d->cfg.limits.pending ||
+	    pending_from(ps, from) >= d->cfg.limits.pending_per_addr) {
 		ps->c[PC_LIMITED]++;
+		stats_limit(&d->stats, ps->npending >= d->cfg.limits.pending
+			    ? LIMIT_PENDING : LIMIT_PENDING_PER_ADDRESS, 1);
 		ss->ops->close(lk);
 		return;
 	}
@@ -1803,7 +1852,7 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 			 addr_fmt(&d->cfg.listen, a), d->substrate->name,
 			 d->cfg.sealed ? "sealed" : "not sealed");
 	}
-	loop_timer_arm(d->loop, &ps->gc, GC_MS);
+	loop_timer_arm(d->loop, &ps->gc, gc_ms(d));
 	err = seeds_set(d, &d->cfg);
 	if (err < 0)
 		goto fail;

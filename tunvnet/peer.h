@@ -24,12 +24,15 @@
  * never replaces an address that was configured or proven. A node dials a named peer
  * only if its own name is lower, and a seed only while no peer up has the seed's address.
  * When both sides dialed anyway, each keeps the link dialed by the lower name. A link
- * dies when nothing was received for PEER_DEAD_MS (keepalive PINGs every second); a
- * dialing side retries with exponential backoff. Hints that never came up are forgotten.
+ * dies when nothing was received for peer_timeout (config; keepalive PINGs every second); a
+ * dialing side retries with exponential backoff. A peer unreachable for [limits]
+ * peer_forget (a hint never proven, or a peer down that long) is forgotten, unless it is
+ * at a seed's address; at most [limits] peers are known.
  *
  * Strangers. Until its handshake completes, a connection holds a small struct and (for
- * TLS) OpenSSL's handshake state, nothing else; there are at most PEER_PENDING_MAX of them,
- * PEER_PENDING_PER_HOST per remote address, each with a PEER_HANDSHAKE_MS deadline;
+ * TLS) OpenSSL's handshake state, nothing else; there are at most [limits]
+ * pending_handshakes of them, pending_per_address per remote address, each with a
+ * PEER_HANDSHAKE_MS deadline;
  * nothing is said to a stranger beyond what TLS itself sends.
  *
  * This layer reports upward through struct peer_events; it calls nothing above it. */
@@ -51,7 +54,6 @@
 #include "tunvnet/stats.h"
 
 #define PEER_KEEPALIVE_MS     1000
-#define PEER_DEAD_MS          6000
 #define PEER_HANDSHAKE_MS     3000
 #define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
 #define PEER_PINNED_PROBE_MS  1000  /* probes under a pinned policy (auto: chooser.h) */
@@ -60,11 +62,7 @@
 #define PEER_HELD_BYTES       (8u << 20)
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
-#define PEER_PENDING_MAX      64    /* connections not yet authenticated, in all */
-#define PEER_PENDING_PER_HOST 8     /* ... from one remote address */
-#define PEER_KNOWN_MAX        1024  /* peers known (proven or hinted) */
 #define PEER_HINT_DIALS_PER_S 20    /* dials to addresses only a hint gave us */
-#define PEER_HINT_FORGET_MS   (10 * 60 * 1000) /* a hint never proven is dropped then */
 #define PEER_POLICY_AUTO      (-1) /* peer.policy: the chooser picks; else a substrate id */
 #define PEER_POLICY_DEFAULT   (-2) /* peer.policy: the daemon's global policy */
 
@@ -143,6 +141,7 @@ struct peer {
 	uint64_t since_ms;            /* when it last went up or down */
 	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
 	bool ever_up;
+	bool ctl_overflow;            /* a control frame was refused: link reset pending */
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;
 	/* DATA only (the IP packets), for stats and the Prometheus export */
@@ -159,6 +158,10 @@ void peer_stop(struct daemon *d);
 /* SIGHUP: the seed list from nc, and the revocation list re-read: a peer whose
  * certificate is now revoked is dropped. */
 void peer_reload(struct daemon *d, const struct config *nc);
+
+/* A hint from this node's own memory (the state file of its last run): name was at addr.
+ * Dialled as any hint is: only its certificate makes it that node. */
+void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage *addr);
 
 struct peer *peer_find(struct daemon *d, const char *name);
 bool peer_is_up(const struct peer *p);

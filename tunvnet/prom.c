@@ -1,11 +1,14 @@
 /* Prometheus text exposition of the stats result (see prom.h).
  *
  * The format wants all samples of a metric family together, after its HELP and TYPE
- * lines, each family once. A per-peer member may well map to the same name as a node
- * counter (peers' "tx_packets" and the counter "peer_tx_packets" both become
- * tunvnet_peer_tx_packets_total), so samples are collected per family first and the
- * families printed at the end: such a family then holds both series, told apart by
- * their labels, instead of appearing twice (which a scraper rejects). */
+ * lines, each family once, so samples are collected per family first and the families
+ * printed at the end.
+ *
+ * A family holds either one series per row (job, peer, substrate: sum() of them is the
+ * total) or the node's one series, never both: sum() would count twice. A node counter
+ * named like a row's member (the counter "peer_tx_packets" and each peer's "tx_packets"
+ * would both be tunvnet_peer_tx_packets_total) is therefore exposed under "node_":
+ * tunvnet_node_peer_tx_packets_total, which equals sum(tunvnet_peer_tx_packets_total). */
 #include "tunvnet/prom.h"
 
 #include <errno.h>
@@ -42,10 +45,14 @@ static const struct {
 	{ "tun_rx_bytes", "Bytes read from the jobs' TUN devices." },
 	{ "tun_tx_packets", "Packets written into the jobs' TUN devices (received by the jobs)." },
 	{ "tun_tx_bytes", "Bytes written into the jobs' TUN devices." },
-	{ "peer_tx_packets", "Data frames queued to peers." },
-	{ "peer_tx_bytes", "Bytes of data frames queued to peers." },
-	{ "peer_rx_packets", "Data frames received from peers." },
-	{ "peer_rx_bytes", "Bytes of data frames received from peers." },
+	{ "peer_tx_packets", "Data frames queued to peers, all peers together: "
+	  "sum(tunvnet_peer_tx_packets_total)." },
+	{ "peer_tx_bytes", "Bytes of the inner IP packets of data frames queued to peers, all "
+	  "peers together." },
+	{ "peer_rx_packets", "Data frames received from peers, all peers together: "
+	  "sum(tunvnet_peer_rx_packets_total)." },
+	{ "peer_rx_bytes", "Bytes of the inner IP packets of data frames received from peers, "
+	  "all peers together." },
 	{ "local_switched", "Packets switched between jobs of this node." },
 	{ "icmp_unreach_sent", "ICMP and ICMPv6 unreachable errors sent to jobs." },
 	{ "handshake_refused", "Peers that failed the cluster-key proof." },
@@ -236,6 +243,19 @@ static bool is_value(const json_t *v)
 	return json_is_number(v) || json_is_boolean(v);
 }
 
+/* Whether the node counter key is named like a group's member ("peer_tx_packets"). */
+static bool in_group_namespace(const char *key)
+{
+	for (size_t i = 0; i < N(groups); i++) {
+		size_t n = strlen(groups[i].kind);
+
+		if (strncmp(key, groups[i].kind, n) == 0 && key[n] == '_' &&
+		    strncmp(key + n + 1, "layer_", 6) != 0)
+			return true;
+	}
+	return false;
+}
+
 static void counters(struct fams *fs, const json_t *group, const char *node)
 {
 	char buf[256];
@@ -247,8 +267,8 @@ static void counters(struct fams *fs, const json_t *group, const char *node)
 
 		if (!is_value(v))
 			continue;
-		fam = family(fs, metric_name(NULL, key, true), counter_help(key, buf, sizeof(buf)),
-			     "counter");
+		fam = family(fs, metric_name(in_group_namespace(key) ? "node" : NULL, key, true),
+			     counter_help(key, buf, sizeof(buf)), "counter");
 		if (fam)
 			sample(fam, node, NULL, NULL, v);
 	}
@@ -289,6 +309,23 @@ static void drops(struct fams *fs, const json_t *group, const char *node)
 	json_object_foreach((json_t *)group, key, v)
 		if (is_value(v))
 			sample(fam, node, "reason", key, v);
+}
+
+/* What the [limits] bounds refused or evicted, by limit. */
+static void limits(struct fams *fs, const json_t *group, const char *node)
+{
+	struct family *fam;
+	const char *key;
+	json_t *v;
+
+	fam = family(fs, strdup(PREFIX "limit_total"),
+		     "Refused or evicted because a [limits] bound was reached, by limit.",
+		     "counter");
+	if (!fam)
+		return;
+	json_object_foreach((json_t *)group, key, v)
+		if (is_value(v))
+			sample(fam, node, "limit", key, v);
 }
 
 /* A member of a row that is itself an object of counters ("drops": {reason: n}): one
@@ -376,6 +413,8 @@ char *prom_format(const json_t *stats)
 	counters(&fs, c, json_string_value(node));
 	if (d)
 		drops(&fs, d, json_string_value(node));
+	if (json_is_object(json_object_get(stats, "limits")))
+		limits(&fs, json_object_get(stats, "limits"), json_string_value(node));
 	if (json_is_object(json_object_get(stats, "peer_layer")))
 		peer_layer(&fs, json_object_get(stats, "peer_layer"), json_string_value(node));
 	for (i = 0; i < N(groups); i++) {

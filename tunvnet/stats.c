@@ -36,7 +36,28 @@ static const char *const counter_names[STAT_COUNTER_MAX] = {
 	[STAT_ROUTES_EPOCH_JUMP] = "routes_epoch_jump",
 	[STAT_METRICS_EVICTED] = "metrics_evicted",
 	[STAT_METRICS_REFUSED] = "metrics_refused",
+	[STAT_JOB_BROKEN] = "jobs_broken",
+	[STAT_JOB_REPAIRS] = "jobs_repaired",
 };
+
+static const char *const limit_names[LIMIT_REASON_MAX] = {
+	[LIMIT_ROUTES] = "routes",
+	[LIMIT_ROUTES_PER_PEER] = "routes_per_peer",
+	[LIMIT_PEERS] = "peers",
+	[LIMIT_PENDING] = "pending_handshakes",
+	[LIMIT_PENDING_PER_ADDRESS] = "pending_per_address",
+	[LIMIT_CONTROL_REFUSED] = "control_refused",
+	[LIMIT_CONTROL_EVICTED] = "control_evicted",
+	[LIMIT_CONTROL_IDLE] = "control_idle_closed",
+	[LIMIT_FOLLOWERS] = "event_followers",
+	[LIMIT_CAPTURES] = "captures",
+	[LIMIT_CTL_QUEUE] = "control_queue_reset",
+};
+
+const char *stats_limit_name(enum limit_reason r)
+{
+	return (unsigned)r < LIMIT_REASON_MAX ? limit_names[r] : "?";
+}
 
 const char *stats_drop_name(enum drop_reason r)
 {

@@ -42,19 +42,41 @@ enum stat_counter {
 	STAT_ROUTES_EPOCH_JUMP,               /* ... with an epoch more than one ahead */
 	STAT_METRICS_EVICTED,                 /* idle metrics connections closed for a new one */
 	STAT_METRICS_REFUSED,                 /* metrics connections refused: every slot busy */
+	STAT_JOB_BROKEN,                      /* jobs found broken: TUN or namespace gone */
+	STAT_JOB_REPAIRS,                     /* addresses / routes of a job's TUN put back */
 	STAT_COUNTER_MAX
+};
+
+/* Limits ([limits] in the config) reached: what was refused or evicted, by limit. Each is
+ * in `vnetctl stats --json` under "limits", in Prometheus as tunvnet_limit_total{limit=}
+ * and an event "limit" (aggregated per second, like drops). */
+enum limit_reason {
+	LIMIT_ROUTES,          /* route entries refused: the table holds `routes` */
+	LIMIT_ROUTES_PER_PEER, /* route entries refused: the peer has routes_per_peer */
+	LIMIT_PEERS,           /* a peer (hint or link) refused: `peers` known */
+	LIMIT_PENDING,         /* a connection closed: pending_handshakes in all */
+	LIMIT_PENDING_PER_ADDRESS, /* ... pending_per_address from its address */
+	LIMIT_CONTROL_REFUSED, /* a control client refused: every slot busy, none idle */
+	LIMIT_CONTROL_EVICTED, /* the oldest idle control client closed for a new one */
+	LIMIT_CONTROL_IDLE,    /* a control client closed after control_idle_timeout */
+	LIMIT_FOLLOWERS,       /* `events -f` refused: event_followers following */
+	LIMIT_CAPTURES,        /* a capture refused: captures running */
+	LIMIT_CTL_QUEUE,       /* a control frame refused by a link's queue: link reset */
+	LIMIT_REASON_MAX
 };
 
 /* Who hears of each drop (registered from above; drop may be NULL). Called on the data
  * path: it must be cheap. */
 struct stats_events {
 	void (*drop)(enum drop_reason r, void *arg);
+	void (*limit)(enum limit_reason r, uint64_t n, void *arg);
 	void *arg;
 };
 
 struct stats {
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t c[STAT_COUNTER_MAX];
+	uint64_t limits[LIMIT_REASON_MAX];
 	struct stats_events ev;
 };
 
@@ -85,7 +107,16 @@ static inline void stats_add(struct stats *s, enum stat_counter c, uint64_t n)
 	s->c[c] += n;
 }
 
+/* n refusals (or evictions) because limit r was reached. */
+static inline void stats_limit(struct stats *s, enum limit_reason r, uint64_t n)
+{
+	s->limits[r] += n;
+	if (s->ev.limit)
+		s->ev.limit(r, n, s->ev.arg);
+}
+
 const char *stats_drop_name(enum drop_reason r);   /* "spoofed_source", ... */
 const char *stats_counter_name(enum stat_counter c); /* "tun_rx_packets", ... */
+const char *stats_limit_name(enum limit_reason r);   /* "routes", ... */
 
 #endif

@@ -20,6 +20,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/inet6.h>
+#include <netlink/route/qdisc.h>
 #include <netlink/route/route.h>
 
 #include "tunvnet/netns.h"
@@ -150,6 +151,25 @@ static int link_apply(struct nl_sock *sk, struct rtnl_link *orig, struct rtnl_li
 	return nlerr(rtnl_link_change(sk, orig, changes, 0));
 }
 
+/* A multi-queue TUN has 256 transmit queues, and bringing it up would give each a default
+ * qdisc (pfifo_fast: a 500-slot ring, so about 1 MiB of kernel memory per TUN and tens of
+ * ms per attach once a node holds hundreds of jobs). The TUN has rings of its own per
+ * queue and never stops its queues, so a root "noqueue" (what virtual devices such as
+ * veth and WireGuard get) loses nothing. It must be there before the link goes up; a
+ * kernel without noqueue as a root qdisc keeps the default. */
+static void link_noqueue(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+
+	if (!q)
+		return;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+	if (rtnl_tc_set_kind(TC_CAST(q), "noqueue") == 0)
+		rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_REPLACE);
+	rtnl_qdisc_put(q);
+}
+
 /* Turning IPv6 address generation off must come before the link goes up: the kernel adds
  * the fe80:: address (and starts router solicitation) the moment it is up, and in one
  * RTM_NEWLINK it applies the flags before IFLA_AF_SPEC. */
@@ -183,6 +203,8 @@ static int link_configure(struct nl_sock *sk, const char *ifname, int mtu, int *
 	if (mtu > 0)
 		rtnl_link_set_mtu(changes, (unsigned int)mtu);
 	rtnl_link_set_flags(changes, IFF_UP);
+	if (!(rtnl_link_get_flags(orig) & IFF_UP))
+		link_noqueue(sk, rtnl_link_get_ifindex(orig));
 	err = link_apply(sk, orig, changes);
 	if (err < 0)
 		goto out;

@@ -8,7 +8,8 @@
  *   op & 3 == 0: update    u16 vip, u8 epoch, u8 node | withdrawn << 7, u8 time
  *   op & 3 == 1: lookup    u16 vip (route_lookup, route_get, route_next_epoch)
  *   op & 3 == 2: expire    u8 cutoff
- *   op & 3 == 3: walk      route_foreach and route_count against the model */
+ *   op & 3 == 3: walk      route_foreach, route_walk in slices, route_count and
+ *                          route_size against the model */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -161,6 +162,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			FUZZ_CHECK(w.n == k);
 			FUZZ_CHECK(route_count(t) == live);
+			FUZZ_CHECK(route_size(t) == k);
+			/* the same in slices of 1..8 slots (route_walk), on an unchanged table:
+			 * every entry once */
+			{
+				size_t cur = 0, step = 1 + (k & 7);
+
+				memset(&w, 0, sizeof(w));
+				while (route_walk(t, &cur, step, visit, &w))
+					;
+				FUZZ_CHECK(w.n == k);
+			}
 			break;
 		}
 		}

@@ -13,11 +13,13 @@
 #include "tests/fuzz/msg_targets.h"
 #include "tunnel/frame.h"
 #include "tunnel/udpwire.h"
+#include "tunnel/verbs.h"
 #include "tunvnet/addr.h"
 #include "tunvnet/capmsg.h"
 #include "tunvnet/ctlmsg.h"
 #include "tunvnet/msg.h"
 #include "tunvnet/packet.h"
+#include "tunvnet/statefile.h"
 #include "tunvnet/vnet.h"
 
 static const char *root;
@@ -527,6 +529,73 @@ static void routes(void)
 	put("route", "grow-withdraw-expire", b, n);
 }
 
+/* verbs: selector byte 0 then a parameters blob, 1 then a message (one frame) */
+static void verbs(void)
+{
+	struct verbs_params p = { .peer = { .qp = { .qpn = 0x1234, .psn = 0x42, .lid = 3,
+						    .mtu = 4096 },
+					    .recv_depth = 32, .msg_max = 66112 },
+				  .emulated = true };
+	int n;
+
+	buf[0] = 0;
+	n = verbs_params_encode(&p, buf + 1, sizeof(buf) - 1);
+	must(n, "verbs_params_encode");
+	put("verbs", "params", buf, (size_t)n + 1);
+	buf[0] = 1;
+	frame_hdr_encode(buf + 1, FRAME_DATA, 0, 20);
+	memset(buf + 1 + FRAME_HDR_LEN, 0x45, 20);
+	put("verbs", "message", buf, 1 + FRAME_HDR_LEN + 20);
+	frame_hdr_encode(buf + 1, FRAME_PING, 0, 0);
+	put("verbs", "ping", buf, 1 + FRAME_HDR_LEN);
+/* State files as a daemon writes them (statefile_format), and an empty one. */
+static void states(void)
+{
+	struct statefile_job jobs[2];
+	struct statefile_route routes[3];
+	struct statefile_peer peers[1];
+	struct statefile sf = { .node = "n1", .jobs = jobs, .njobs = 2, .routes = routes,
+				.nroutes = 3, .peers = peers, .npeers = 1 };
+	char *txt;
+
+	memset(jobs, 0, sizeof(jobs));
+	memset(routes, 0, sizeof(routes));
+	snprintf(jobs[0].netns, sizeof(jobs[0].netns), "tv-j1");
+	jobs[0].ns_dev = 4;
+	jobs[0].ns_ino = 4026532999ULL;
+	vip_parse("198.19.1.10", &jobs[0].vips[0]);
+	vip_parse("fd00:19:1::a", &jobs[0].vips[1]);
+	jobs[0].nvips = 2;
+	snprintf(jobs[1].netns, sizeof(jobs[1].netns), "/proc/77/ns/net");
+	jobs[1].ns_dev = 4;
+	jobs[1].ns_ino = 4026533001ULL;
+	jobs[1].state = JOB_STANDBY;
+	jobs[1].handing_over = true;
+	vip_parse("198.19.2.10", &jobs[1].vips[0]);
+	jobs[1].nvips = 1;
+	routes[0].vip = jobs[0].vips[0];
+	routes[0].epoch = 3;
+	routes[1].vip = jobs[0].vips[1];
+	routes[1].epoch = 1;
+	vip_parse("198.19.1.99", &routes[2].vip);
+	routes[2].epoch = 9;
+	routes[2].withdrawn = true;
+	memset(peers, 0, sizeof(peers));
+	snprintf(peers[0].name, sizeof(peers[0].name), "n2");
+	addr_parse("198.18.0.2:7000", 0, &peers[0].addr);
+	txt = statefile_format(&sf);
+	if (!txt)
+		exit(1);
+	put("state", "two-jobs", txt, strlen(txt));
+	free(txt);
+	sf.njobs = sf.nroutes = sf.npeers = 0;
+	txt = statefile_format(&sf);
+	if (!txt)
+		exit(1);
+	put("state", "empty", txt, strlen(txt));
+	free(txt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -547,5 +616,7 @@ int main(int argc, char **argv)
 	vnets();
 	capmsgs();
 	routes();
+	verbs();
+	states();
 	return 0;
 }

@@ -8,7 +8,7 @@
 #     every epoch in routes --json is an unsigned number;
 #   * DATA with a source VIP it does not host: dropped and counted
 #     (drops.spoofed_source_peer), never delivered; DATA from its own VIP is delivered;
-#   * 10,000 PEERS hints: at most PEER_KNOWN_MAX (1024) peers kept, hinted addresses
+#   * 10,000 PEERS hints: at most [limits] peers (default 1024) kept, hinted addresses
 #     dialled at a bounded rate (SYNs counted for 10 s on the host they are routed to).
 # timeout: 300
 . "$(dirname "$0")/lib.sh"

@@ -2,8 +2,9 @@
 # Strangers cost little: 500 TCP connections to n1's port 7000 from 20 addresses of a host
 # on the underlay that never finish a handshake (a third say nothing, a third send part of
 # a TLS ClientHello, a third part of a frame header; each one n1 closes is opened again),
-# for 15 s. Throughout, `vnetctl status` on n1 answers within 100 ms (each call timed, the
-# maximum reported) and n1's RSS stays under 64 MiB; n1 closes what is beyond its pending
+# for 15 s. Throughout, `vnetctl status` on n1 answers, each call within 2 s however busy
+# the machine (each call timed, the slowest and n1's CPU seconds reported: figures, not
+# verdicts), and n1's RSS stays under 64 MiB; n1 closes what is beyond its pending
 # limits at once (pending_limited) and the rest at the handshake deadline; n2 and n3 stay
 # up; and once the strangers are gone a new node (n4) still joins.
 . "$(dirname "$0")/lib.sh"
@@ -11,6 +12,7 @@ need python3
 UNDERLAY=$ROOT/tests/tools/underlay.py
 X=$P-x50
 SECONDS_ATTACK=15
+SLOW_MS=2000   # a daemon kept busy by strangers, not a slow machine
 
 cluster_up 3
 outsider "$X" 198.18.0.50
@@ -23,6 +25,8 @@ pid1=$(daemon_pid 1)
 past_() { [ "$1" -gt "$2" ] 2>/dev/null; }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 rss0=$(rss "$pid1")
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime, in ticks
+cpu0=$(cpu "$pid1")
 lim0=$(pcount 1 pending_limited)
 to0=$(pcount 1 handshake_timeouts)
 
@@ -40,7 +44,7 @@ while ! grep -q "^done" "$T/strangers.log"; do
 	ms=$(( ($(now_us) - t0) / 1000 ))
 	calls=$((calls + 1))
 	[ "$ms" -gt "$max_ms" ] && max_ms=$ms
-	[ "$ms" -ge 100 ] && slow=$((slow + 1))
+	[ "$ms" -ge "$SLOW_MS" ] && slow=$((slow + 1))
 	r=$(rss "$pid1")
 	[ "${r:-0}" -gt "$max_rss" ] && max_rss=$r
 	p=$(pcount 1 pending)
@@ -48,11 +52,12 @@ while ! grep -q "^done" "$T/strangers.log"; do
 	sleep 0.2 # sampling pace, not a wait
 done
 info "strangers: $(grep '^done' "$T/strangers.log")"
-info "vnetctl status on n1: $calls calls during the attack, slowest ${max_ms} ms, $slow at 100 ms or more"
+info "vnetctl status on n1: $calls calls during the attack, slowest ${max_ms} ms," \
+	"n1 used $(( ($(cpu "$pid1") - cpu0) * 1000 / $(getconf CLK_TCK) )) ms of CPU"
 info "n1 RSS: ${rss0} KiB before, at most ${max_rss} KiB during the attack"
 made=$(grep '^done' "$T/strangers.log" | awk '{ print $3 }')
 check "the strangers opened at least 500 connections ($made)" test "${made:-0}" -ge 500
-check "vnetctl status on n1 always answered within 100 ms (slowest ${max_ms} ms)" test "$slow" = 0
+check "vnetctl status on n1 always answered within $SLOW_MS ms (slowest ${max_ms} ms)" test "$slow" = 0
 check "n1's RSS stayed under 64 MiB (${max_rss} KiB)" test "$max_rss" -lt $((64 * 1024))
 closed=$(grep '^done' "$T/strangers.log" | awk '{ print $5 }')
 # Were every stranger kept until the handshake deadline (3 s, then 0.5 s until the next),

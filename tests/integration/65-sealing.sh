@@ -58,12 +58,12 @@ link_field() {
 
 VNET_REKEY_INTERVAL=1 cluster_up 2
 export VNET_REKEY_INTERVAL=1
-job tv-j1 1 0
-job tv-j2 2 0
+job "$P-j1" 1 0
+job "$P-j2" 2 0
 check "n1 and n2 route both jobs" wait_jobs_routed 10
 check "n1's data link to n2 is sealed" test "$(link_field 1 n2 protection)" = sealed
 r1=$(link_field 1 n2 rekeys)
-stream tv-j1 tv-j2 4 "keys rotating every second"
+stream "$P-j1" "$P-j2" 4 "keys rotating every second"
 r2=$(link_field 1 n2 rekeys)
 [ "${r2:-0}" -ge $((r1 + 3)) ] 2>/dev/null && ok "n1's data link rotated its keys during the stream ($r1 -> $r2)" ||
 	bad "n1's data link rotations: $r1 -> $r2 (wanted 3 or more)"
@@ -92,9 +92,9 @@ for ns in "${JOBS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 JOBS=()
 unset VNET_REKEY_INTERVAL
 VNET_DATA_PROTECTION=none cluster_up 2
-job tv-j1 1 0
-job tv-j2 2 0
+job "$P-j1" 1 0
+job "$P-j2" 2 0
 check "none: n1 and n2 route both jobs" wait_jobs_routed 10
 check "none: n1's data link to n2 is not sealed" test "$(link_field 1 n2 protection)" = none
-stream tv-j1 tv-j2 2 "data_protection = none"
+stream "$P-j1" "$P-j2" 2 "data_protection = none"
 finish

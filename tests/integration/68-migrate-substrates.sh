@@ -6,5 +6,6 @@
 # n3 over tcp (`peer = n3:tcp`): every connection survives, 0 bytes lost, duplicated or
 # corrupted.
 # timeout: 240
+# shares: migrate (TCP_REPAIR moves under full-rate streams: two at once starve each other)
 export VNET_SUBSTRATE=udp VNET_SUBSTRATE_LINES="peer = n3:tcp"
 exec "$(dirname "$0")/../../scripts/soak-migrate" --moves "${SOAK_MOVES:-4}"

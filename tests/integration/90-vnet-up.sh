@@ -3,6 +3,7 @@
 # its stdin and stdout; the job reaches another node's job; nothing is left afterwards;
 # a namespace given with --netns (name or /proc path) is used and left in place; errors
 # are clear, non-zero and leave nothing behind.
+# shares: vnet-up (vnup-* namespaces and /run/tunvnet/vnet-up, counted and gc-ed machine-wide)
 . "$(dirname "$0")/lib.sh"
 need python3 ping unshare
 S2=$(sock 2)

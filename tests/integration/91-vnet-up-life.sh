@@ -2,6 +2,7 @@
 # vnet-up as a batch prolog: --user, --pid, signals (SIGINT, SIGHUP), and no leftovers
 # after a normal exit, a failure, SIGTERM and SIGKILL of vnet-up itself followed by the
 # clean-up path (`vnetctl gc`, and a later vnet-up run).
+# shares: vnet-up (vnup-* namespaces and /run/tunvnet/vnet-up, counted and gc-ed machine-wide)
 . "$(dirname "$0")/lib.sh"
 need python3 ping unshare setpriv flock
 S2=$(sock 2)
@@ -15,13 +16,13 @@ nothing_left() {
 }
 
 cluster_up 2
-job tv-j1 1 0
-check "the cluster routes tv-j1" wait_jobs_routed 10
+job "$P-j1" 1 0
+check "the cluster routes $P-j1" wait_jobs_routed 10
 "$VNETCTL" gc >/dev/null 2>&1   # records of earlier runs are not this test's business
 check "nothing left before the test" nothing_left
 
 # a batch prolog: the command's status, its stdout, and the job reaches another node
-out=$("$VNETUP" -s "$S2" -- sh -c "ping -q -c 1 -W 2 ${VIP4[tv-j1]} >/dev/null && echo reached; exit 3")
+out=$("$VNETUP" -s "$S2" -- sh -c "ping -q -c 1 -W 2 ${VIP4[$P-j1]} >/dev/null && echo reached; exit 3")
 rc=$?
 [ $rc = 3 ] && [ "$out" = reached ] && ok "prolog: reaches n1's job, status 3 passed through" ||
 	bad "prolog: exit $rc, output '$out'"

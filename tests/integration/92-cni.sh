@@ -36,8 +36,8 @@ nothing_left() {
 }
 
 cluster_up 2
-job tv-j1 1 0
-check "the cluster routes tv-j1" wait_jobs_routed 10
+job "$P-j1" 1 0
+check "the cluster routes $P-j1" wait_jobs_routed 10
 
 CONF='{"cniVersion": "1.0.0"}'
 cni VERSION "" ""
@@ -45,8 +45,8 @@ cni VERSION "" ""
 	ok "VERSION: supports 1.0.0" || bad "VERSION: exit $rc: $out"
 
 # ADD from the pool, as a runtime does it: a fresh namespace, CNI_IFNAME eth0
-ip netns add tv-j5 && JOBS+=(tv-j5) && ip -n tv-j5 link set lo up
-NS=/run/netns/tv-j5
+ip netns add "$P-j5" && JOBS+=("$P-j5") && ip -n "$P-j5" link set lo up
+NS=/run/netns/$P-j5
 CONF=$(conf)
 cni ADD "$NS" ctr-5
 res=$out
@@ -58,11 +58,11 @@ else
 	bad "ADD: exit $rc: $res $(cat "$T/cni.err")"
 fi
 check "ADD: eth0 names the TUN in the container (altname of tv0)" \
-	q ip -n tv-j5 addr show dev eth0
-ip -n tv-j5 -o addr show dev eth0 | grep -q "inet $vip/" && ok "ADD: eth0 has $vip" ||
-	bad "ADD: no $vip on eth0: $(ip -n tv-j5 -o addr)"
-check "ADD: the container reaches tv-j1 on n1" q jx tv-j5 ping -c 2 -i 0.2 -W 2 "${VIP4[tv-j1]}"
-check "ADD: tv-j1 on n1 reaches the container" wait_until 5 q jx tv-j1 ping -c 1 -W 1 "$vip"
+	q ip -n "$P-j5" addr show dev eth0
+ip -n "$P-j5" -o addr show dev eth0 | grep -q "inet $vip/" && ok "ADD: eth0 has $vip" ||
+	bad "ADD: no $vip on eth0: $(ip -n "$P-j5" -o addr)"
+check "ADD: the container reaches $P-j1 on n1" q jx "$P-j5" ping -c 2 -i 0.2 -W 2 "${VIP4[$P-j1]}"
+check "ADD: $P-j1 on n1 reaches the container" wait_until 5 q jx "$P-j1" ping -c 1 -W 1 "$vip"
 check "ADD: the attachment is recorded" test -s "$DATA/tvnet/ctr-5-eth0"
 
 # ADD twice for one namespace is refused (an interface of that name exists)
@@ -77,12 +77,12 @@ ctl 2 detach --vip "$vip" >/dev/null
 cni CHECK "$NS" ctr-5
 [ $rc != 0 ] && code_is 101 && ok "CHECK of a detached VIP: error 101: $(jget 'd["msg"]' <<<"$out")" ||
 	bad "CHECK after detach: exit $rc: $out"
-ctl 2 attach --netns tv-j5 --vip "$vip" >/dev/null   # as it was: DEL's turn
+ctl 2 attach --netns "$P-j5" --vip "$vip" >/dev/null   # as it was: DEL's turn
 
 cni DEL "$NS" ctr-5
 [ $rc = 0 ] && [ -z "$out" ] && ok "DEL: ok, no output" || bad "DEL: exit $rc: $out $(cat "$T/cni.err")"
 check "DEL: no job, no record left" wait_until 3 nothing_left
-check "DEL: no tv0 or eth0 left in the namespace" eval '! ip -n tv-j5 link show tv0 >/dev/null 2>&1 && ! ip -n tv-j5 link show eth0 >/dev/null 2>&1'
+check "DEL: no tv0 or eth0 left in the namespace" eval '! ip -n "$P-j5" link show tv0 >/dev/null 2>&1 && ! ip -n "$P-j5" link show eth0 >/dev/null 2>&1'
 routed() { ctl 1 --json routes | grep -q "\"$vip[/\"]"; }
 check "DEL: n1 no longer routes $vip" wait_until 5 eval '! routed'
 cni DEL "$NS" ctr-5
@@ -94,9 +94,9 @@ cni ADD "$NS" ctr-6 net1
 res=$out
 [ $rc = 0 ] && jget '[i["address"] for i in d["ips"]] == ["198.19.2.40/32", "fd00:19:2::40/128"] and {"dst": "::/0"} in d["routes"]' <<<"$res" | grep -qx true &&
 	ok "ADD static: 198.19.2.40 and fd00:19:2::40 on net1" || bad "ADD static: exit $rc: $res $(cat "$T/cni.err")"
-check "ADD static: IPv6 reaches tv-j1" q jx tv-j5 ping -6 -c 2 -i 0.2 -W 2 "${VIP6[tv-j1]}"
+check "ADD static: IPv6 reaches $P-j1" q jx "$P-j5" ping -6 -c 2 -i 0.2 -W 2 "${VIP6[$P-j1]}"
 # the runtime deletes the namespace first, then calls DEL (with CNI_NETNS still set)
-ip netns del tv-j5
+ip netns del "$P-j5"
 CONF=$(with_prev "$CONF" "$res")
 cni DEL "$NS" ctr-6 net1
 [ $rc = 0 ] && ok "DEL after the namespace is gone: ok" || bad "DEL, namespace gone: exit $rc: $out $(cat "$T/cni.err")"
@@ -106,7 +106,7 @@ cni DEL "" ctr-6 net1
 [ $rc = 0 ] && ok "DEL without CNI_NETNS: ok" || bad "DEL without CNI_NETNS: exit $rc: $out"
 
 # errors: the error object on stdout, a non-zero status
-ip netns add tv-j5 && ip -n tv-j5 link set lo up
+ip netns add "$P-j5" && ip -n "$P-j5" link set lo up
 CONF='{"cniVersion": "1.0.0", "name": "tvnet", "type": "tunvnet-cni", "ipam": {"type": "host-local", "subnet": "10.1.0.0/16"}}'
 cni ADD "$NS" ctr-7
 [ $rc != 0 ] && code_is 2 && ok "unsupported ipam: error 2: $(jget 'd["msg"]' <<<"$out" | cut -c1-60)..." ||
@@ -122,16 +122,16 @@ CONF=$(conf)
 cni ADD "" ctr-7
 [ $rc != 0 ] && code_is 4 && grep -q CNI_NETNS <<<"$out" && ok "no CNI_NETNS: error 4 naming it" ||
 	bad "no CNI_NETNS: exit $rc: $out"
-cni ADD /run/netns/tv-no-such ctr-7
+cni ADD /run/netns/$P-no-such ctr-7
 [ $rc != 0 ] && code_is 3 && ok "a namespace that does not exist: error 3" || bad "no such netns: exit $rc: $out"
 CONF=$(conf '{"type": "static", "addresses": [{"address": "10.9.9.9"}]}')
 cni ADD "$NS" ctr-7
 [ $rc != 0 ] && code_is 100 && grep -q NOT_IN_POOL <<<"$out" && ok "VIP outside the pool: error 100, NOT_IN_POOL" ||
 	bad "VIP outside the pool: exit $rc: $out"
-CONF=$(printf '{"cniVersion": "1.0.0", "name": "tvnet", "type": "tunvnet-cni", "socket": "/run/tunvnet/tv-none.sock", "dataDir": "%s"}' "$DATA")
+CONF=$(printf '{"cniVersion": "1.0.0", "name": "tvnet", "type": "tunvnet-cni", "socket": "%s", "dataDir": "%s"}' "/run/tunvnet/$P-none.sock" "$DATA")
 cni ADD "$NS" ctr-7
 [ $rc != 0 ] && code_is 11 && ok "no daemon: error 11 (try again later)" || bad "no daemon: exit $rc: $out"
 check "after the errors: nothing left" wait_until 3 nothing_left
-ip netns del tv-j5
+ip netns del "$P-j5"
 
 finish

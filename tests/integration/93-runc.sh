@@ -10,9 +10,9 @@ CNI=$ROOT/tunvnet-cni
 BUSYBOX=/bin/busybox   # Debian's busybox-static: one static binary, fit for any rootfs
 [ -x "$BUSYBOX" ] || abort "busybox-static is not installed"
 S2=$(sock 2)
-CID=tv-runc-$$
+CID=$P-runc-$$
 RUNC=(runc --root "$T/runc")
-NSNAME=tv-j7
+NSNAME=$P-j7
 NS=/run/netns/$NSNAME
 started=0
 
@@ -23,8 +23,8 @@ runc_cleanup() {
 trap 'runc_cleanup; cleanup' EXIT
 
 cluster_up 2
-job tv-j1 1 0
-check "the cluster routes tv-j1" wait_jobs_routed 10
+job "$P-j1" 1 0
+check "the cluster routes $P-j1" wait_jobs_routed 10
 
 # the bundle: a busybox rootfs and runc's default spec, edited as a runtime would
 B=$T/bundle
@@ -66,13 +66,13 @@ check "runc: the container runs" wait_until 10 running
 
 out=$("${RUNC[@]}" exec "$CID" ip -o addr show dev eth0 2>&1)
 grep -q "inet $vip/" <<<"$out" && ok "inside the container: eth0 has $vip" || bad "container's eth0: $out"
-check "the container (on n2) reaches tv-j1 on n1" \
-	q "${RUNC[@]}" exec "$CID" ping -c 2 -W 2 "${VIP4[tv-j1]}"
-check "tv-j1 on n1 reaches the container" wait_until 5 q jx tv-j1 ping -c 1 -W 1 "$vip"
+check "the container (on n2) reaches $P-j1 on n1" \
+	q "${RUNC[@]}" exec "$CID" ping -c 2 -W 2 "${VIP4[$P-j1]}"
+check "$P-j1 on n1 reaches the container" wait_until 5 q jx "$P-j1" ping -c 1 -W 1 "$vip"
 # a TCP exchange, the container serving
 "${RUNC[@]}" exec -d "$CID" sh -c "echo hello-from-container | nc -l -p 7777" 2>/dev/null
-got() { [ "$(jx tv-j1 timeout 3 bash -c "exec 3<>/dev/tcp/$vip/7777 && cat <&3" 2>/dev/null)" = hello-from-container ]; }
-check "tv-j1 opens a TCP connection to the container's server" wait_until 10 got
+got() { [ "$(jx "$P-j1" timeout 3 bash -c "exec 3<>/dev/tcp/$vip/7777 && cat <&3" 2>/dev/null)" = hello-from-container ]; }
+check "$P-j1 opens a TCP connection to the container's server" wait_until 10 got
 
 # the runtime's teardown: stop and delete the container, DEL, delete the namespace
 "${RUNC[@]}" kill "$CID" KILL >/dev/null 2>&1

@@ -42,9 +42,9 @@ rc=$?
 [ $rc = 2 ] && ok "vnetctl frobnicate: usage error, exit 2" || bad "vnetctl frobnicate: exit $rc: $out"
 
 # no daemon: a missing socket, and a socket file nobody listens on
-out=$(timeout 10 "$VNETCTL" -s /run/tunvnet/tv-nosuch.sock status 2>&1)
+out=$(timeout 10 "$VNETCTL" -s "/run/tunvnet/$P-nosuch.sock" status 2>&1)
 rc=$?
-[ $rc != 0 ] && grep -qiE 'tv-nosuch.sock|no such file' <<<"$out" &&
+[ $rc != 0 ] && grep -qiE "$P-nosuch.sock|no such file" <<<"$out" &&
 	ok "missing socket: exit $rc, '$out'" || bad "missing socket: exit $rc, '$out'"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
 out=$(timeout 10 "$VNETCTL" -s "$T/dead.sock" status 2>&1)

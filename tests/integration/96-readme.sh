@@ -6,6 +6,7 @@
 # per-resource rules: `tunvnetd -n` reports a clash with a running daemon, a clashing
 # daemon refuses to start naming the running one, and a daemon started outside its
 # node's namespace says so.
+# exclusive: fixed namespace names (tvr-*), `vnetctl gc` of the default vnet-up records
 . "$(dirname "$0")/lib.sh"
 need python3 ping
 [ -x ./tunvnet-cni ] || abort "not built (run make)"

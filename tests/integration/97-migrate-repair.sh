@@ -4,7 +4,8 @@
 # (tcpmig, as CRIU --tcp-established does), deletes X's namespace and restores the sockets
 # in a new one on the next node (n3 is Y's own node: local switching). Every byte is
 # checked in order at both ends, no connection resets; the stall of each move is printed.
-# timeout: 150
+# timeout: 240
+# shares: migrate (TCP_REPAIR moves under full-rate streams: two at once starve each other)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/miglib.sh"
 need python3

@@ -5,4 +5,5 @@
 # or corrupted; the UDP losses are counted). `scripts/soak-migrate --moves 100` is the
 # long run.
 # timeout: 300
+# shares: migrate (TCP_REPAIR moves under full-rate streams: two at once starve each other)
 exec "$(dirname "$0")/../../scripts/soak-migrate" --moves "${SOAK_MOVES:-6}"

@@ -22,14 +22,22 @@ S=(-S "$(sock 1)" -S "$(sock 2)" -S "$(sock 3)")
 
 started() { [ -e "$1" ] && [ "$(wc -c <"$1")" -ge 24 ]; }
 
-# udp_flow NS DST PORT N TAG: N datagrams "TAG i" at 100 per second.
+# udp_flow NS DST PORT N TAG [I=FILE...]: N datagrams "TAG i" at 100 per second; before
+# datagram I it waits (up to 120 s) until FILE exists, so that some of the flow comes
+# after a step of the test however slow the machine is.
 udp_flow() {
 	jx "$1" python3 -c '
-import socket, sys, time
+import os, socket, sys, time
 dst, port, n, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+gates = dict((int(g.split("=", 1)[0]), g.split("=", 1)[1]) for g in sys.argv[5:])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 t0 = time.time()
 for i in range(n):
+    if i in gates:
+        end = time.time() + 120
+        while not os.path.exists(gates[i]) and time.time() < end:
+            time.sleep(0.02)
+        t0 = time.time() - i / 100
     time.sleep(max(0, t0 + i / 100 - time.time()))
     try:
         s.sendto(("%s %d" % (tag, i)).encode(), (dst, port))
@@ -67,20 +75,23 @@ else
 	bad "captures did not start: $(cat "$T/move.err" "$T/n1only.err")"
 fi
 r0=$(jstat 1 "$JX" rx_packets)
-udp_flow "$JY" "$X" 7001 $N in &
+# each flow waits half-way until the move starts, and at three quarters until it is done
+udp_flow "$JY" "$X" 7001 $N in $((N / 2))="$T/moving" $((3 * N / 4))="$T/moved" &
 fin=$!
-udp_flow "$JX" "$Y" 7002 $N out &
+udp_flow "$JX" "$Y" 7002 $N out $((N / 2))="$T/moving" $((3 * N / 4))="$T/moved" &
 fout=$!
 # a third of the flow before the move
 wait_until 60 grown 1 "$JX" rx_packets $((r0 + N / 3)) ||
 	bad "X's flow does not go through n1 ($(jstat 1 "$JX" rx_packets) packets)"
 t_move=$(now_us)
+: >"$T/moving"
 if out=$(ctl 1 --json migrate --vip "$X" --to n2 2>&1); then
 	ok "migrate $X n1 -> n2: $(jget '"epoch %s in %s ms" % (d["epoch"], d["ms"])' <<<"$out")"
 else
 	bad "migrate: $out"
 fi
 t_moved=$(now_us)
+: >"$T/moved"
 wait "$fin" "$fout"
 check "every node routes $X to n2" wait_until 30 routes_ok "$X" 2
 stop_at_count "$cap"
@@ -152,12 +163,14 @@ spawn timeout 120 "$VNETCTL" -s "$(sock 1)" capture --vip "$X" --cluster "${S[@]
 cap=$!
 wait_until 30 started "$T/hold.pcapng" || bad "the hold capture did not start"
 t0=$(jstat 2 "$JX" tx_packets)
-udp_flow "$JY" "$X" 7003 300 hold &
+# (from datagram 100 on only once X is suspended on n2: some are held whatever the pace)
+udp_flow "$JY" "$X" 7003 300 hold 100="$T/suspended" &
 fin=$!
 # some of the flow delivered on n2 first
 wait_until 60 grown 2 "$JX" tx_packets $((t0 + 60)) ||
 	bad "the hold flow does not reach X on n2 ($(jstat 2 "$JX" tx_packets) packets)"
 check "suspend $X on n2" q ctl 2 suspend --vip "$X"
+: >"$T/suspended"
 ip netns add "$JZ" && JOBS+=("$JZ") && ip -n "$JZ" link set lo up
 check "attach --standby $X on n3" q ctl 3 attach --standby --netns "$JZ" --vip "$X"
 sleep 0.7   # the hold itself: how long X is away

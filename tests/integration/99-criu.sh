@@ -5,6 +5,7 @@
 # and activated; its connections go on, every byte checked at both ends. Runs where
 # `criu check` passes; elsewhere it says why it is skipped and counts as skipped.
 # timeout: 120
+# shares: migrate (a CRIU move under a stream)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/miglib.sh"
 

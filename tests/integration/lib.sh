@@ -4,6 +4,19 @@
 # with `finish` ("N passed, N failed"). The cluster it brings up, the job namespaces it
 # makes (named $P-j*, P below) and the background processes it starts are removed on
 # every exit.
+#
+# Tests run in parallel (scripts/run-tests -j), each with its own VNET_CLUSTER_NAME (P).
+# A test stays parallel-safe when everything it makes outside its own namespaces is
+# named after $P or lives in $T: namespaces $P-* (jobs $P-j*, other hosts $P-x*), sockets
+# and files under /run/tunvnet via sock/CDIR or named $P-*, container ids, CNI data,
+# state dirs and scratch files in $T; no fixed name in the root namespace, no
+# machine-wide count or clean-up (e.g. of every vnup-* namespace). It never waits a
+# fixed time for something it can poll (wait_until, listening), and its limits are
+# generous: another test, or two CPU hogs, may run beside it. A test that cannot be
+# so says why in a '# exclusive: WHY' line (it then runs alone, with P = tv); tests that
+# share one machine-wide thing say '# shares: WORD' (never two at once): 'vnet-up' (vnup-*
+# namespaces, vnet-up's records, vnetctl gc), 'migrate' (job moves under full-rate
+# streams, which starve each other).
 set -u
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)

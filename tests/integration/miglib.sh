@@ -138,7 +138,9 @@ EOF
 # writes "ready" to OUT once bound and, on SIGTERM, drains its socket and writes the
 # sequence numbers it received (with EXPECT: on SIGTERM it first waits, up to 60 s, until
 # it holds EXPECT distinct ones: the sender is done, the last may still be on their way); `merge OUT...` counts lost, duplicated and
-# reordered datagrams over all the receivers.
+# reordered datagrams over all the receivers. With UDPSEQ_GATE=I:FILE in its environment,
+# `send` waits before datagram I until FILE exists (up to 120 s): some of the flow then
+# comes after a step of the test, however slow the machine.
 UDPSEQ=$T/udpseq.py
 cat >"$UDPSEQ" <<'EOF2'
 import json, os, select, signal, socket, struct, sys, time
@@ -155,7 +157,13 @@ if mode == "send":
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     pad = b"u" * 56
+    gate = os.environ.get("UDPSEQ_GATE", "").partition(":")
     while sent < count and not stop:
+        if gate[2] and sent == int(gate[0]):
+            end = time.time() + 120
+            while not os.path.exists(gate[2]) and time.time() < end and not stop:
+                time.sleep(0.02)
+            t0 = time.time() - sent / rate
         delay = t0 + sent / rate - time.time()
         if delay > 0:
             time.sleep(delay)

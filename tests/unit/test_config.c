@@ -601,6 +601,40 @@ static void test_substrate(void **state)
 			 "t.conf:15: [substrate] udp_loss_max: \"101\" is not in 0..100\n");
 }
 
+/* [store]: the route store and etcd's endpoints, with every error at its line. */
+static void test_store(void **state)
+{
+	const struct fixture *fx = *state;
+	struct config cfg;
+	char text[1024], *errs;
+
+	fmt(text, sizeof(text), "%s", base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_false(cfg.store.etcd);
+	assert_int_equal(cfg.store.lease_ttl_s, 10);
+	assert_string_equal(cfg.store.prefix, "/tunvnet");
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\netcd_endpoints = "
+	    "http://198.18.0.201:2379, https://e2:2379\netcd_prefix = /c1\nlease_ttl = 3\n",
+	    base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_true(cfg.store.etcd);
+	assert_int_equal(cfg.store.nendpoints, 2);
+	assert_string_equal(cfg.store.endpoints[1], "https://e2:2379");
+	assert_string_equal(cfg.store.prefix, "/c1");
+	assert_int_equal(cfg.store.lease_ttl_s, 3);
+	fmt(text, sizeof(text), "%s[store]\nroute_store = zk\netcd_endpoints = ftp://x\n"
+	    "etcd_prefix = c1/\nlease_ttl = 1\netcd_cert = c.pem\n", base);
+	expect(fx, text, "t.conf:11: [store] route_store: \"zk\" is neither \"mesh\" nor \"etcd\"\n"
+		   "t.conf:12: [store] etcd_endpoints: \"ftp://x\" is not an http:// or https:// URL of at most 127 bytes\n"
+		   "t.conf:13: [store] etcd_prefix: \"c1/\" is not a key prefix (/[A-Za-z0-9._-/]..., at most 63 bytes, no trailing /)\n"
+		   "t.conf:14: [store] lease_ttl: \"1\" is not in 2..3600\n"
+		   "t.conf:15: [store] etcd_cert and etcd_key go together\n");
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\n", base);
+	expect(fx, text, "t.conf:11: [store] route_store = etcd needs etcd_endpoints\n");
+}
+
 /* Relative credential paths are found next to the config, whatever the working
  * directory. */
 static void test_cred_relative(void **state)
@@ -682,11 +716,11 @@ static void test_long_line(void **state)
 	 * not split into two lines: the line numbers after it stay right) */
 	fmt(text, sizeof(text), "%s[peers]\n;%*s\nseed = %*s\nmtu = 1\n", base, max - 1, "",
 		 max - 7, "198.18.0.2");
-	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]\n");
+	expect(fx, text, "t.conf:13: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n");
 	fmt(text, sizeof(text), "%s[peers]\nseed = %*s\nmtu = 1\n", base, max + 1 - 7,
 		 "198.18.0.2");
 	fmt(want, sizeof(want), "t.conf:11: line is longer than %d bytes\n"
-		 "t.conf:12: unknown key \"mtu\" in [peers]\n", max);
+		 "t.conf:12: unknown key \"mtu\" in [peers]; \"mtu\" belongs in [node]\n", max);
 	expect(fx, text, want);
 }
 
@@ -702,7 +736,7 @@ static void test_odd_bytes(void **state)
 	expect(fx, "\xef\xbb\xbf[node]\r\nname = n1\r\nlisten = 198.18.0.1\r\n"
 		   "forward_grace = 1\r\n[pool]\r\nipv4 = 198.19.1.0/24\r\nmtu = 9000\r\n"
 		   "[security]\r\nca = ca.crt\r\ncert = n1.crt\r\nkey = n1.key\r\n",
-	       "t.conf:7: unknown key \"mtu\" in [pool]\n");
+	       "t.conf:7: unknown key \"mtu\" in [pool]; \"mtu\" belongs in [node]\n");
 	/* control bytes in a value are shown escaped */
 	expect(fx, "[node]\nname = n\x01\x7f\"\\1\n[pool]\nipv4 = 198.19.1.0/24\n" SECURITY,
 	       "t.conf:2: name: \"n\\x01\\x7f\\\"\\\\1\" is not a valid node name "
@@ -843,7 +877,7 @@ static void test_empty_file(void **state)
 static void test_print(void **state)
 {
 	const struct fixture *fx = *state;
-	char *text = NULL, *errs, *got, want[1024];
+	char *text = NULL, *errs, *got, want[2048];
 	size_t cap = 0;
 	struct config cfg;
 	FILE *m;
@@ -860,13 +894,17 @@ static void test_print(void **state)
 	got = strip_dir(text, fx->dir);
 	fmt(want, sizeof(want), "[node]\nname = n1\nlisten = [fd00::1]:7000\n"
 		 "state_dir = %s\ncontrol_socket = %s\nmtu = 9000\nforward_grace = 5000\n"
-		 "offload = on\n"
+		 "peer_timeout = %d\noffload = on\n"
 		 "\n[pool]\nipv6 = fd00:19::/48\n\n[peers]\nseed = 198.18.0.9:7000\n"
 		 "seed = [fd00::9]:99\n\n[security]\nca = ca.crt\ncert = n1.crt\nkey = n1.key\n"
 		 "data_protection = sealed\nrekey_interval = %d\n\n[limits]\nmetrics_connections = %d\n"
-		 "metrics_per_address = %d\nmetrics_timeout = %d\n"
+		 "metrics_per_address = %d\nmetrics_timeout = %d\nroutes = 1048576\n"
+		 "routes_per_peer = 65536\npeers = 1024\npeer_forget = 600\n"
+		 "pending_handshakes = 64\npending_per_address = 8\ncontrol_clients = 64\n"
+		 "control_idle_timeout = 60\nevent_followers = 16\ncaptures = 16\n"
+		 "hold_packets = 8192\nhold_bytes = 33554432\n"
 		 "\n[substrate]\npolicy = tcp\nudp_mtu = 0\nudp_loss_max = 2\n", CONFIG_DEFAULT_STATE,
-		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
+		 CONFIG_DEFAULT_SOCKET, CONFIG_DEFAULT_PEER_TIMEOUT_S, CONFIG_DEFAULT_REKEY_S, CONFIG_DEFAULT_METRICS_CONNS,
 		 CONFIG_DEFAULT_METRICS_PER_ADDR, CONFIG_DEFAULT_METRICS_TIMEOUT);
 	assert_string_equal(got, want);
 	free(got);
@@ -917,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indented, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
 	};
 
 	if (getenv("UPDATE_GOLDEN")) {

@@ -210,6 +210,44 @@ static void test_bad_json_nul_byte(void **state)
 			 CTL_ERR_BAD_JSON);
 }
 
+/* The wire decoder refuses "\u0000", so the request checks behind it meet a NUL only in
+ * a value built otherwise: each string that reaches a C API (libpcap's filter, the
+ * namespace path, node names) is refused whole, never cut at the NUL. */
+static void nul_member(const char *cmd, const char *key, const char *val, size_t len,
+		       const char *needle)
+{
+	json_t *o = json_pack("{s:i, s:s, s:s%}", "version", 1, "cmd", cmd, key, val, len);
+	struct ctl_request r;
+	enum ctl_err e;
+
+	assert_non_null(o);
+	e = ctlmsg_request_from_json(o, &r, why, sizeof(why));
+	json_decref(o);
+	if (e != CTL_ERR_BAD_REQUEST || !strstr(why, needle))
+		print_error("%s with a NUL in \"%s\": got %s \"%s\"\n", cmd, key,
+			    ctlmsg_err_name(e), why);
+	assert_int_equal(e, CTL_ERR_BAD_REQUEST);
+	assert_non_null(strstr(why, needle));
+	assert_string_equal(r.filter, "");
+	assert_string_equal(r.netns, "");
+}
+
+static void test_nul_in_strings(void **state)
+{
+	json_t *o;
+	struct ctl_request r;
+
+	(void)state;
+	nul_member("capture", "filter", "tcp\0 or udp", 11, "\"filter\" contains a NUL");
+	nul_member("attach", "netns", "a\0b", 3, "\"netns\" contains a NUL");
+	nul_member("migrate", "to", "n2\0x", 4, "is not a node name");
+	/* the same values without the NUL pass the same path */
+	o = json_pack("{s:i, s:s, s:s}", "version", 1, "cmd", "capture", "filter", "tcp");
+	assert_int_equal(ctlmsg_request_from_json(o, &r, why, sizeof(why)), CTL_OK);
+	assert_string_equal(r.filter, "tcp");
+	json_decref(o);
+}
+
 static void test_wrong_types(void **state)
 {
 	expect("{\"version\":\"1\",\"cmd\":\"status\"}", CTL_ERR_BAD_REQUEST,
@@ -664,13 +702,13 @@ static void test_migration_parse(void **state)
 
 	/* missing members */
 	expect("{\"version\":1,\"cmd\":\"suspend\"}", CTL_ERR_BAD_REQUEST,
-	       "\"suspend\" needs \"vip\"");
+	       "\"suspend\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"resume\"}", CTL_ERR_BAD_REQUEST,
-	       "\"resume\" needs \"vip\"");
+	       "\"resume\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"activate\"}", CTL_ERR_BAD_REQUEST,
-	       "\"activate\" needs \"vip\"");
+	       "\"activate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"to\":\"n2\"}", CTL_ERR_BAD_REQUEST,
-	       "\"migrate\" needs \"vip\"");
+	       "\"migrate\" needs \"vip\" or \"netns\"");
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\"}", CTL_ERR_BAD_REQUEST,
 	       "\"migrate\" needs \"to\"");
 
@@ -706,8 +744,13 @@ static void test_migration_parse(void **state)
 	       CTL_ERR_BAD_REQUEST, "\"detach\" takes no \"standby\"");
 	expect("{\"version\":1,\"cmd\":\"suspend\",\"vip\":\"198.19.1.10\",\"to\":\"n2\"}",
 	       CTL_ERR_BAD_REQUEST, "\"suspend\" takes no \"to\"");
-	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"netns\":\"j\"}",
-	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"netns\"");
+	expect("{\"version\":1,\"cmd\":\"activate\",\"vip\":\"198.19.1.10\",\"family\":4}",
+	       CTL_ERR_BAD_REQUEST, "\"activate\" takes no \"family\"");
+	/* a move names its job by a VIP or by its namespace */
+	assert_int_equal(parse("{\"version\":1,\"cmd\":\"activate\",\"netns\":\"j\"}", &r),
+			 CTL_OK);
+	assert_string_equal(r.netns, "j");
+	assert_false(r.has_vip);
 	expect("{\"version\":1,\"cmd\":\"migrate\",\"vip\":\"198.19.1.10\",\"to\":\"n2\","
 	       "\"standby\":true}", CTL_ERR_BAD_REQUEST, "\"migrate\" takes no \"standby\"");
 }
@@ -895,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_request_encode_version),
 		cmocka_unit_test(test_bad_json),
 		cmocka_unit_test(test_bad_json_nul_byte),
+		cmocka_unit_test(test_nul_in_strings),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing_members),
 		cmocka_unit_test(test_bad_version),

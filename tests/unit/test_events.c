@@ -181,6 +181,7 @@ static int setup(void **state)
 	snprintf(sockpath, sizeof(sockpath), "/tmp/test_events.%d/ctl.sock", (int)getpid());
 	memset(&D, 0, sizeof(D));
 	snprintf(D.cfg.node, sizeof(D.cfg.node), "n1");
+	config_limits_default(&D.cfg.limits);
 	snprintf(D.cfg.ctl_socket, sizeof(D.cfg.ctl_socket), "%s", sockpath);
 	if (node_init(&D) < 0 ||
 	    control_start(D.loop, sockpath, &(struct control_events){ on_request, &D },

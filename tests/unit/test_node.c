@@ -57,6 +57,7 @@ static void configure(struct daemon *d, const char *name, int port)
 	memset(d, 0, sizeof(*d));
 	d->loop = L; /* shared: node_init leaves it to us */
 	snprintf(d->cfg.node, sizeof(d->cfg.node), "%s", name);
+	config_limits_default(&d->cfg.limits);
 	snprintf(d->cfg.ctl_socket, sizeof(d->cfg.ctl_socket), "%s/%s.sock", dir, name);
 	loopback(&d->cfg.listen, port);
 	snprintf(d->cfg.ca_file, sizeof(d->cfg.ca_file), "%s/ca/ca.crt", dir);

@@ -63,6 +63,7 @@ static void daemon_make(struct daemon *d, struct got *g, const char *name, const
 	memset(d, 0, sizeof(*d));
 	memset(g, 0, sizeof(*g));
 	snprintf(d->cfg.node, sizeof(d->cfg.node), "%s", name);
+	config_limits_default(&d->cfg.limits);
 	d->cfg.listen.ss_family = AF_UNSPEC;
 	snprintf(d->cfg.ca_file, sizeof(d->cfg.ca_file), "%s/%s/ca.crt", dir, ca);
 	snprintf(d->cfg.cert_file, sizeof(d->cfg.cert_file), "%s/%s/%s.crt", dir, ca, name);
@@ -155,6 +156,43 @@ static void two_daemons_exchange_frames(void **state)
 	daemon_end(&p.b);
 }
 
+static bool a_down(void *arg)
+{
+	return ((struct pair *)arg)->ga.downs > 0;
+}
+
+/* A control frame the link's queue refuses (nb stopped reading) is not lost silently:
+ * every later one is refused too, the link is reset and counted, so that the next
+ * session resyncs the tables. */
+static void ctl_overflow_resets_link(void **state)
+{
+	static struct pair p;
+	static uint8_t body[60000];
+	struct peer *nb;
+	int err = 0, i;
+
+	daemon_make(&p.a, &p.ga, "na", "ca");
+	daemon_make(&p.b, &p.gb, "nb", "ca");
+	connect_pair(&p);
+	assert_true(run_until(&p.a, &p.b, both_up, &p));
+	nb = peer_find(&p.a, "nb");
+	for (i = 0; i < 4000; i++) {
+		err = peer_send_ctl(nb, FRAME_ROUTES, 0, body, sizeof(body));
+		if (err)
+			break;
+		loop_run_once(p.a.loop, 0); /* na writes; nb does not read */
+	}
+	assert_int_equal(err, -ENOBUFS);
+	assert_int_equal(peer_send_ctl(nb, FRAME_PING, 0, body, 8), -ENOBUFS);
+	for (i = 0; i < 100 && !a_down(&p); i++)
+		loop_run_once(p.a.loop, 5);
+	assert_int_equal(p.ga.downs, 1);
+	assert_int_equal(p.a.stats.limits[LIMIT_CTL_QUEUE], 1);
+	assert_false(nb->ctl_overflow);
+	daemon_end(&p.a);
+	daemon_end(&p.b);
+}
+
 /* nb's certificate comes from another CA: neither side brings the other up. */
 static void other_ca_refused(void **state)
 {
@@ -202,6 +240,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_daemons_exchange_frames),
+		cmocka_unit_test(ctl_overflow_resets_link),
 		cmocka_unit_test(other_ca_refused),
 	};
 

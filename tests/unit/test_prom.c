@@ -327,17 +327,20 @@ static void test_names(void **state)
 	free(text);
 }
 
-/* peers' tx_packets and the node counter peer_tx_packets make the same name: one
- * family with two series, not the family twice. */
+/* The node counter peer_tx_packets and the peers' tx_packets would make one name: the
+ * node's goes under "node_", so that sum() over the per-peer family is the total. */
 static void test_shared_family(void **state)
 {
 	char *text = format("{\"node\":\"n1\",\"counters\":{\"peer_tx_packets\":7},"
 			    "\"peers\":{\"n2\":{\"tx_packets\":4},\"n3\":{\"tx_packets\":3}}}");
 
 	assert_string_equal(text,
-		"# HELP tunvnet_peer_tx_packets_total Data frames queued to peers.\n"
+		"# HELP tunvnet_node_peer_tx_packets_total Data frames queued to peers, all "
+		"peers together: sum(tunvnet_peer_tx_packets_total).\n"
+		"# TYPE tunvnet_node_peer_tx_packets_total counter\n"
+		"tunvnet_node_peer_tx_packets_total{node=\"n1\"} 7\n"
+		"# HELP tunvnet_peer_tx_packets_total Per-peer counter tx_packets.\n"
 		"# TYPE tunvnet_peer_tx_packets_total counter\n"
-		"tunvnet_peer_tx_packets_total{node=\"n1\"} 7\n"
 		"tunvnet_peer_tx_packets_total{node=\"n1\",peer=\"n2\"} 4\n"
 		"tunvnet_peer_tx_packets_total{node=\"n1\",peer=\"n3\"} 3\n");
 	free(text);

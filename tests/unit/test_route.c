@@ -753,6 +753,43 @@ static void test_random_large(void **state)
 		random_run(seed, 1000, 20000, 250);
 }
 
+/* A dead node's live entries are marked, nobody else's and no tombstone; an update that
+ * wins (the VIP moved meanwhile) replaces the mark; a node back clears it. */
+static void test_unreachable(void **state)
+{
+	struct route_table *t;
+	struct route_entry a = ent(v4(0xc6130301), "n3", 4, false, 0);
+	struct route_entry b = ent(v4(0xc6130302), "n3", 2, false, 0);
+	struct route_entry c = ent(v4(0xc6130303), "n3", 2, true, 0);
+	struct route_entry o = ent(v4(0xc6130201), "n2", 1, false, 0);
+	struct route_entry moved = ent(v4(0xc6130302), "n2", 3, false, 0);
+
+	assert_int_equal(route_table_new(&t), 0);
+	assert_int_equal(route_update(t, &a), 1);
+	assert_int_equal(route_update(t, &b), 1);
+	assert_int_equal(route_update(t, &c), 1);
+	assert_int_equal(route_update(t, &o), 1);
+	assert_int_equal(route_set_unreachable(t, "n3", true), 2);
+	assert_int_equal(route_set_unreachable(t, "n3", true), 0);
+	assert_true(route_lookup(t, &a.vip)->unreachable);
+	assert_string_equal(route_state_name(route_lookup(t, &a.vip)), "unreachable");
+	assert_false(route_lookup(t, &o.vip)->unreachable);
+	assert_string_equal(route_state_name(route_lookup(t, &o.vip)), "up");
+	assert_false(route_get(t, &c.vip)->unreachable);
+	assert_string_equal(route_state_name(route_get(t, &c.vip)), "withdrawn");
+	/* b's VIP moved to n2 while n3 was dead: the newer epoch wins and is live. */
+	assert_int_equal(route_update(t, &moved), 1);
+	assert_false(route_lookup(t, &b.vip)->unreachable);
+	assert_string_equal(route_lookup(t, &b.vip)->node, "n2");
+	/* n3 back: its one remaining route is reachable again; the moved one stays n2's. */
+	assert_int_equal(route_set_unreachable(t, "n3", false), 1);
+	assert_false(route_lookup(t, &a.vip)->unreachable);
+	b.epoch = 2;
+	assert_int_equal(route_update(t, &b), 0);
+	assert_string_equal(route_lookup(t, &b.vip)->node, "n2");
+	route_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -765,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_next_epoch),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_foreach_once),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_medium),

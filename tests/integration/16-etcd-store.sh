@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The etcd route store (route_store = etcd) against a real etcd (Debian's etcd-server)
+# that scripts/vnet-cluster starts in a namespace on the underlay (VNET_ETCD=1), with a
+# lease TTL of 3 s:
+#  A. every node registers and watches; jobs on all three reach each other, routes come
+#     from the store only (the peers' ROUTES frames are not used).
+#  B. two nodes activate one VIP at the same time: exactly one wins, the other gets
+#     CONFLICT naming the winner and its job is back on standby.
+#  C. etcd stopped during traffic: the traffic goes on; an attach fails with an error
+#     naming the store; etcd back: an attach works and the next move converges.
+#  D. a node's daemon killed: its VIPs are withdrawn on every node within the lease TTL
+#     (plus the watch's delivery), and a sender gets ICMP unreachable.
+# timeout: 120
+. "$(dirname "$0")/lib.sh"
+need ping python3 etcdctl
+[ -x /usr/bin/etcd ] || abort "etcd is not installed (scripts/deps.sh: etcd-server)"
+export VNET_ETCD=1 VNET_LEASE_TTL=3
+TTL=3
+
+# route_of K VIP: "node epoch" of VIP in node K's table ("" when none)
+route_of() {
+	ctl "$1" --json routes 2>/dev/null |
+		jget "([e['node'] + ' ' + str(e['epoch']) for e in d if e['vip'] == '$2'] + [''])[0]"
+}
+job_state() {
+	ctl "$1" --json jobs 2>/dev/null |
+		jget "([j.get('state', '?') for j in d if '$2' in j['vips']] + [''])[0]" 2>/dev/null
+}
+unrouted_everywhere() {  # VIP NODES...
+	local vip=$1 k
+	shift
+	for k in "$@"; do [ -z "$(route_of "$k" "$vip")" ] || return 1; done
+}
+
+cluster_up 3
+for k in 1 2 3; do
+	check "n$k watches the store" wait_until 15 grep -q "route store etcd.*watching /$P/" \
+		"$CDIR/n$k.log"
+done
+
+# --- A. mesh traffic over routes from the store --------------------------------------
+job "$P-j1" 1 0
+job "$P-j2" 2 0
+job "$P-j3" 3 0
+check "A: every node routes every job VIP (from the store)" wait_jobs_routed 30
+for a in 1 2 3; do
+	for b in 1 2 3; do
+		[ $a = $b ] && continue
+		check "A: ping j$a (n$a) -> j$b (n$b)" q jx "$P-j$a" ping -q -c 2 -i 0.2 -W 2 \
+			"${VIP4[$P-j$b]}"
+	done
+done
+# the store holds each VIP's key with its node and epoch, and each node's registration
+keys=$(ip netns exec "$P-e1" env ETCDCTL_API=3 etcdctl --endpoints http://198.18.0.201:2379 \
+	get --prefix "/$P/" 2>&1)
+for j in 1 2 3; do
+	if grep -A1 -x "/$P/vip/${VIP4[$P-j$j]}" <<<"$keys" | grep -q "\"node\":\"n$j\""; then
+		ok "A: etcd holds /$P/vip/${VIP4[$P-j$j]} -> n$j"
+	else
+		bad "A: etcd lacks /$P/vip/${VIP4[$P-j$j]} -> n$j: $(tr '\n' ' ' <<<"$keys" | head -c 300)"
+	fi
+	if grep -A1 -x "/$P/node/n$j" <<<"$keys" | grep -q '"fingerprint":"sha256:'; then
+		ok "A: etcd holds n$j's registration with its certificate's fingerprint"
+	else
+		bad "A: etcd lacks /$P/node/n$j"
+	fi
+done
+
+# --- B. simultaneous activation -----------------------------------------------------
+VB=198.19.1.40
+ip netns add "$P-jb1" && ip netns add "$P-jb2" && ip netns add "$P-jb3" || abort "B: netns"
+JOBS+=("$P-jb1" "$P-jb2" "$P-jb3")
+ctl 1 attach --netns "$P-jb1" --vip $VB >/dev/null && \
+	ctl 2 attach --netns "$P-jb2" --vip $VB --standby >/dev/null && \
+	ctl 3 attach --netns "$P-jb3" --vip $VB --standby >/dev/null || abort "B: attach"
+check "B: $VB routed to n1 everywhere" wait_until 15 routes_ok $VB 1
+ctl 1 suspend --vip $VB >/dev/null || bad "B: suspend on n1"
+# etcd stopped for a moment: both transactions are surely in flight together, each
+# expecting n1's entry; etcd then applies one and refuses the other.
+epid=$(cat "$CDIR/e1.pid")
+kill -STOP "$epid"
+ctl 2 activate --vip $VB >"$T/act2" 2>&1 &
+a2=$!
+ctl 3 activate --vip $VB >"$T/act3" 2>&1 &
+a3=$!
+wait_until 5 eval 'grep -q "job $P-jb2 .* activated" "$CDIR/n2.log" &&
+	grep -q "job $P-jb3 .* activated" "$CDIR/n3.log"' || info "B: the activations did not both start"
+kill -CONT "$epid"
+wait $a2; r2=$?
+wait $a3; r3=$?
+info "B: n2 activate: exit $r2: $(cat "$T/act2")"
+info "B: n3 activate: exit $r3: $(cat "$T/act3")"
+if [ $r2 = 0 ] && [ $r3 != 0 ]; then win=2 lose=3
+elif [ $r3 = 0 ] && [ $r2 != 0 ]; then win=3 lose=2
+else win="" lose=""; fi
+if [ -n "$win" ]; then
+	ok "B: exactly one activation won (n$win)"
+	if grep -q "activated on n$win at the same time" "$T/act$lose"; then
+		ok "B: the loser is refused (CONFLICT) naming n$win"
+	else
+		bad "B: the loser's error: $(cat "$T/act$lose")"
+	fi
+	check "B: every node routes $VB to n$win" wait_until 15 routes_ok $VB $win
+	check "B: n$lose's job is back on standby" wait_until 15 \
+		eval '[ "$(job_state $lose $VB)" = standby ]'
+else
+	bad "B: n2 exit $r2, n3 exit $r3 (want exactly one 0)"
+fi
+
+# --- C. etcd stopped during traffic ---------------------------------------------------
+"$CLUSTER" etcd-stop 1 || abort "C: cannot stop etcd"
+check "C: n1 notices the store is gone" wait_until 15 grep -q "route store etcd.*\(watch ended\|failed\|refused\)" \
+	"$CDIR/n1.log"
+check "C: traffic goes on without the store (j1 -> j2, 10 pings, none lost)" \
+	q jx "$P-j1" ping -q -c 10 -i 0.1 -W 2 "${VIP4[$P-j2]}"
+ip netns add "$P-jc" || abort "C: netns"
+JOBS+=("$P-jc")
+if out=$(ctl 1 attach --netns "$P-jc" --vip 198.19.1.50 2>&1); then
+	bad "C: attach with etcd down succeeded: $out"
+else
+	if grep -q "route store etcd" <<<"$out"; then ok "C: attach fails naming the store: $out"
+	else bad "C: attach's error does not name the store: $out"; fi
+fi
+"$CLUSTER" etcd-start 1 || abort "C: cannot start etcd again"
+check "C: etcd back: an attach works" wait_until 30 q ctl 1 attach --netns "$P-jc" --vip 198.19.1.50
+check "C: the new VIP is routed everywhere" wait_until 15 routes_ok 198.19.1.50 1
+# the next move: j2's VIP to a standby on n3
+V2=${VIP4[$P-j2]}
+ip netns add "$P-jm" || abort "C: netns"
+JOBS+=("$P-jm")
+ctl 3 attach --netns "$P-jm" --vip "$V2" --standby >/dev/null || bad "C: standby attach on n3"
+ctl 2 suspend --vip "$V2" >/dev/null || bad "C: suspend on n2"
+if out=$(ctl 3 activate --vip "$V2" 2>&1); then ok "C: activate on n3 after the outage"
+else bad "C: activate on n3: $out"; fi
+check "C: the move converges: every node routes $V2 to n3" wait_until 15 routes_ok "$V2" 3
+
+# --- D. a node's daemon killed ----------------------------------------------------------
+V3=${VIP4[$P-j3]}
+pid=$(daemon_pid 3)
+[ -n "$pid" ] || abort "D: no PID for n3"
+t0=$(now_us)
+kill -KILL "$pid"
+if wait_until $((TTL * 3 + 5)) unrouted_everywhere "$V3" 1 2; then
+	ms=$(( ($(now_us) - t0) / 1000 ))
+	ok "D: n3's VIP $V3 withdrawn on n1 and n2 in $ms ms (lease TTL ${TTL} s)"
+	if [ "$ms" -le $((TTL * 1000 + 1500)) ]; then ok "D: within the TTL (+ the store's expiry tick)"
+	else info "D: later than the TTL: $ms ms (a loaded machine)"; fi
+else
+	bad "D: $V3 still routed: n1 '$(route_of 1 "$V3")', n2 '$(route_of 2 "$V3")'"
+fi
+out=$(jx "$P-j1" ping -c 1 -W 5 "$V3" 2>&1)
+if grep -qE "Destination (Host Unreachable|unreachable)" <<<"$out"; then
+	ok "D: a ping to $V3 gets ICMP unreachable"
+else
+	bad "D: ping to $V3: $(tr '\n' '|' <<<"$out")"
+fi
+finish
