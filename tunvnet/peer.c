@@ -802,7 +802,7 @@ static void on_substrate(struct peer *p, const uint8_t *buf, size_t len)
 	/* The listener's end: one attempt per substrate at a time, for a rising number. */
 	if (sb->dial)
 		link_close(sb->dial, "replaced by a newer attempt");
-	if (m->link <= p->link_last_in ||
+	if (m->link <= sb->link_last_in ||
 	    ss->ops->accept_params(ss->t, m->blob, m->len, &lk) < 0)
 		return;
 	l = link_new(d, ss->ops, lk, LINK_DATA, false, &p->ctl->remote);
@@ -1320,7 +1320,9 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	p->substrates = h->substrates;
 	for (int i = 0; i < SUBSTRATE_MAX; i++)
 		p->sub[i].backoff_ms = PEER_BACKOFF_MIN_MS;
-	p->link_next = p->link_last_in = 0;
+	p->link_next = 0;
+	for (int i = 0; i < SUBSTRATE_MAX; i++)
+		p->sub[i].link_last_in = 0;
 	loop_timer_stop(d->loop, &p->retry);
 	loop_timer_arm(d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
 	loop_timer_arm(d->loop, &p->rekey, (uint64_t)d->cfg.rekey_s * 1000);
@@ -1409,7 +1411,7 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (m.substrate != substrate_id(l->ops) || !(m.flags & MSG_HELLO_SEALED) != !d->cfg.sealed ||
-	    m.link <= p->link_last_in ||
+	    m.link <= p->sub[m.substrate].link_last_in ||
 	    !link_proof_ok(s, false, m.name, d->cfg.node, m.link, m.substrate, m.flags, m.mac)) {
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN does not prove the peer's session");
 		return;
@@ -1418,7 +1420,7 @@ static void on_link_open(struct peer_link *l, const uint8_t *buf, size_t len)
 		refuse(l, PC_REFUSED_LINK, "LINK_OPEN for another link than its parameters");
 		return;
 	}
-	p->link_last_in = m.link;
+	p->sub[m.substrate].link_last_in = m.link;
 	l->id = m.link;
 	if (send_link_ok(l, s, &m) < 0 || (d->cfg.sealed && link_seal_keys(l, s) < 0)) {
 		link_close(l, "cannot answer LINK_OPEN");

@@ -98,6 +98,9 @@ struct peer_sub {
 	struct peer_link *dial;       /* an attempt under way (either end), or NULL */
 	struct loop_timer retry;
 	uint32_t backoff_ms;
+	uint64_t link_last_in;        /* the highest link number accepted on it (this
+				       * session): per substrate, since links on different
+				       * substrates race (their proofs name the substrate) */
 	uint64_t ups, downs;          /* data links up and lost on it */
 	uint64_t failovers;           /* switches away from it because it failed */
 	/* DATA on it (tcp: the control link's too) */
@@ -132,7 +135,6 @@ struct peer {
 	uint64_t failovers;           /* of them, because the one in use failed */
 	uint64_t held_drops;
 	uint64_t link_next;           /* the next data link number we dial (this session) */
-	uint64_t link_last_in;        /* the highest accepted from it (this session) */
 	struct loop_timer retry, keepalive, rekey;
 	uint32_t backoff_ms;
 	uint64_t last_rx_ms;

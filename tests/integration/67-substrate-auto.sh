@@ -56,6 +56,6 @@ ip netns exec "$P-n2" tc filter add dev eth0 parent 1: protocol ip u32 match ip 
 ip netns exec "$P-n2" tc filter add dev eth0 parent 1: protocol ip u32 match ip protocol 17 0xff \
 	match ip dport 7000 0xffff flowid 1:1
 check "udp throttled: auto moves to tcp" wait_until 25 is_on 2 n1 tcp
-info "n2's estimates: udp $(sub_field 2 n1 udp rate_mbps) Mbit/s, tcp $(sub_field 2 n1 tcp rate_mbps) Mbit/s"
+info "n2's estimates: udp $(sub_field 2 n1 udp rate_mbps) Mbit/s, tcp $(sub_field 2 n1 tcp rate_mbps) Mbit/s; udp: $(sub_field 2 n1 udp why)"
 ip netns exec "$P-n2" tc qdisc del dev eth0 root
 finish

@@ -159,7 +159,9 @@ common_checks() {
 	check "$mode: one TLS connection, one of tunvnet frames, none both ($n)" [ "$n" = "1 1 0" ]
 	DL=$(head -1 "$T/tv-streams")
 	n=$(awk '{ print $5 }' "$T/frames" | sort -un | tr '\n' ' ')
-	check "$mode: LINK_OPEN, DATA and LINK_OK decoded, nothing else ($n)" [ "$n" = "2 5 10 " ]
+	# PING and PONG: the substrate chooser's probes on every data link
+	check "$mode: LINK_OPEN, DATA, PING, PONG and LINK_OK decoded, nothing else ($n)" \
+		[ "$n" = "2 5 6 7 10 " ]
 	n=$(awk '$4 != 2' "$T/frames" | wc -l)
 	check "$mode: frame version 2 everywhere ($n of $t others)" none_of "$n" "$t"
 	n=$(count tunvnet.flags.sealed)
@@ -207,9 +209,10 @@ n=$(count 'tunvnet && (count(ip) > 1 || count(tcp) > 1 || icmp || ipv6)')
 p=$(count tunvnet.sealed)
 check "sealed: no packet with sealed frames holds a second IP header, TCP or ICMP ($n of $p)" \
 	none_of "$n" "$p"
-# each direction's counters run 0, 1, 2, ... (a frame not decoded shows as a gap)
+# each direction's counters run 0, 1, 2, ... over its sealed frames, DATA and the
+# chooser's PING / PONG probes (a frame not decoded shows as a gap)
 for ip in $N1 198.18.0.2; do
-	n=$(awk -v ip="$ip" '$3 == ip && $5 == 5 { if ($9 != i) bad++; i++ } END { print i + 0, bad + 0 }' "$F")
+	n=$(awk -v ip="$ip" '$3 == ip && $5 ~ /^(5|6|7)$/ { if ($9 != i) bad++; i++ } END { print i + 0, bad + 0 }' "$F")
 	check "sealed: the counters from $ip are 0, 1, 2, ... (frames, gaps: $n)" matches "$n" '^[1-9][0-9]* 0$'
 done
 n=$(ts 'tunvnet.type == 5' _ws.col.Info | grep -c 'DATA sealed gen [0-9]* ctr [0-9]* ([0-9]* bytes)')
