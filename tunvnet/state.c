@@ -24,7 +24,8 @@
 #include "tunvnet/statefile.h"
 #include "tunvnet/tun.h"
 
-#define RETRY_MS 1000 /* after a failed write */
+#define RETRY_MS      1000 /* after a failed write */
+#define SLOW_WRITE_MS 50   /* a write that held the loop longer is logged */
 
 struct state {
 	struct daemon *d;
@@ -166,8 +167,11 @@ void state_flush(struct daemon *d)
 	char *txt = NULL;
 	int err;
 
+	uint64_t t0;
+
 	if (!st || !st->dirty)
 		return;
+	t0 = loop_clock_ms();
 	err = snapshot(d, &sf);
 	if (err == 0) {
 		txt = statefile_format(&sf);
@@ -183,6 +187,10 @@ void state_flush(struct daemon *d)
 	}
 	st->dirty = false;
 	st->writes++;
+	/* The loop waited for this: say so when it was long (a slow disk, a huge file). */
+	if (loop_clock_ms() - t0 > SLOW_WRITE_MS)
+		log_ratelimited(log_warnx, "writing the state file %s took %llu ms", st->path,
+				(unsigned long long)(loop_clock_ms() - t0));
 }
 
 static void on_before_sleep(void *arg)
