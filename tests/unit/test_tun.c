@@ -293,6 +293,28 @@ static void sockaddr_of(const struct vip *v, uint16_t port, struct sockaddr_stor
 	}
 }
 
+/* The kernel installs an address's local route from a work item after adding the address
+ * (IPv6 even with NODAD): until then a packet to it is dropped (Ip6InAddrErrors), which a
+ * loaded machine showed. Waits for that route, up to 10 s. */
+static void wait_local_route(const struct vip *v)
+{
+	char cmd[96], addr[INET6_ADDRSTRLEN], line[256];
+
+	assert_non_null(inet_ntop(v->family, v->a, addr, sizeof(addr)));
+	snprintf(cmd, sizeof(cmd), "ip route get %s 2>/dev/null", addr);
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = popen(cmd, "r");
+		bool local = f && fgets(line, sizeof(line), f) && strncmp(line, "local ", 6) == 0;
+
+		if (f)
+			pclose(f);
+		if (local)
+			return;
+		usleep(10000);
+	}
+	fail_msg("no local route for %s after 10 s", addr);
+}
+
 /* The kernel routes to `far` out of the TUN with the VIP as source, both ways. */
 static void check_data_path(int fd, const struct vip *vip, const struct vip *far)
 {
@@ -317,6 +339,7 @@ static void check_data_path(int fd, const struct vip *vip, const struct vip *far
 	}
 	assert_int_equal(send(s, "ping", 4, 0), 4);
 	expect_udp_from_tun(fd, vip, far, 9, "ping");
+	wait_local_route(vip);
 
 	/* And back: from far:9 to the socket's port. The socket is connected to far:9, so
 	 * this also shows the source came through intact. */
