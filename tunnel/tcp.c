@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #include <openssl/ssl.h>
@@ -69,6 +70,7 @@ struct tunnel_link {
 	struct reasm in;  /* unread frames (in.buf: IBUF_SIZE, allocated at the first read) */
 	uint8_t *obuf;
 	size_t ohead, olen, ocap;
+	uint64_t rx_plain; /* bytes read without TLS (TLS: the socket BIO counts) */
 	struct tunnel_link *next_dirty;
 };
 
@@ -368,6 +370,7 @@ static ssize_t link_read(struct tunnel_link *lk)
 		fail(lk, -ECONNRESET, "closed by peer");
 		return -1;
 	}
+	lk->rx_plain += (uint64_t)n;
 	return n;
 }
 
@@ -822,6 +825,18 @@ static void tcp_free(struct tunnel *t)
 	free(t);
 }
 
+static uint64_t tcp_rx_bytes(const struct tunnel_link *lk)
+{
+	uint64_t n = lk->rx_plain;
+	int unread = 0;
+
+	if (lk->ssl)
+		n += BIO_number_read(SSL_get_rbio(lk->ssl));
+	if (ioctl(lk->fd, FIONREAD, &unread) == 0 && unread > 0)
+		n += (uint64_t)unread;
+	return n;
+}
+
 const struct tunnel_ops tunnel_tcp_ops = {
 	.name = "tcp",
 	.caps = { .max_payload = FRAME_MAX_PAYLOAD, .reliable = true, .ordered = true },
@@ -838,4 +853,5 @@ const struct tunnel_ops tunnel_tcp_ops = {
 	.queued = tcp_queued,
 	.tls = tcp_tls,
 	.remote = tcp_remote,
+	.rx_bytes = tcp_rx_bytes,
 };

@@ -142,6 +142,10 @@ struct tunnel_ops {
 	/* Optional: the underlay path MTU to size datagrams for instead of discovering it
 	 * (0: discover). */
 	void (*set_mtu)(struct tunnel *t, int mtu);
+	/* Optional: bytes the remote sent on lk so far, read or still waiting in the
+	 * kernel (a TLS handshake's too). The peer layer's handshake deadline uses it to
+	 * tell a remote that answers (slowly, or faster than we read) from a silent one. */
+	uint64_t (*rx_bytes)(const struct tunnel_link *lk);
 };
 
 #define TUNNEL_PARAMS_MAX 1024 /* bytes of a substrate's parameter blob */

@@ -52,7 +52,9 @@ struct peer_link {
 	char name[NODE_NAME_MAX + 1]; /* control: the certificate's name, once known */
 	uint64_t id;                  /* data: the link number */
 	struct seal seal;             /* data, when sealed */
-	struct loop_timer timeout;    /* handshake deadline */
+	struct loop_timer timeout;    /* handshake deadline (peer.c, link_new) */
+	uint64_t hs_start_ms;         /* when the handshake began */
+	uint64_t hs_rx;               /* bytes from the remote at the last deadline */
 	struct loop_timer resend;     /* datagrams: LINK_OPEN again until LINK_OK */
 	uint64_t tx_frames, rx_frames;
 };

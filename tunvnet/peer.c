@@ -46,13 +46,16 @@ enum peer_counter {
 	PC_HINTS_FORGOTTEN,   /* hinted peers never proven, dropped after a while */
 	PC_DATA_LINKS_UP,
 	PC_DATAGRAMS_REJECTED, /* datagrams that failed to open: dropped, the link kept */
+	PC_MEMBERS_HEARD,     /* entries of PEERS frames received (membership's cost) */
+	PC_MEMBERS_SYNCED,    /* of the entries sent, those of the periodic members_sync */
 	PC_MAX
 };
 
 static const char *const pc_names[PC_MAX] = {
 	"refused_certificate", "refused_hello", "refused_link", "pending_limited",
 	"handshake_timeouts", "rejected_frames", "replayed_frames", "hints_dropped",
-	"hints_forgotten", "data_links_up", "datagrams_rejected",
+	"hints_forgotten", "data_links_up", "datagrams_rejected", "members_heard",
+	"members_synced",
 };
 
 /* A seed address from the config; dialed while no peer up listens there. */
@@ -94,6 +97,7 @@ struct peer_set {
 	double hint_tokens;
 	uint64_t hint_ms;
 	struct loop_timer gc;
+	struct loop_timer sync;       /* on_members_sync */
 	uint64_t c[PC_MAX];
 	uint8_t out[FRAME_MAX_PAYLOAD]; /* sealing scratch */
 	uint8_t in[FRAME_MAX_PAYLOAD];  /* opening scratch */
@@ -525,33 +529,86 @@ static void send_hello(struct peer_link *l)
 		link_send(l, FRAME_HELLO, 0, buf, (size_t)n, ps_of(d)->out);
 }
 
-/* Every peer up whose address is known, and ourselves: what a newcomer needs to complete
- * the mesh. A receiver takes it as hints. */
-static void broadcast_members(struct daemon *d)
+/* Membership spreads as hints (PEERS frames; a receiver takes each entry as a hint):
+ *   - a peer that comes up and is news to us (unknown, or not named by anyone since it
+ *     was last up: a newcomer, or a node back from a restart) gets our whole list, and
+ *     every other peer up gets its one entry, so the nodes that must dial it learn it;
+ *   - a peer we had heard of from another gets nothing: whoever told us told everyone;
+ *   - about every PEER_MEMBERS_SYNC_MS one peer up, picked at random, gets the whole
+ *     list: a hint lost with a link heals.
+ * Each join costs O(N) entries on the wire, not a whole list to every peer at every
+ * link up (O(N^2) per join, O(N^3) for a cluster starting at once). */
+
+/* Encodes ourselves and every peer up whose address is known (only: just that peer)
+ * into ps->in; the length, or -EMSGSIZE. */
+static int members_encode(struct daemon *d, const struct peer *only)
 {
 	struct peer_set *ps = ps_of(d);
 	struct msg_member *m = ps->members;
 	size_t n = 0;
 	int len;
 
-	memset(&m[0], 0, sizeof(m[0]));
-	snprintf(m[n].name, sizeof(m[n].name), "%s", d->cfg.node);
-	m[n++].addr = d->cfg.listen;
-	for (struct peer *p = d->peers; p && n < MAX_MEMBERS; p = p->next) {
+	if (!only) {
+		memset(&m[0], 0, sizeof(m[0]));
+		snprintf(m[n].name, sizeof(m[n].name), "%s", d->cfg.node);
+		m[n++].addr = d->cfg.listen;
+	}
+	for (const struct peer *p = only ? only : d->peers; p && n < MAX_MEMBERS;
+	     p = only ? NULL : p->next) {
 		if (!p->ctl || !p->addr_known || p->addr.ss_family == AF_UNSPEC)
 			continue;
 		memset(&m[n], 0, sizeof(m[n]));
 		snprintf(m[n].name, sizeof(m[n].name), "%s", p->name);
 		m[n++].addr = p->addr;
 	}
+	if (n == 0)
+		return 0;
 	len = msg_peers_encode(m, n, ps->in, sizeof(ps->in));
-	if (len < 0) {
-		log_warnx("member list does not fit in a frame (%zu members)", n);
-		return;
-	}
-	for (struct peer *p = d->peers; p; p = p->next)
-		if (p->ctl)
-			peer_send_ctl(p, FRAME_PEERS, 0, ps->in, (size_t)len);
+	if (len < 0)
+		log_ratelimited(log_warnx, "member list does not fit in a frame (%zu members)", n);
+	return len;
+}
+
+/* Our whole list to one peer; the number of entries sent. */
+static size_t members_send(struct peer *to)
+{
+	int len = members_encode(to->d, NULL);
+	size_t off = 0;
+	uint16_t n = 0;
+
+	if (len > 0 && peer_send_ctl(to, FRAME_PEERS, 0, ps_of(to->d)->in, (size_t)len) == 0)
+		get_be16(ps_of(to->d)->in, (size_t)len, &off, &n);
+	return n;
+}
+
+/* p is up and news to us: our list to it, it to every other peer up. */
+static void members_announce(struct peer *p)
+{
+	struct daemon *d = p->d;
+	int len;
+
+	members_send(p);
+	len = members_encode(d, p);
+	for (struct peer *q = d->peers; len > 0 && q; q = q->next)
+		if (q->ctl && q != p)
+			peer_send_ctl(q, FRAME_PEERS, 0, ps_of(d)->in, (size_t)len);
+}
+
+/* Every PEER_MEMBERS_SYNC_MS on average (jittered: nodes started together do not
+ * sync together), one peer up, at random, gets our whole list. */
+static void on_members_sync(struct loop_timer *t, void *arg)
+{
+	struct daemon *d = arg;
+	struct peer_set *ps = ps_of(d);
+	size_t up = peer_count_up(d), k = up ? (size_t)random() % up : 0;
+
+	for (struct peer *p = d->peers; up && p; p = p->next)
+		if (p->ctl && k-- == 0) {
+			ps->c[PC_MEMBERS_SYNCED] += members_send(p);
+			break;
+		}
+	loop_timer_arm(d->loop, t, PEER_MEMBERS_SYNC_MS / 2 +
+		       (uint64_t)random() % PEER_MEMBERS_SYNC_MS);
 }
 
 /* --- peers --------------------------------------------------------------------------- */
@@ -879,6 +936,8 @@ static void learn(struct daemon *d, const struct msg_member *m)
 			return;
 		log_debug("hint: peer %s", m->name);
 	}
+	if (!p->ctl)
+		p->hinted = true;
 	/* A hint never replaces an address that was configured or proven. */
 	if (!p->addr_known && m->addr.ss_family != AF_UNSPEC && !p->ctl && !p->dial)
 		p->addr = m->addr;
@@ -1162,10 +1221,36 @@ static void link_close(struct peer_link *l, const char *why)
 
 static void on_relink(struct loop_timer *t, void *arg);
 
+/* The handshake deadline counts the time the remote keeps silent: a link whose remote
+ * sent something since the last look (maybe faster than a busy loop read it) gets
+ * another PEER_HANDSHAKE_MS, up to PEER_HANDSHAKE_MAX_MS in all. A stranger that says
+ * nothing still goes after PEER_HANDSHAKE_MS; one that trickles holds its pending slot
+ * (limits: pending_handshakes, pending_per_address) at most PEER_HANDSHAKE_MAX_MS. */
 static void on_handshake_timeout(struct loop_timer *t, void *arg)
 {
-	ps_of(((struct peer_link *)arg)->d)->c[PC_HANDSHAKE_TIMEOUT]++;
-	link_close(arg, "handshake timed out");
+	struct peer_link *l = arg;
+	uint64_t now = loop_now(l->d->loop);
+	uint64_t rx = l->ops->rx_bytes ? l->ops->rx_bytes(l->lk) : 0;
+	char desc[ADDR_STRLEN + NODE_NAME_MAX + 4];
+	const char *stage;
+
+	if (rx > l->hs_rx && now - l->hs_start_ms + PEER_HANDSHAKE_MS <= PEER_HANDSHAKE_MAX_MS) {
+		l->hs_rx = rx;
+		loop_timer_arm(l->d->loop, t, PEER_HANDSHAKE_MS);
+		return;
+	}
+	ps_of(l->d)->c[PC_HANDSHAKE_TIMEOUT]++;
+	if (!l->ready)
+		stage = l->initiator ? "connecting or TLS" : "TLS or the first byte";
+	else if (l->role == LINK_CONTROL)
+		stage = "waiting for HELLO";
+	else
+		stage = l->initiator ? "waiting for LINK_OK" : "waiting for LINK_OPEN";
+	log_ratelimited(log_info, "link %s (%s, %s): handshake timed out after %llu ms, "
+			"%llu bytes received (counted in handshake_timeouts)",
+			link_desc(l, desc), l->initiator ? "dialed" : "accepted", stage,
+			(unsigned long long)(now - l->hs_start_ms), (unsigned long long)rx);
+	link_close(l, "handshake timed out");
 }
 
 static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops,
@@ -1188,6 +1273,7 @@ static struct peer_link *link_new(struct daemon *d, const struct tunnel_ops *ops
 		l->remote.ss_family = AF_UNSPEC;
 	loop_timer_init(&l->timeout, on_handshake_timeout, l);
 	loop_timer_init(&l->resend, on_relink, l);
+	l->hs_start_ms = loop_now(d->loop);
 	loop_timer_arm(d->loop, &l->timeout, PEER_HANDSHAKE_MS);
 	l->next = ps->pending;
 	ps->pending = l;
@@ -1252,6 +1338,7 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	struct peer_set *ps = ps_of(d);
 	struct peer *p;
 	char a[ADDR_STRLEN], why[128];
+	bool news;
 
 	if (strcmp(h->name, l->name) != 0) {
 		snprintf(why, sizeof(why), "HELLO says \"%s\" but the certificate names \"%s\"",
@@ -1284,6 +1371,7 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 		peer_schedule(old);
 	}
 	p = peer_find(d, l->name);
+	news = !p || !p->hinted; /* up, it dialed again: restarted */
 	if (!p) {
 		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
 			stats_limit(&d->stats, LIMIT_PEERS, 1);
@@ -1315,6 +1403,7 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	bind_pending(l, p);
 	p->ctl = l;
 	p->ever_up = true;
+	p->hinted = false;
 	p->since_ms = p->last_rx_ms = loop_now(d->loop);
 	p->backoff_ms = PEER_BACKOFF_MIN_MS;
 	p->substrates = h->substrates;
@@ -1336,7 +1425,8 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 		snprintf(detail, sizeof(detail), "%s, %s", a, l->initiator ? "dialed" : "accepted");
 		events_peer(d->events, EVENT_PEER_UP, p->name, detail);
 	}
-	broadcast_members(d);
+	if (news)
+		members_announce(p);
 	if (ps->ev && ps->ev->up)
 		ps->ev->up(p, ps->arg);
 	data_dial_all(p);
@@ -1461,6 +1551,7 @@ static void on_peers(struct peer *p, const uint8_t *buf, size_t len)
 		link_close(p->ctl, "malformed PEERS");
 		return;
 	}
+	ps->c[PC_MEMBERS_HEARD] += n;
 	for (size_t i = 0; i < n; i++)
 		learn(p->d, &ps->members[i]);
 }
@@ -1827,6 +1918,7 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 	ps->hint_tokens = PEER_HINT_DIALS_PER_S;
 	ps->hint_ms = loop_now(d->loop);
 	loop_timer_init(&ps->gc, on_gc, d);
+	loop_timer_init(&ps->sync, on_members_sync, d);
 	err = tls_ctx_new(&cr, &ps->tls, why, sizeof(why));
 	if (err < 0) {
 		log_warnx("%s", why);
@@ -1853,6 +1945,8 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 			 d->cfg.sealed ? "sealed" : "not sealed");
 	}
 	loop_timer_arm(d->loop, &ps->gc, gc_ms(d));
+	loop_timer_arm(d->loop, &ps->sync, PEER_MEMBERS_SYNC_MS / 2 +
+		       (uint64_t)random() % PEER_MEMBERS_SYNC_MS);
 	err = seeds_set(d, &d->cfg);
 	if (err < 0)
 		goto fail;
@@ -1883,6 +1977,7 @@ void peer_stop(struct daemon *d)
 		loop_timer_stop(d->loop, &ps->seeds[i].retry);
 	free(ps->seeds);
 	loop_timer_stop(d->loop, &ps->gc);
+	loop_timer_stop(d->loop, &ps->sync);
 	if (ps->listener)
 		d->substrate->listener_close(ps->listener);
 	for (int i = 0; i < SUBSTRATE_MAX; i++) {

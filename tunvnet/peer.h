@@ -54,7 +54,9 @@
 #include "tunvnet/stats.h"
 
 #define PEER_KEEPALIVE_MS     1000
-#define PEER_HANDSHAKE_MS     3000
+#define PEER_HANDSHAKE_MS     3000  /* a handshake's remote silent this long: closed */
+#define PEER_HANDSHAKE_MAX_MS 20000 /* ... and one answering slowly, after this in all */
+#define PEER_MEMBERS_SYNC_MS  60000 /* our member list to one peer up: lost hints heal */
 #define PEER_RELINK_MS        250   /* LINK_OPEN sent again on a datagram substrate */
 #define PEER_PINNED_PROBE_MS  1000  /* probes under a pinned policy (auto: chooser.h) */
 #define PEER_DRAIN_MS         200   /* a planned switch waits at most this for the old link */
@@ -141,6 +143,7 @@ struct peer {
 	uint64_t since_ms;            /* when it last went up or down */
 	uint64_t learned_ms;          /* when a hint made it (for forgetting) */
 	bool ever_up;
+	bool hinted;                  /* another peer named it since it was last up */
 	bool ctl_overflow;            /* a control frame was refused: link reset pending */
 	int64_t rtt_ms;               /* -1: not measured yet */
 	uint64_t tx_frames, rx_frames, drops;

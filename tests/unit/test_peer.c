@@ -1,14 +1,17 @@
 /* Two daemons' peer layers in one process, over a socketpair: TLS 1.3 with certificates
  * from a CA made for the test (scripts/vnet-ca), HELLO both ways, then frames each way.
- * Also: a certificate from another CA is refused, and nothing is delivered from it. */
+ * Also: a certificate from another CA is refused, and nothing is delivered from it; the
+ * handshake deadline lets a slow remote finish and closes a silent one. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -193,6 +196,71 @@ static void ctl_overflow_resets_link(void **state)
 	daemon_end(&p.b);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t counter(struct daemon *d, const char *name)
+{
+	json_t *c = peer_counters_json(d);
+	uint64_t v = (uint64_t)json_integer_value(json_object_get(c, name));
+
+	json_decref(c);
+	return v;
+}
+
+/* nb answers, but slowly (its loop gets a turn every 2.2 s, as on a starved machine):
+ * the handshake takes longer than PEER_HANDSHAKE_MS in all, yet no silence of nb's is
+ * that long, so both come up. */
+static void slow_remote_comes_up(void **state)
+{
+	static struct pair p;
+	uint64_t t0, last;
+
+	daemon_make(&p.a, &p.ga, "na", "ca");
+	daemon_make(&p.b, &p.gb, "nb", "ca");
+	connect_pair(&p);
+	t0 = last = mono_ms();
+	while (!both_up(&p) && mono_ms() - t0 < 15000) {
+		loop_run_once(p.a.loop, 5);
+		if (mono_ms() - last >= 2200) {
+			for (int i = 0; i < 20; i++)
+				loop_run_once(p.b.loop, 1);
+			last = mono_ms();
+		}
+	}
+	assert_true(both_up(&p));
+	assert_true(mono_ms() - t0 > PEER_HANDSHAKE_MS);
+	assert_int_equal(counter(&p.a, "handshake_timeouts"), 0);
+	daemon_end(&p.a);
+	daemon_end(&p.b);
+}
+
+/* nb never says anything: na closes the link at the deadline, counted. */
+static void silent_remote_closed(void **state)
+{
+	static struct pair p;
+	uint64_t t0;
+
+	daemon_make(&p.a, &p.ga, "na", "ca");
+	daemon_make(&p.b, &p.gb, "nb", "ca");
+	connect_pair(&p);
+	t0 = mono_ms();
+	while (counter(&p.a, "handshake_timeouts") == 0 && mono_ms() - t0 < 10000)
+		loop_run_once(p.a.loop, 50);
+	assert_int_equal(counter(&p.a, "handshake_timeouts"), 1);
+	assert_true(mono_ms() - t0 >= PEER_HANDSHAKE_MS);
+	assert_true(mono_ms() - t0 < PEER_HANDSHAKE_MAX_MS);
+	assert_int_equal(counter(&p.a, "pending"), 0);
+	assert_int_equal(p.ga.ups, 0);
+	daemon_end(&p.a);
+	daemon_end(&p.b);
+}
+
 /* nb's certificate comes from another CA: neither side brings the other up. */
 static void other_ca_refused(void **state)
 {
@@ -242,8 +310,11 @@ int main(void)
 		cmocka_unit_test(two_daemons_exchange_frames),
 		cmocka_unit_test(ctl_overflow_resets_link),
 		cmocka_unit_test(other_ca_refused),
+		cmocka_unit_test(slow_remote_comes_up),
+		cmocka_unit_test(silent_remote_closed),
 	};
 
+	signal(SIGPIPE, SIG_IGN); /* as the daemon: a link closed under a write is an error */
 	log_init("test_peer", false, LOG_LEVEL_WARN);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
