@@ -78,7 +78,13 @@ cleanup() {
 	local p j
 	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BGPIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for j in "${JOBS[@]}"; do ip netns del "$j" 2>/dev/null; done
+	# What still runs inside a job namespace of this test (a spawned shell function's
+	# children outlive the shell killed above): by PID, then the namespace.
+	for j in "${JOBS[@]}"; do
+		# shellcheck disable=SC2046
+		kill $(ip netns pids "$j" 2>/dev/null) 2>/dev/null
+		ip netns del "$j" 2>/dev/null
+	done
 	[ "$NODES" != 0 ] && timeout 60 "$CLUSTER" down >/dev/null 2>&1
 	rm -rf "$T"
 }
