@@ -54,6 +54,10 @@ else
 	bad "n2 counted no standby drop ($drops): the restored job's packets went out"
 fi
 
+# n1's hand-over names n2 as the VIP's node: n2 takes it as such, not as a lie of n1's
+nown=$(ctl 2 --json stats | jget 'd["counters"].get("routes_not_own", -1)')
+check "n2 refused no route entry of n1's (routes_not_own $nown)" [ "$nown" = 0 ]
+
 # steady: once the stream resumed after the activate, the server's receive gaps (tcpmig
 # lists those over 1 s when they end) stay under GAP_S, and it still receives KEEP_S s on
 srv_rx_after() {
