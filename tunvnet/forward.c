@@ -145,6 +145,16 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		drop(d, DROP_MALFORMED, j, NULL);
 		return 0;
 	}
+	if (j->state == JOB_STANDBY) {
+		/* Not announced yet: the answers to what it sends would go to the old node,
+		 * which holds them until activate. Delivered now, a restored connection's
+		 * segments are acknowledged only after the whole standby, so its TCP takes
+		 * the path for one of that delay and almost no bandwidth: BBR then paces
+		 * the connection's data up to a minute behind (the load test's resets).
+		 * Lost, they are simply sent again once the job is active. */
+		drop(d, DROP_STANDBY, j, NULL);
+		return 0;
+	}
 	if (j->state == JOB_SUSPENDED && closes_connection(ip, iplen, &pi)) {
 		/* Its checkpoint may be under way: a RST or FIN now would end the connection
 		 * the restored job is to carry on. Data, ACKs and retransmissions go out,

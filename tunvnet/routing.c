@@ -475,8 +475,11 @@ int routing_receive(struct daemon *d, struct peer *p, uint16_t flags, const uint
 
 		check[i] = false;
 		/* An answer (ACK) says what the peer holds, others' entries included: that
-		 * is for move.c to read, never applied here. */
-		if ((flags & FRAME_F_ACK) && strcmp(e[i].node, p->name) != 0)
+		 * is for move.c to read, never applied here. So does a hand-over, whose
+		 * entry names the VIP's new node (this one): not the sender's to announce,
+		 * and no lie to count and warn about. */
+		if ((flags & FRAME_F_HANDED_OVER) ||
+		    ((flags & FRAME_F_ACK) && strcmp(e[i].node, p->name) != 0))
 			continue;
 		if (!acceptable(d, p, flags, &e[i]))
 			continue;

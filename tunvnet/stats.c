@@ -13,6 +13,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_HOLD_FULL] = "hold_full",
 	[DROP_SPOOFED_SOURCE_PEER] = "spoofed_source_peer",
 	[DROP_BAD_VNET_HDR] = "bad_vnet_hdr",
+	[DROP_STANDBY] = "standby",
 };
 
 static const char *const counter_names[STAT_COUNTER_MAX] = {

@@ -23,6 +23,7 @@ enum drop_reason {
 	DROP_HOLD_FULL,      /* the hold queue of a suspended / standby job is full */
 	DROP_SPOOFED_SOURCE_PEER, /* a peer sent DATA whose source is not a VIP routed to it */
 	DROP_BAD_VNET_HDR,   /* a peer's super-packet header is malformed or unsafe to cut */
+	DROP_STANDBY,        /* sent by a job on standby (restored, not activated yet) */
 	DROP_REASON_MAX
 };
 

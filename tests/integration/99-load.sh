@@ -235,6 +235,9 @@ if [ "$MOVES" -gt 0 ]; then
 		abort "restores failed"
 	fi
 	tr=$EPOCHREALTIME
+	# LOAD_STANDBY=S: the restored jobs wait S s on standby before the activates (as the
+	# first of 50 slow restores did; 97-migrate-standby is the short test of it)
+	[ -n "${LOAD_STANDBY:-}" ] && sleep "$LOAD_STANDBY"
 	par activate do_activate || abort "activate failed"
 	ta=$EPOCHREALTIME
 	for i in $MOVING; do CNODE[$i]=${NEWNODE[$i]} CNS[$i]=${NEWNS[$i]}; done
