@@ -461,6 +461,10 @@ static void on_readback(const struct etcd_kv *kv, void *arg)
 			continue;
 		if (strcmp(e.node, p->s->d->cfg.node) == 0) {
 			p->seen[i] = e.store_rev; /* ours, only newer than we knew: again */
+		} else if (e.epoch < p->e[i].epoch) {
+			/* An older claim than ours whose key was only written again (its node
+			 * re-published it after reconnecting): ours still supersedes it. */
+			p->seen[i] = e.store_rev;
 		} else {
 			p->lost = true;
 			report(p->s, &e);
