@@ -153,7 +153,9 @@ mode = sys.argv[1]
 if mode == "send":
     dst, rate, count, out = addr(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     s = socket.socket(socket.AF_INET6 if ":" in dst[0] else socket.AF_INET, socket.SOCK_DGRAM)
-    t0, sent = time.time(), 0
+    # Paced, never catching up: a sender the machine's load held back goes on at its
+    # rate instead of sending its backlog back to back (a burst no real job makes).
+    next_t, sent = time.time(), 0
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     pad = b"u" * 56
@@ -163,10 +165,11 @@ if mode == "send":
             end = time.time() + 120
             while not os.path.exists(gate[2]) and time.time() < end and not stop:
                 time.sleep(0.02)
-            t0 = time.time() - sent / rate
-        delay = t0 + sent / rate - time.time()
+            next_t = time.time()
+        delay = next_t - time.time()
         if delay > 0:
             time.sleep(delay)
+        next_t = max(next_t, time.time()) + 1 / rate
         try:
             s.sendto(struct.pack("!Q", sent) + pad, dst)
         except OSError:
