@@ -159,3 +159,12 @@ bool addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_stor
 			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 	return false;
 }
+
+unsigned addr_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)a)->sin_port);
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+	return 0;
+}

@@ -14,5 +14,7 @@ bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage 
 /* Same host: family and address equal, whatever the ports (per-address limits). */
 bool addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 socklen_t addr_len(const struct sockaddr_storage *a);
+/* The port in host order; 0 when addr_parse was given none and no default. */
+unsigned addr_port(const struct sockaddr_storage *a);
 
 #endif

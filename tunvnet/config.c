@@ -215,8 +215,7 @@ static void set_metrics(struct ctx *c, const struct key *k, const char *v)
 {
 	if (addr_parse(v, 0, &c->cfg->metrics_listen) != 0)
 		bad(c, k, v, "%s", addr_msg);
-	/* sin_port and sin6_port share their place: one test serves both families */
-	else if (((struct sockaddr_in *)&c->cfg->metrics_listen)->sin_port == 0)
+	else if (addr_port(&c->cfg->metrics_listen) == 0)
 		bad(c, k, v, "has no port (ADDR:PORT)");
 	else
 		c->cfg->has_metrics = true;

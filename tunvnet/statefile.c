@@ -133,7 +133,7 @@ static int parse_peer(json_t *o, size_t i, struct statefile_peer *p, char *why, 
 		return fail(why, wl, "peers[%zu].name is not a node name", i);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	if (!addr || strlen(addr) != json_string_length(json_object_get(o, "addr")) ||
-	    addr_parse(addr, 0, &p->addr) < 0)
+	    addr_parse(addr, 0, &p->addr) < 0 || addr_port(&p->addr) == 0)
 		return fail(why, wl, "peers[%zu].addr is not an address:port", i);
 	return 0;
 }

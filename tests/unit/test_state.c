@@ -120,6 +120,8 @@ static void test_refused(void **state)
 		"{\"version\": 1, \"node\": \"n1\", \"node\": \"n2\", \"jobs\": [], \"routes\": [], \"peers\": []}",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": []}",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": [{\"name\": \"n2\", \"addr\": \"n2:7000\"}]}",
+		/* an address without its port would print as ":0", which nothing accepts again */
+		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": [{\"name\": \"n2\", \"addr\": \"198.18.0.2\"}]}",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [], \"peers\": [{\"name\": \"n2/x\", \"addr\": \"198.18.0.2:7000\"}]}",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": 0}], \"peers\": []}",
 		"{\"version\": 1, \"node\": \"n1\", \"jobs\": [], \"routes\": [{\"vip\": \"198.19.1.1\", \"epoch\": -3}], \"peers\": []}",
