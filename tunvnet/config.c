@@ -112,6 +112,8 @@ static const struct key keys[] = {
 	{ "store", "etcd_ca", set_store, false, false },
 	{ "store", "etcd_cert", set_store, false, false },
 	{ "store", "etcd_key", set_store, false, false },
+	{ "store", "links", set_store, false, false },
+	{ "store", "link_idle", set_store, false, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -568,6 +570,15 @@ static void set_store(struct ctx *c, const struct key *k, const char *v)
 			snprintf(st->prefix, sizeof(st->prefix), "%s", v);
 	} else if (strcmp(k->name, "lease_ttl") == 0) {
 		parse_int(c, k, v, 2, 3600, &st->lease_ttl_s);
+	} else if (strcmp(k->name, "links") == 0) {
+		if (strcmp(v, "on_demand") == 0)
+			st->on_demand = true;
+		else if (strcmp(v, "full") == 0)
+			st->on_demand = false;
+		else
+			bad(c, k, v, "is neither \"on_demand\" nor \"full\"");
+	} else if (strcmp(k->name, "link_idle") == 0) {
+		parse_int(c, k, v, 0, 86400, &st->link_idle_s);
 	} else {
 		set_rel_path(c, k, v, strcmp(k->name, "etcd_ca") == 0     ? st->ca_file
 				      : strcmp(k->name, "etcd_cert") == 0 ? st->cert_file
@@ -581,8 +592,16 @@ static void check_store(struct ctx *c)
 	struct config_store *st = &c->cfg->store;
 	int line = c->seen[key_index("store", "route_store")];
 
+	int links = c->seen[key_index("store", "links")];
+
 	if (st->etcd && st->nendpoints == 0)
 		report(c, line, "[store] route_store = etcd needs etcd_endpoints");
+	/* Unsaid, links follow the store: on demand with etcd, every node with the mesh. */
+	if (!links)
+		st->on_demand = st->etcd;
+	else if (st->on_demand && !st->etcd)
+		report(c, links, "[store] links = on_demand needs route_store = etcd (the mesh "
+		       "spreads routes over a link to every node)");
 	if (!st->cert_file[0] != !st->key_file[0])
 		report(c, c->seen[key_index("store", st->cert_file[0] ? "etcd_cert" : "etcd_key")],
 		       "[store] etcd_cert and etcd_key go together");
@@ -884,6 +903,7 @@ int config_read(FILE *f, const char *path, struct config *cfg, FILE *errs)
 	cfg->udp_loss_max = CONFIG_DEFAULT_UDP_LOSS_MAX;
 	snprintf(cfg->store.prefix, sizeof(cfg->store.prefix), "/tunvnet");
 	cfg->store.lease_ttl_s = CONFIG_DEFAULT_LEASE_TTL;
+	cfg->store.link_idle_s = CONFIG_DEFAULT_LINK_IDLE;
 
 	ret = ini_parse_stream(rd, &c, on_key, &c);
 	if (c.read_err) {
@@ -956,6 +976,9 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "%s%s", i ? ", " : "", cfg->store.endpoints[i]);
 	fprintf(out, "\netcd_prefix = %s\nlease_ttl = %d\n", cfg->store.prefix,
 		cfg->store.lease_ttl_s);
+	fprintf(out, "links = %s\n", cfg->store.on_demand ? "on_demand" : "full");
+	if (cfg->store.on_demand)
+		fprintf(out, "link_idle = %d\n", cfg->store.link_idle_s);
 	if (cfg->store.ca_file[0])
 		fprintf(out, "etcd_ca = %s\n", cfg->store.ca_file);
 	if (cfg->store.cert_file[0])

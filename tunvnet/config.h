@@ -130,6 +130,7 @@ void config_limits_default(struct config_limits *l);
 #define CONFIG_MAX_ETCD       8
 #define CONFIG_ETCD_URL_MAX   128
 #define CONFIG_DEFAULT_LEASE_TTL 10
+#define CONFIG_DEFAULT_LINK_IDLE 60 /* [store] link_idle, seconds */
 
 /* [store] */
 struct config_store {
@@ -139,6 +140,11 @@ struct config_store {
 	char prefix[64];
 	int lease_ttl_s;
 	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX]; /* "" when none */
+	/* links = on_demand (the default with etcd): a peer link only to a node this one
+	 * sends to or hears from, closed after link_idle_s without traffic (0: never);
+	 * links = full: a link to every node (the mesh needs it) */
+	bool on_demand;
+	int link_idle_s;
 };
 
 struct config {

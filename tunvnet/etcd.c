@@ -129,12 +129,23 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 		return;
 	}
 	node = etcdmsg_node_of(s->cfg->prefix, kv->key);
-	if (node && kv->deleted)
+	if (node && kv->deleted) {
 		log_info("node %s left the route store (lease expired or revoked): its VIPs "
 			 "are withdrawn with it", node);
-	else if (node)
+		if (s->ev.node)
+			s->ev.node(node, NULL, s->ev.arg);
+	} else if (node) {
+		struct sockaddr_storage a;
+
+		if (etcdmsg_node_addr(kv, &a) < 0) {
+			log_ratelimited(log_warnx, "route store: node %s registered no usable "
+					"address (%.80s)", node, kv->value);
+			return;
+		}
 		log_debug("node %s is in the route store", node);
-	else
+		if (s->ev.node && strcmp(node, s->d->cfg.node) != 0)
+			s->ev.node(node, &a, s->ev.arg);
+	} else
 		log_ratelimited(log_warnx, "route store: ignoring key %.80s (not ours, or "
 				"malformed)", kv->key);
 }

@@ -1,5 +1,7 @@
 #include "tunvnet/etcdmsg.h"
 
+#include "tunvnet/addr.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -453,4 +455,17 @@ const char *etcdmsg_node_of(const char *prefix, const char *key)
 	    !node_name_ok(key + pn + 6))
 		return NULL;
 	return key + pn + 6;
+}
+
+int etcdmsg_node_addr(const struct etcd_kv *kv, struct sockaddr_storage *addr)
+{
+	json_t *root = json_loadb(kv->value, kv->value_len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *a = json_object_get(root, "addr");
+	int err = -EINVAL;
+
+	if (json_is_string(a) && strlen(json_string_value(a)) == json_string_length(a) &&
+	    addr_parse(json_string_value(a), 0, addr) == 0 && addr_port(addr) != 0)
+		err = 0;
+	json_decref(root);
+	return err;
 }

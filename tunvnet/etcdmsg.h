@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tunvnet/route.h"
 
@@ -77,5 +78,8 @@ char *etcdmsg_vip_value(const struct route_entry *e);
 char *etcdmsg_node_value(const char *addr, const char *fingerprint);
 /* The node name of a key under P/node/, or NULL. */
 const char *etcdmsg_node_of(const char *prefix, const char *key);
+/* The underlay address (address:port) a node's value under P/node/ gives; 0, or -EINVAL
+ * when the value is not one. */
+int  etcdmsg_node_addr(const struct etcd_kv *kv, struct sockaddr_storage *addr);
 
 #endif

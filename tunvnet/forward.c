@@ -4,7 +4,8 @@
  *   1. job.c reads a packet (or a super-packet behind its virtio-net header) from a
  *      job's TUN and reports it through job_events: forward_from_job()
  *   2. parse, check the source, look up the destination's node (routing_node_of)
- *   3. a local job: job_deliver(); another node: peer_send_data() onto its link
+ *   3. a local job: job_deliver(); another node: peer_send_data() onto its link (with
+ *      links on demand, the packet waits there, bounded, for a link being made)
  * Inbound flow:
  *   1. peer.c hands a DATA frame's payload to forward_from_peer()
  *   2. parse; the local job hosting the destination: job_deliver() (which writes, holds
@@ -195,7 +196,7 @@ int forward_from_job(struct job *j, uint16_t flags, const uint8_t *pkt, size_t l
 		return 0;
 	}
 	p = peer_find(d, node);
-	if (!p || !peer_is_up(p)) {
+	if (!p || !peer_can_send(p)) {
 		drop(d, DROP_NO_LINK, j, p);
 		return 0;
 	}
@@ -255,7 +256,7 @@ static int send_on(struct daemon *d, const char *node, uint32_t flags, const uin
 	struct peer *p = peer_find(d, node);
 	int err;
 
-	if (!p || !peer_is_up(p)) {
+	if (!p || !peer_can_send(p)) {
 		drop(d, DROP_NO_LINK, NULL, p);
 		return -ENOTCONN;
 	}

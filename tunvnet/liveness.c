@@ -57,6 +57,10 @@ void liveness_peer_down(struct daemon *d, struct peer *p)
 	uint64_t now = loop_now(d->loop), due = p->last_rx_ms + timeout_ms(d);
 	uint64_t delay = due > now ? due - now : 0;
 
+	/* With links on demand a link ends when it is idle: its node's lease in the route
+	 * store says whether the node lives (etcd.c), not its link. */
+	if (d->cfg.store.on_demand)
+		return;
 	if (!lv)
 		return;
 	if (!loop_timer_armed(&lv->timer) || lv->timer.when_ms > now + delay)

@@ -94,7 +94,8 @@ static void on_await_timeout(struct loop_timer *t, void *arg)
 	await_end(a);
 }
 
-/* j was just activated here and old (a peer up) hosted it: hold back direct packets. */
+/* j was just activated here and old (a peer we can reach) hosted it: hold back direct
+ * packets. */
 static void await_handover(struct daemon *d, struct job *j, const char *old)
 {
 	struct peer *p = old[0] ? peer_find(d, old) : NULL;
@@ -105,7 +106,8 @@ static void await_handover(struct daemon *d, struct job *j, const char *old)
 		j->moved_until_ms = loop_now(d->loop) + MOVE_HANDOVER_WAIT_MS +
 				    (uint64_t)d->cfg.forward_grace_ms;
 	}
-	if (!p || !peer_is_up(p) || strcmp(old, d->cfg.node) == 0 || !(a = calloc(1, sizeof(*a))))
+	if (!p || !peer_can_send(p) || strcmp(old, d->cfg.node) == 0 ||
+	    !(a = calloc(1, sizeof(*a))))
 		return;
 	snprintf(j->await_from, sizeof(j->await_from), "%s", old);
 	a->d = d;
@@ -519,7 +521,7 @@ static void on_route_lost(struct job *j, const struct vip *v, const struct route
 	{
 		struct peer *np = peer_find(d, cur->node);
 
-		if (np && peer_is_up(np))
+		if (np && peer_can_send(np))
 			routing_send_handed_over(d, np, cur);
 	}
 	forward_pointer_add(d, v);
@@ -603,7 +605,7 @@ char *move_migrate(struct daemon *d, uint64_t client_id, const struct ctl_reques
 		return ctlmsg_reply_err(CTL_ERR_BAD_REQUEST, "the job in netns %s is already on %s",
 					j->netns, rq->to);
 	p = peer_find(d, rq->to);
-	if (!p || !peer_is_up(p))
+	if (!p || !peer_can_send(p))
 		return ctlmsg_reply_err(CTL_ERR_NO_SUCH_PEER, "no link to a node named \"%s\"%s",
 					rq->to, p ? " (it is down)" : "");
 	if (pending_with_vip(d, &j->vips[0], true))

@@ -48,6 +48,9 @@ enum peer_counter {
 	PC_DATAGRAMS_REJECTED, /* datagrams that failed to open: dropped, the link kept */
 	PC_MEMBERS_HEARD,     /* entries of PEERS frames received (membership's cost) */
 	PC_MEMBERS_SYNCED,    /* of the entries sent, those of the periodic members_sync */
+	PC_DEMAND_DIALS,      /* links on demand: dials because frames waited for a link */
+	PC_IDLE_CLOSED,       /* links on demand: links closed after link_idle unused */
+	PC_WAIT_DROPS,        /* links on demand: frames dropped, no link within the wait */
 	PC_MAX
 };
 
@@ -55,7 +58,7 @@ static const char *const pc_names[PC_MAX] = {
 	"refused_certificate", "refused_hello", "refused_link", "pending_limited",
 	"handshake_timeouts", "rejected_frames", "replayed_frames", "hints_dropped",
 	"hints_forgotten", "data_links_up", "datagrams_rejected", "members_heard",
-	"members_synced",
+	"members_synced", "demand_dials", "idle_closed", "wait_drops",
 };
 
 /* A seed address from the config; dialed while no peer up listens there. */
@@ -98,6 +101,7 @@ struct peer_set {
 	uint64_t hint_ms;
 	struct loop_timer gc;
 	struct loop_timer sync;       /* on_members_sync */
+	size_t nheld, held_bytes;     /* frames held over every peer ([limits] hold_*) */
 	uint64_t c[PC_MAX];
 	uint8_t out[FRAME_MAX_PAYLOAD]; /* sealing scratch */
 	uint8_t in[FRAME_MAX_PAYLOAD];  /* opening scratch */
@@ -171,12 +175,35 @@ static SSL *ctl_ssl(const struct peer *p)
 
 /* --- sending ------------------------------------------------------------------------ */
 
+static int demand_wait(struct peer *p, uint8_t type, uint32_t flags, const void *buf,
+		       size_t len);
+
+static bool on_demand(const struct daemon *d)
+{
+	return d->cfg.store.on_demand;
+}
+
+bool peer_can_send(const struct peer *p)
+{
+	return p->ctl || (on_demand(p->d) && p->addr.ss_family != AF_UNSPEC);
+}
+
+/* Frames that say something to the peer's daemon or its jobs (not the keepalive, the
+ * membership or a data link's set-up) keep a link made on demand open. */
+static bool keeps_open(uint8_t type)
+{
+	return type != FRAME_PING && type != FRAME_PONG && type != FRAME_PEERS &&
+	       type != FRAME_SUBSTRATE;
+}
+
 int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf, size_t len)
 {
 	int err;
 
 	if (!p->ctl)
-		return -ENOTCONN;
+		return demand_wait(p, type, flags, buf, len);
+	if (keeps_open(type))
+		p->used_ms = loop_now(p->d->loop);
 	if (p->ctl_overflow)
 		return -ENOBUFS; /* nothing after a lost frame: the link is being reset */
 	err = link_send(p->ctl, type, flags, buf, len, ps_of(p->d)->out);
@@ -212,6 +239,7 @@ int peer_data_links(const struct peer *p)
 
 struct peer_held {
 	struct peer_held *next;
+	uint8_t type;                 /* FRAME_DATA, or a control frame waiting for a link */
 	uint32_t flags;
 	size_t len;
 	uint8_t data[];
@@ -262,16 +290,36 @@ static uint32_t send_probe(struct peer *p, int id, uint8_t kind, uint32_t train,
 	return seq;
 }
 
-static void held_free(struct peer *p)
+/* The oldest frame held for p, taken off its queue (the caller frees it), or NULL. */
+static struct peer_held *held_pop(struct peer *p)
 {
-	while (p->held) {
-		struct peer_held *h = p->held;
+	struct peer_set *ps = ps_of(p->d);
+	struct peer_held *h = p->held;
 
-		p->held = h->next;
+	if (!h)
+		return NULL;
+	p->held = h->next;
+	if (!p->held)
+		p->held_tail = &p->held;
+	p->nheld--;
+	p->held_bytes -= h->len;
+	ps->nheld--;
+	ps->held_bytes -= h->len;
+	return h;
+}
+
+/* Drops what is held for p, each DATA frame counted (why: a drop reason). */
+static void held_free(struct peer *p, enum drop_reason why)
+{
+	struct peer_held *h;
+
+	while ((h = held_pop(p))) {
+		p->held_drops++;
+		p->drops++;
+		if (h->type == FRAME_DATA)
+			stats_drop_at(&p->d->stats, why, NULL, p->drops_by);
 		free(h);
 	}
-	p->held_tail = &p->held;
-	p->nheld = p->held_bytes = 0;
 }
 
 static void switch_event(struct peer *p, int from, int to, const char *why)
@@ -298,12 +346,10 @@ static void drain_done(struct peer *p)
 		return;
 	p->active = p->drain_to;
 	p->drain_to = -2;
-	while ((h = p->held)) {
-		p->held = h->next;
+	while ((h = held_pop(p))) {
 		send_data_on(p, data_link(p, h->flags), h->flags, h->data, h->len);
 		free(h);
 	}
-	held_free(p);
 }
 
 static void on_drain_timeout(struct loop_timer *t, void *arg)
@@ -459,18 +505,25 @@ static struct peer_link *data_link(const struct peer *p, uint32_t flags)
 	return p->ctl;
 }
 
-/* Holds a DATA frame while a switch drains the old link. */
-static int hold(struct peer *p, uint32_t flags, const void *pkt, size_t len)
+/* Holds a frame: DATA while a switch drains the old link, any frame while a link made on
+ * demand comes up. Bounded per peer and, over every peer, by [limits] hold_packets and
+ * hold_bytes. */
+static int hold(struct peer *p, uint8_t type, uint32_t flags, const void *pkt, size_t len)
 {
+	struct peer_set *ps = ps_of(p->d);
+	const struct config_limits *lim = &p->d->cfg.limits;
 	struct peer_held *h;
 
 	if (p->nheld >= PEER_HELD_MAX || p->held_bytes + len > PEER_HELD_BYTES ||
+	    ps->nheld >= (size_t)lim->hold_packets ||
+	    ps->held_bytes + len > (size_t)lim->hold_bytes ||
 	    !(h = malloc(sizeof(*h) + len))) {
 		p->held_drops++;
 		p->drops++;
 		return -ENOBUFS;
 	}
 	h->next = NULL;
+	h->type = type;
 	h->flags = flags;
 	h->len = len;
 	memcpy(h->data, pkt, len);
@@ -478,15 +531,18 @@ static int hold(struct peer *p, uint32_t flags, const void *pkt, size_t len)
 	p->held_tail = &h->next;
 	p->nheld++;
 	p->held_bytes += len;
+	ps->nheld++;
+	ps->held_bytes += len;
 	return 0;
 }
 
 int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len)
 {
 	if (!p->ctl)
-		return -ENOTCONN;
+		return demand_wait(p, FRAME_DATA, flags, pkt, len);
+	p->used_ms = loop_now(p->d->loop);
 	if (p->drain_to != -2 && !(flags & PEER_SEND_ORDERED))
-		return hold(p, flags, pkt, len);
+		return hold(p, FRAME_DATA, flags, pkt, len);
 	return send_data_on(p, data_link(p, flags), flags, pkt, len);
 }
 
@@ -600,7 +656,7 @@ static void on_members_sync(struct loop_timer *t, void *arg)
 {
 	struct daemon *d = arg;
 	struct peer_set *ps = ps_of(d);
-	size_t up = peer_count_up(d), k = up ? (size_t)random() % up : 0;
+	size_t up = on_demand(d) ? 0 : peer_count_up(d), k = up ? (size_t)random() % up : 0;
 
 	for (struct peer *p = d->peers; up && p; p = p->next)
 		if (p->ctl && k-- == 0) {
@@ -609,6 +665,124 @@ static void on_members_sync(struct loop_timer *t, void *arg)
 		}
 	loop_timer_arm(d->loop, t, PEER_MEMBERS_SYNC_MS / 2 +
 		       (uint64_t)random() % PEER_MEMBERS_SYNC_MS);
+}
+
+/* --- links on demand ([store] links = on_demand) ------------------------------------
+ *
+ * The route store lists the nodes (peer_directory); a link is made to one only when a
+ * frame is sent to it, by whichever side sends first. The frames wait, in order, on the
+ * peer's held queue (bounded as hold() says) for at most PEER_DEMAND_WAIT_MS from the
+ * first; the link up, they go out before anything sent after them. A link that carried
+ * nothing for [store] link_idle either way is closed by the side that notices first;
+ * its end says nothing about the node (the store's lease does: liveness.c). */
+
+static void peer_dial(struct peer *p);
+static struct peer *peer_new(struct daemon *d, const char *name);
+static void peer_free(struct peer *p);
+
+/* -ENOTCONN when no link will come; 0 when the frame waits for one. */
+static int demand_wait(struct peer *p, uint8_t type, uint32_t flags, const void *buf,
+		       size_t len)
+{
+	struct daemon *d = p->d;
+	int err;
+
+	if (!peer_can_send(p))
+		return -ENOTCONN;
+	err = hold(p, type, flags, buf, len);
+	if (err < 0)
+		return err;
+	if (!loop_timer_armed(&p->wait)) {
+		loop_timer_arm(d->loop, &p->wait, PEER_DEMAND_WAIT_MS);
+		if (!p->dial && !loop_timer_armed(&p->retry)) {
+			ps_of(d)->c[PC_DEMAND_DIALS]++;
+			peer_dial(p);
+		}
+	}
+	return 0;
+}
+
+/* No link within PEER_DEMAND_WAIT_MS: what waited is dropped (DATA as no_link). */
+static void on_wait_timeout(struct loop_timer *t, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->ctl || !p->nheld)
+		return;
+	ps_of(p->d)->c[PC_WAIT_DROPS] += p->nheld;
+	log_ratelimited(log_info, "peer %s: no link within %d ms: %zu frame(s) that waited "
+			"for it dropped", p->name, PEER_DEMAND_WAIT_MS, p->nheld);
+	held_free(p, DROP_NO_LINK);
+	loop_timer_stop(p->d->loop, &p->retry);
+}
+
+/* The link is up: what waited for it goes out first, in order. */
+static void demand_flush(struct peer *p)
+{
+	struct peer_held *h;
+
+	loop_timer_stop(p->d->loop, &p->wait);
+	while (p->ctl && p->drain_to == -2 && (h = held_pop(p))) {
+		if (h->type == FRAME_DATA)
+			peer_send_data(p, h->flags, h->data, h->len);
+		else
+			peer_send_ctl(p, h->type, (uint16_t)h->flags, h->data, h->len);
+		free(h);
+	}
+}
+
+/* Called every PEER_KEEPALIVE_MS while p is up: true when its link was closed idle. */
+static bool demand_idle(struct peer *p, uint64_t now)
+{
+	uint64_t idle_ms = (uint64_t)p->d->cfg.store.link_idle_s * 1000;
+	char why[64];
+
+	if (!on_demand(p->d) || idle_ms == 0 || p->nheld || now - p->used_ms < idle_ms)
+		return false;
+	ps_of(p->d)->c[PC_IDLE_CLOSED]++;
+	snprintf(why, sizeof(why), "idle for %d s (links on demand)",
+		 p->d->cfg.store.link_idle_s);
+	link_close(p->ctl, why);
+	return true;
+}
+
+void peer_directory(struct daemon *d, const char *name, const struct sockaddr_storage *addr)
+{
+	struct peer *p = peer_find(d, name);
+	char a[ADDR_STRLEN];
+
+	if (!d->pset || strcmp(name, d->cfg.node) == 0)
+		return;
+	if (!addr) {
+		if (!p)
+			return;
+		p->listed = false;
+		if (!p->ctl && !p->dial && !p->nheld) {
+			log_info("peer %s forgotten: the route store no longer lists it", name);
+			peer_free(p);
+		}
+		return;
+	}
+	if (!p) {
+		if (peer_count_known(d) >= (size_t)d->cfg.limits.peers) {
+			stats_limit(&d->stats, LIMIT_PEERS, 1);
+			log_ratelimited(log_warnx, "route store lists node %s: not kept, %d "
+					"peers known already ([limits] peers)", name,
+					d->cfg.limits.peers);
+			return;
+		}
+		p = peer_new(d, name);
+		if (!p)
+			return;
+	}
+	p->listed = true;
+	if (!p->ctl && !p->dial && !addr_equal(&p->addr, addr)) {
+		log_debug("peer %s at %s (route store)", name, addr_fmt(addr, a));
+		p->addr = *addr;
+		p->addr_known = true;
+	}
+	if (!on_demand(d))
+		peer_dial(p); /* full links: the lower name dials, as with a seed */
 }
 
 /* --- peers --------------------------------------------------------------------------- */
@@ -638,6 +812,7 @@ static struct peer *peer_new(struct daemon *d, const char *name)
 	chooser_init(&p->ch, d->cfg.udp_loss_max);
 	loop_timer_init(&p->probe, on_probe, p);
 	loop_timer_init(&p->drain, on_drain_timeout, p);
+	loop_timer_init(&p->wait, on_wait_timeout, p);
 	for (int i = 0; i < SUBSTRATE_MAX; i++) {
 		p->sub[i].p = p;
 		p->sub[i].id = i;
@@ -663,7 +838,8 @@ static void peer_free(struct peer *p)
 	loop_timer_stop(d->loop, &p->rekey);
 	loop_timer_stop(d->loop, &p->probe);
 	loop_timer_stop(d->loop, &p->drain);
-	held_free(p);
+	loop_timer_stop(d->loop, &p->wait);
+	held_free(p, DROP_NO_LINK);
 	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -673,10 +849,15 @@ static void peer_free(struct peer *p)
 	free(p);
 }
 
-/* We dial a named peer when our name is lower; the other side waits for us. */
+/* We dial a named peer when our name is lower; the other side waits for us. With links
+ * on demand, whichever side has frames waiting for the link dials. */
 static bool we_dial(const struct peer *p)
 {
-	return p->addr.ss_family != AF_UNSPEC && strcmp(p->d->cfg.node, p->name) < 0;
+	if (p->addr.ss_family == AF_UNSPEC)
+		return false;
+	if (on_demand(p->d))
+		return p->nheld > 0 && loop_timer_armed(&p->wait);
+	return strcmp(p->d->cfg.node, p->name) < 0;
 }
 
 
@@ -899,6 +1080,8 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 		link_close(p->ctl, "keepalive timeout");
 		return;
 	}
+	if (demand_idle(p, now))
+		return;
 	put_be64(buf, sizeof(buf), &off, now);
 	peer_send_ctl(p, FRAME_PING, 0, buf, sizeof(buf));
 	loop_timer_arm(p->d->loop, &p->keepalive, PEER_KEEPALIVE_MS);
@@ -977,7 +1160,7 @@ static void on_gc(struct loop_timer *t, void *arg)
 
 	for (struct peer *p = d->peers; p; p = next) {
 		next = p->next;
-		if (p->ctl || p->dial || (!p->ever_up && p->addr_known) ||
+		if (p->ctl || p->dial || p->listed || p->nheld || (!p->ever_up && p->addr_known) ||
 		    now - (p->ever_up ? p->since_ms : p->learned_ms) < forget || at_seed(d, p))
 			continue;
 		ps_of(d)->c[PC_HINTS_FORGOTTEN]++;
@@ -1016,7 +1199,7 @@ static void seed_dial(struct seed *s)
 	struct tunnel_link *lk;
 	struct peer_link *l;
 
-	if (s->dial || seed_reached(s))
+	if (s->dial || seed_reached(s) || on_demand(d))
 		return;
 	if (d->substrate->connect(ps_of(d)->tcp, &s->addr, ps_of(d)->tls, &lk) < 0) {
 		seed_schedule(s);
@@ -1169,7 +1352,7 @@ static void peer_down(struct peer *p, const char *why)
 	p->active = -1;
 	loop_timer_stop(d->loop, &p->probe);
 	loop_timer_stop(d->loop, &p->drain);
-	held_free(p);
+	held_free(p, DROP_NO_LINK);
 	p->drain_to = -2;
 	if (ps->ev && ps->ev->down)
 		ps->ev->down(p, why, ps->arg);
@@ -1404,7 +1587,7 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 	p->ctl = l;
 	p->ever_up = true;
 	p->hinted = false;
-	p->since_ms = p->last_rx_ms = loop_now(d->loop);
+	p->since_ms = p->last_rx_ms = p->used_ms = loop_now(d->loop);
 	p->backoff_ms = PEER_BACKOFF_MIN_MS;
 	p->substrates = h->substrates;
 	for (int i = 0; i < SUBSTRATE_MAX; i++)
@@ -1425,10 +1608,11 @@ static void ctl_bind(struct peer_link *l, const struct msg_hello *h)
 		snprintf(detail, sizeof(detail), "%s, %s", a, l->initiator ? "dialed" : "accepted");
 		events_peer(d->events, EVENT_PEER_UP, p->name, detail);
 	}
-	if (news)
+	if (news && !on_demand(d))
 		members_announce(p);
 	if (ps->ev && ps->ev->up)
 		ps->ev->up(p, ps->arg);
+	demand_flush(p);
 	data_dial_all(p);
 }
 
@@ -1552,6 +1736,8 @@ static void on_peers(struct peer *p, const uint8_t *buf, size_t len)
 		return;
 	}
 	ps->c[PC_MEMBERS_HEARD] += n;
+	if (on_demand(p->d))
+		return; /* the route store lists the nodes */
 	for (size_t i = 0; i < n; i++)
 		learn(p->d, &ps->members[i]);
 }
@@ -1646,6 +1832,8 @@ static void on_frame(struct tunnel_link *lk, const struct frame_hdr *h, const ui
 	p->last_rx_ms = loop_now(l->d->loop);
 	if (l != p->ctl)
 		chooser_rx(&p->ch, substrate_id(l->ops), p->last_rx_ms);
+	if (keeps_open(h->type))
+		p->used_ms = p->last_rx_ms;
 	switch (h->type) {
 	case FRAME_DATA:
 		p->sub[substrate_id(l->ops)].rx_packets++;
@@ -1950,6 +2138,10 @@ int peer_start(struct daemon *d, const struct peer_events *ev, void *arg)
 	err = seeds_set(d, &d->cfg);
 	if (err < 0)
 		goto fail;
+	if (on_demand(d))
+		log_info("links on demand (idle ones closed after %d s)%s: the route store lists "
+			 "the nodes", d->cfg.store.link_idle_s, d->cfg.nseeds ?
+			 ", seeds not dialed" : "");
 	return 0;
 fail:
 	peer_stop(d);
@@ -2002,6 +2194,8 @@ static const char *state_name(const struct peer *p)
 		return "up";
 	if (p->dial)
 		return "connecting";
+	if (on_demand(p->d))
+		return p->nheld ? "backoff" : "idle";
 	return we_dial(p) ? "backoff" : "down";
 }
 

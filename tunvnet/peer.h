@@ -65,6 +65,7 @@
 #define PEER_BACKOFF_MIN_MS   100
 #define PEER_BACKOFF_MAX_MS   5000
 #define PEER_HINT_DIALS_PER_S 20    /* dials to addresses only a hint gave us */
+#define PEER_DEMAND_WAIT_MS   5000  /* links on demand: frames wait this long for a link */
 #define PEER_POLICY_AUTO      (-1) /* peer.policy: the chooser picks; else a substrate id */
 #define PEER_POLICY_DEFAULT   (-2) /* peer.policy: the daemon's global policy */
 
@@ -136,6 +137,10 @@ struct peer {
 	uint64_t switches[SUBSTRATE_MAX]; /* switches to each substrate */
 	uint64_t failovers;           /* of them, because the one in use failed */
 	uint64_t held_drops;
+	/* Links on demand (peer.c): frames wait on held for a link until the wait timer. */
+	struct loop_timer wait;
+	uint64_t used_ms;             /* a frame other than keepalives, either way */
+	bool listed;                  /* the route store lists it (kept while down) */
 	uint64_t link_next;           /* the next data link number we dial (this session) */
 	struct loop_timer retry, keepalive, rekey;
 	uint32_t backoff_ms;
@@ -168,11 +173,18 @@ void peer_hint(struct daemon *d, const char *name, const struct sockaddr_storage
 
 struct peer *peer_find(struct daemon *d, const char *name);
 bool peer_is_up(const struct peer *p);
+/* Up, or (links on demand) a link can be made: frames sent to it go out or wait. */
+bool peer_can_send(const struct peer *p);
+/* The route store's directory (store.h): node listens at addr; NULL: it is gone. With
+ * links on demand the store is the only membership (seeds and PEERS are not used). */
+void peer_directory(struct daemon *d, const char *node, const struct sockaddr_storage *addr);
 size_t peer_count_up(const struct daemon *d);
 size_t peer_count_known(const struct daemon *d);
 
 /* Queues one DATA frame (FRAME_F_* flags, PEER_SEND_ORDERED) to p. 0, -ENOTCONN (no
- * link), -ENOBUFS (the link is backed up). */
+ * link), -ENOBUFS (the link is backed up). With links on demand a frame to a peer
+ * without a link waits for one (0), at most PEER_DEMAND_WAIT_MS; so does a control
+ * frame sent with peer_send_ctl. */
 int peer_send_data(struct peer *p, uint32_t flags, const void *pkt, size_t len);
 /* Queues one control frame to p, on its control link. */
 int peer_send_ctl(struct peer *p, uint8_t type, uint16_t flags, const void *buf, size_t len);

@@ -634,12 +634,19 @@ static void on_store_reconnected(void *arg)
 	free(c.e);
 }
 
+/* The store lists a node (or no longer does): the peers know where to find it. */
+static void on_store_node(const char *node, const struct sockaddr_storage *addr, void *arg)
+{
+	peer_directory(arg, node, addr);
+}
+
 int routing_store_start(struct daemon *d)
 {
 	const struct store_events ev = {
 		.entry = on_store_entry,
 		.committed = on_store_committed,
 		.reconnected = on_store_reconnected,
+		.node = on_store_node,
 		.arg = d,
 	};
 

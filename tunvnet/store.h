@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tunvnet/vip.h"
 
@@ -41,6 +42,9 @@ struct store_events {
 	/* The store answers again (after a start or an outage): this node's own entries
 	 * are published again (a lease that expired took their keys). */
 	void (*reconnected)(void *arg);
+	/* A store that keeps a directory of nodes (etcd): node registered that it listens
+	 * at addr; addr NULL: its registration is gone (it left, or its lease expired). */
+	void (*node)(const char *node, const struct sockaddr_storage *addr, void *arg);
 	void *arg;
 };
 

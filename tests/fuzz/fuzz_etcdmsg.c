@@ -3,11 +3,12 @@
  * node entries inside them. Every key-value handed up must be bounded and terminated;
  * a VIP entry accepted must name a valid node with an epoch >= 1 and encode back
  * (etcdmsg_vip_value) to a value that reads as the same entry; a watch message's length
- * must lie within the input. */
+ * must lie within the input; a node's address accepted must print and read back the same. */
 #include <errno.h>
 #include <string.h>
 
 #include "tests/fuzz/fuzz.h"
+#include "tunvnet/addr.h"
 #include "tunvnet/etcdmsg.h"
 #include "tunvnet/msg.h"
 
@@ -19,7 +20,25 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 
 	FUZZ_CHECK(strlen(kv->key) <= ETCDMSG_KEY_MAX && kv->value_len <= ETCDMSG_VALUE_MAX);
 	FUZZ_CHECK(kv->value[kv->value_len] == '\0' && kv->mod_rev >= 0);
-	etcdmsg_node_of("/tv", kv->key);
+	if (etcdmsg_node_of("/tv", kv->key)) {
+		struct sockaddr_storage a;
+		char ab[ADDR_STRLEN], *nv;
+
+		/* a node's address accepted prints as address:port and reads back the same */
+		if (!kv->deleted && etcdmsg_node_addr(kv, &a) == 0) {
+			struct sockaddr_storage b;
+
+			FUZZ_CHECK(addr_port(&a) != 0);
+			nv = etcdmsg_node_value(addr_fmt(&a, ab), "sha256:00");
+			FUZZ_CHECK(nv != NULL);
+			kv2 = *kv;
+			snprintf(kv2.value, sizeof(kv2.value), "%s", nv);
+			kv2.value_len = strlen(kv2.value);
+			free(nv);
+			FUZZ_CHECK(etcdmsg_node_addr(&kv2, &b) == 0 && addr_equal(&a, &b));
+		}
+		return;
+	}
 	if (etcdmsg_vip_entry("/tv", kv, &e) < 0)
 		return;
 	FUZZ_CHECK(e.store_rev == (uint64_t)kv->mod_rev);

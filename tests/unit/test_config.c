@@ -624,6 +624,21 @@ static void test_store(void **state)
 	assert_string_equal(cfg.store.endpoints[1], "https://e2:2379");
 	assert_string_equal(cfg.store.prefix, "/c1");
 	assert_int_equal(cfg.store.lease_ttl_s, 3);
+	assert_true(cfg.store.on_demand); /* unsaid: on demand with etcd */
+	assert_int_equal(cfg.store.link_idle_s, 60);
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\netcd_endpoints = "
+	    "http://198.18.0.201:2379\nlinks = full\nlink_idle = 0\n", base);
+	assert_int_equal(load_text(fx, text, &cfg, &errs), 0);
+	free(errs);
+	assert_false(cfg.store.on_demand);
+	assert_int_equal(cfg.store.link_idle_s, 0);
+	fmt(text, sizeof(text), "%s[store]\nlinks = on_demand\n", base);
+	expect(fx, text, "t.conf:11: [store] links = on_demand needs route_store = etcd (the "
+		   "mesh spreads routes over a link to every node)\n");
+	fmt(text, sizeof(text), "%s[store]\nroute_store = etcd\netcd_endpoints = http://e:2379\n"
+	    "links = some\nlink_idle = -1\n", base);
+	expect(fx, text, "t.conf:13: [store] links: \"some\" is neither \"on_demand\" nor "
+		   "\"full\"\nt.conf:14: [store] link_idle: \"-1\" is not a number\n");
 	fmt(text, sizeof(text), "%s[store]\nroute_store = zk\netcd_endpoints = ftp://x\n"
 	    "etcd_prefix = c1/\nlease_ttl = 1\netcd_cert = c.pem\n", base);
 	expect(fx, text, "t.conf:11: [store] route_store: \"zk\" is neither \"mesh\" nor \"etcd\"\n"
