@@ -12,57 +12,23 @@ job "$P-j1" 1 0
 job "$P-j3" 3 0
 check "n1 and n3 route both jobs" wait_jobs_routed 30
 
-spawn jx "$P-j3" timeout 240 python3 -c '
-import hashlib, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-c, _ = s.accept()
-h, n = hashlib.sha256(), 0
-buf = bytearray(1 << 20)
-while True:
-    k = c.recv_into(buf)
-    if not k:
-        break
-    h.update(memoryview(buf)[:k])
-    n += k
-print(n, h.hexdigest())' "${VIP4[$P-j3]}" $PORT >"$T/recv"
+STREAM=$ROOT/tests/tools/checkstream.py
+spawn jx "$P-j3" timeout 240 python3 "$STREAM" recv "${VIP4[$P-j3]}" $PORT >"$T/recv" 2>"$T/recv.err"
 srv=$!
 wait_until 30 listening "$P-j3" $PORT || bad "the receiver does not listen on port $PORT"
 
-jx "$P-j1" timeout 240 python3 -c '
-import hashlib, os, socket, struct, sys, time
-dst, port, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-end = time.time() + 30
-while True:
-    try:
-        s = socket.create_connection((dst, port), timeout=2)
-        break
-    except OSError:
-        if time.time() > end:
-            raise
-        time.sleep(0.1)
-s.settimeout(60)
-block = os.urandom(1 << 20)
-h, t0 = hashlib.sha256(), time.time()
-for i in range(mib):
-    chunk = struct.pack("<Q", i) + block[8:]   # every MiB differs
-    h.update(chunk)
-    s.sendall(chunk)
-s.shutdown(socket.SHUT_WR)
-s.recv(1)   # the receiver closes when it has read everything
-dt = time.time() - t0
-print(mib << 20, h.hexdigest(), "%.2f" % dt)' "${VIP4[$P-j3]}" $PORT "$MIB" >"$T/send" 2>"$T/send.err"
+jx "$P-j1" timeout 240 python3 "$STREAM" send "${VIP4[$P-j3]}" $PORT --mib "$MIB" --timeout 60 \
+	>"$T/send" 2>"$T/send.err"
 src=$?
 wait "$srv"
 read -r sbytes shash secs <"$T/send" 2>/dev/null
 read -r rbytes rhash <"$T/recv" 2>/dev/null
-if [ "$src" = 0 ] && [ -n "${shash:-}" ] && [ "${shash:-}" = "${rhash:-}" ] && [ "$sbytes" = "$rbytes" ]; then
+if [ "$src" = 0 ] && [ -n "${shash:-}" ] && [ "${shash:-}" = "${rhash:-}" ] &&
+	[ "${sbytes:-}" = $((MIB << 20)) ] && [ "$sbytes" = "${rbytes:-}" ]; then
 	ok "$MIB MiB over TCP $P-j1 (n1) -> $P-j3 (n3): same sha256 on both ends"
 	info "$(awk -v b="$sbytes" -v s="$secs" 'BEGIN { printf "TCP throughput %.2f Gbit/s (%d MiB in %.1f s)", b * 8 / s / 1e9, b / 1048576, s }')"
 else
-	sed 's/^/    /' "$T/send.err"
+	sed 's/^/    /' "$T/send.err" "$T/recv.err"
 	bad "TCP transfer: sender exit $src, sent ${sbytes:-?} B ${shash:-?}, received ${rbytes:-?} B ${rhash:-?}"
 fi
 

@@ -81,7 +81,7 @@ restart ""
 touch "$T/stop"
 for p in "${SENDERS[@]}" "${RECEIVERS[@]}"; do wait "$p"; done
 for n in "${NAMES[@]}"; do
-	read -r sb sh <"$T/$n.send" 2>/dev/null
+	read -r sb sh _ <"$T/$n.send" 2>/dev/null
 	read -r rb rh <"$T/$n.recv" 2>/dev/null
 	if [ -n "${sb:-}" ] && [ "${sb:-}" = "${rb:-}" ] && [ "${sh:-}" = "${rh:-}" ]; then
 		ok "stream $n: all $sb bytes arrived, sha256 equal"

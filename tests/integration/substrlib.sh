@@ -28,45 +28,13 @@ link_tx() {
 # every byte hashed on both ends; stream_check says whether both ends agree.
 stream_start() {
 	local src=$1 dst=$2 port=$3 secs=$4 rate=${5:-0}
-	spawn jx "$dst" timeout $((secs + 60)) python3 -c '
-import hashlib, socket, sys
-s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-c, _ = s.accept()
-h, n = hashlib.sha256(), 0
-buf = bytearray(1 << 20)
-while True:
-    k = c.recv_into(buf)
-    if not k:
-        break
-    h.update(memoryview(buf)[:k])
-    n += k
-c.sendall(b"x")
-print(n, h.hexdigest())' "${VIP4[$dst]}" "$port" >"$T/recv.$port"
+	spawn jx "$dst" timeout $((secs + 60)) python3 "$ROOT/tests/tools/checkstream.py" recv \
+		"${VIP4[$dst]}" "$port" >"$T/recv.$port" 2>"$T/recv.$port.err"
 	STREAM_RECV=$!
 	wait_until 30 listening "$dst" "$port" || bad "the receiver does not listen on port $port"
-	spawn jx "$src" timeout $((secs + 60)) python3 -c '
-import hashlib, os, socket, struct, sys, time
-dst, port, secs, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-s = socket.create_connection((dst, port), timeout=10)
-s.settimeout(60)
-block = os.urandom(1 << 16)
-h, n, i, t0 = hashlib.sha256(), 0, 0, time.time()
-while time.time() - t0 < secs:
-    chunk = struct.pack("<Q", i) + block[8:]
-    i += 1
-    h.update(chunk)
-    s.sendall(chunk)
-    n += len(chunk)
-    if rate > 0:
-        ahead = n / (rate * 1e6) - (time.time() - t0)
-        if ahead > 0:
-            time.sleep(ahead)
-s.shutdown(socket.SHUT_WR)
-s.recv(1)
-print(n, h.hexdigest(), "%.2f" % (time.time() - t0))' "${VIP4[$dst]}" "$port" "$secs" "$rate" >"$T/send.$port" 2>"$T/send.$port.err"
+	spawn jx "$src" timeout $((secs + 60)) python3 "$ROOT/tests/tools/checkstream.py" send \
+		"${VIP4[$dst]}" "$port" --seconds "$secs" --rate "$rate" --timeout 60 \
+		>"$T/send.$port" 2>"$T/send.$port.err"
 	STREAM_SEND=$!
 }
 
@@ -80,7 +48,7 @@ stream_check() {
 	if [ -n "${sh:-}" ] && [ "${sh:-}" = "${rh:-}" ] && [ "${sb:-}" = "${rb:-}" ]; then
 		ok "$what: $((sb / 1048576)) MiB in ${st}s, the same sha256 on both ends"
 	else
-		sed 's/^/    /' "$T/send.$port.err"
+		sed 's/^/    /' "$T/send.$port.err" "$T/recv.$port.err"
 		bad "$what: sent ${sb:-?} B ${sh:-?}, received ${rb:-?} B ${rh:-?}"
 	fi
 }

@@ -20,52 +20,31 @@ if l['role'] == 'data' and l['substrate'] == 'verbs'][0])" 2>/dev/null
 
 # start_receiver: the receiving end in $P-j2 (its PID in $srv), once it listens.
 start_receiver() {
-	spawn jx "$P-j2" timeout 120 python3 -c '
-import hashlib, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-c, _ = s.accept()
-h, n = hashlib.sha256(), 0
-buf = bytearray(1 << 20)
-while True:
-    k = c.recv_into(buf)
-    if not k:
-        break
-    h.update(memoryview(buf)[:k])
-    n += k
-print(n, h.hexdigest())' "${VIP4[$P-j2]}" $PORT >"$T/recv"
+	spawn jx "$P-j2" timeout 120 python3 "$ROOT/tests/tools/checkstream.py" recv \
+		"${VIP4[$P-j2]}" $PORT >"$T/recv" 2>"$T/recv.err"
 	srv=$!
 	wait_until 30 listening "$P-j2" $PORT || bad "the receiver does not listen"
 }
-# send MIB [FAULT_AT_MIB]: sends MIB MiB; at FAULT_AT_MIB, touches $T/fault and waits
-# until $T/faulted exists before going on.
+# send_stream MIB [FAULT_AT_MIB]: sends MIB MiB (from $P-j1, to start_receiver's end); at
+# FAULT_AT_MIB, touches $T/fault and waits until $T/faulted exists before going on.
 send_stream() {
-	jx "$P-j1" timeout 120 python3 -c '
-import hashlib, os, socket, struct, sys, time
-dst, port, mib, at, tdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-s = socket.create_connection((dst, port), timeout=10)
-s.settimeout(60)
-block = os.urandom(1 << 20)
-h = hashlib.sha256()
-for i in range(mib):
-    if i == at:
-        open(tdir + "/fault", "w").close()
-        end = time.time() + 30
-        while not os.path.exists(tdir + "/faulted") and time.time() < end:
-            time.sleep(0.05)
-    chunk = struct.pack("<Q", i) + block[8:]
-    h.update(chunk)
-    s.sendall(chunk)
-s.shutdown(socket.SHUT_WR)
-s.recv(1)
-print(mib << 20, h.hexdigest())' "${VIP4[$P-j2]}" $PORT "$1" "${2:--1}" "$T" >"$T/send"
+	local fault=()
+	[ -n "${2:-}" ] && fault=(--fault-at "$2" "$T")
+	echo $(($1 << 20)) >"$T/send.want"  # a file: send_stream may run in the background
+	jx "$P-j1" timeout 120 python3 "$ROOT/tests/tools/checkstream.py" send \
+		"${VIP4[$P-j2]}" $PORT --mib "$1" "${fault[@]}" --timeout 60 >"$T/send" 2>"$T/send.err"
 }
+# same_stream: both ends of the last stream saw all its bytes, with the same sha256 (else
+# says what each end saw, and why a side failed).
 same_stream() {
-	local sb sh rb rh
-	read -r sb sh <"$T/send" 2>/dev/null
+	local sb sh rb rh want
+	read -r want <"$T/send.want"
+	read -r sb sh _ <"$T/send" 2>/dev/null
 	read -r rb rh <"$T/recv" 2>/dev/null
-	[ -n "${sb:-}" ] && [ "$sb" = "${rb:-}" ] && [ "$sh" = "${rh:-}" ]
+	[ -n "${sb:-}" ] && [ "$sb" = "$want" ] && [ "$sb" = "${rb:-}" ] &&
+		[ "$sh" = "${rh:-}" ] && return 0
+	echo "    sent ${sb:-?} B ${sh:-?}, received ${rb:-?} B ${rh:-?}"
+	sed 's/^/    /' "$T/send.err" "$T/recv.err" 2>/dev/null
+	return 1
 }
 
