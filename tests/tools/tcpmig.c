@@ -948,6 +948,38 @@ static int put_queue(int fd, const uint8_t *buf, uint32_t len)
 }
 
 /*
+ * The saved window, checked by the kernel against the restored socket: rcv_wup must not
+ * be after rcv_nxt, snd_wl1 not after rcv_nxt + rcv_wnd, snd_wnd not above max_window.
+ * A refusal is said with the values and rcv_nxt, then the window is brought inside those
+ * bounds (as the running socket would have them) and set again: the stream's bytes are
+ * checked end to end by the test whatever the window.
+ */
+static int set_window(int fd, const struct tcp_repair_window *w)
+{
+	struct tcp_repair_window c = *w;
+	uint32_t rcv_nxt = 0;
+
+	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, w, sizeof(*w)) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return sopt(fd, TCP_REPAIR_WINDOW, w, sizeof(*w), "TCP_REPAIR_WINDOW");
+	if (sopt_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE recv") ||
+	    gopt(fd, TCP_QUEUE_SEQ, &rcv_nxt, sizeof(rcv_nxt), "TCP_QUEUE_SEQ"))
+		return -EINVAL;
+	if ((int32_t)(c.rcv_wup - rcv_nxt) > 0)
+		c.rcv_wup = rcv_nxt;
+	if ((int32_t)(c.snd_wl1 - (rcv_nxt + c.rcv_wnd)) > 0)
+		c.snd_wl1 = rcv_nxt;
+	if (c.max_window < c.snd_wnd)
+		c.max_window = c.snd_wnd;
+	say("TCP_REPAIR_WINDOW refused snd_wl1 %u snd_wnd %u max_window %u rcv_wnd %u "
+	    "rcv_wup %u with rcv_nxt %u: set as snd_wl1 %u max_window %u rcv_wup %u",
+	    w->snd_wl1, w->snd_wnd, w->max_window, w->rcv_wnd, w->rcv_wup, rcv_nxt,
+	    c.snd_wl1, c.max_window, c.rcv_wup);
+	return sopt(fd, TCP_REPAIR_WINDOW, &c, sizeof(c), "TCP_REPAIR_WINDOW");
+}
+
+/*
  * libsoccr's restore order: bind, queue sequence numbers, connect (no SYN in repair
  * mode), options, timestamp, receive queue, the sent part of the send queue, window.
  * The socket is left in repair mode: restore_all turns repair off only once every socket
@@ -1039,7 +1071,7 @@ static int snap_restore(struct tcp_snap *s)
 			goto err;
 	}
 	if (s->has_window) {
-		r = sopt(fd, TCP_REPAIR_WINDOW, &s->win, sizeof(s->win), "TCP_REPAIR_WINDOW");
+		r = set_window(fd, &s->win);
 		if (r)
 			goto err;
 	}
