@@ -2302,7 +2302,7 @@ json_t *peer_list_json(struct daemon *d)
 		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "failovers",
 				    json_integer((json_int_t)p->failovers));
 	}
-	for (int i = 0; ps && i < ps->nseeds; i++) {
+	for (int i = 0; ps && !on_demand(d) && i < ps->nseeds; i++) {
 		if (ps->seeds[i].is_self || seed_reached(&ps->seeds[i]))
 			continue;
 		json_array_append_new(arr, json_pack(
