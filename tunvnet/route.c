@@ -50,28 +50,41 @@ static bool valid(const struct vip *v)
 	return v->family == AF_INET || v->family == AF_INET6;
 }
 
-/* An IPv4 VIP is hashed and compared on its 4 address bytes only, so that stray bytes in
- * a[4..15] cannot make two copies of one address into two routes. A multiply-fold: the
- * high half of the product, where it mixes best, folded into the low bits the slot index
- * takes. */
-static inline __attribute__((always_inline)) uint64_t hash(const struct vip *v)
+static inline __attribute__((always_inline)) uint64_t fmix(uint64_t x)
 {
-	uint64_t lo, hi = 0, h;
-
-	if (v->family == AF_INET) {
-		uint32_t w;
-
-		memcpy(&w, v->a, 4);
-		lo = w;
-	} else {
-		memcpy(&lo, v->a, 8);
-		memcpy(&hi, v->a + 8, 8);
-	}
-	h = (lo ^ (hi * 0xc4ceb9fe1a85ec53ULL) ^ v->family) * 0x9e3779b97f4a7c15ULL;
-	return h ^ h >> 32;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
 }
 
-static size_t home(const struct route_table *t, const struct vip *v)
+/* An IPv4 VIP is hashed and compared on its 4 address bytes only, so that stray bytes in
+ * a[4..15] cannot make two copies of one address into two routes. An IPv6 VIP's high
+ * word goes through a folded multiply (the 128-bit product's halves xored: every bit of
+ * it reaches every bit of the result) rather than a second finaliser: fewer instructions.
+ * The final fmix spreads structured VIPs (198.19.0.1, .2 ..., fd00:19::1, ::2 ...) like
+ * random ones: about 80 % of them sit in their home slot at 1M routes, whatever the
+ * pattern (cheaper multiplicative hashes left as few as 20 % of some patterns at home). */
+static inline __attribute__((always_inline)) uint64_t hash(const struct vip *v)
+{
+	uint64_t lo, hi;
+	unsigned __int128 p;
+	uint32_t w;
+
+	if (v->family == AF_INET) {
+		memcpy(&w, v->a, 4);
+		return fmix(w ^ ((uint64_t)AF_INET << 32));
+	}
+	memcpy(&lo, v->a, 8);
+	memcpy(&hi, v->a + 8, 8);
+	p = (unsigned __int128)(hi ^ v->family ^ 0x9e3779b97f4a7c15ULL) * 0x2545f4914f6cdd1dULL;
+	return fmix(lo ^ (uint64_t)p ^ (uint64_t)(p >> 64));
+}
+
+static inline __attribute__((always_inline)) size_t home(const struct route_table *t,
+							  const struct vip *v)
 {
 	return (size_t)hash(v) & t->mask;
 }
@@ -316,10 +329,13 @@ get_slow(const struct route_table *t, const struct vip *v)
 static inline __attribute__((always_inline)) const struct route_entry *
 get(const struct route_table *t, const struct vip *v)
 {
-	const struct route_entry *s = &t->slot[home(t, v)];
+	size_t i = home(t, v);
+	const struct route_entry *s = &t->slot[i];
 	uint64_t lo, hi;
 
 	words(v, &lo, &hi);
+	/* The next slot, where the probe goes when v is not at home: on its way meanwhile. */
+	__builtin_prefetch(&t->slot[(i + 1) & t->mask]);
 	if (__builtin_expect(!differs(s, v, lo, hi), 1))
 		return s;
 	return get_slow(t, v);
