@@ -12,15 +12,16 @@
  * Lookup speed. At 1M routes the array is 160 MiB and nearly every lookup misses the
  * cache; what a lookup then costs is how many of them the CPU runs at once, which is set
  * by how few instructions, cache lines and mispredicted branches each takes
- * (bench_route). Measured on a loaded 2-core VM: reading a second slot costs more than an
- * occasional mispredicted branch, and a compact key array beside the entries (its line,
- * then the entry's: two dependent misses) was slower than one slot. So a lookup hashes
- * with two multiplications, compares its home slot without a branch and takes the one
- * branch that says "found at home"; the probe (find) is out of line. Insertion is
- * home-first: a new VIP whose home slot holds an entry displaced from elsewhere takes
- * that slot and the displaced entry moves on along its run, so that as many VIPs as can
- * sit in their home slot (about 80 % at the load of 1M routes, against about 70 % first
- * come first served).
+ * (bench_route). Measured on a loaded 2-core VM (DRAM about 300 ns away): reading a
+ * second slot costs more than an occasional mispredicted branch, and a compact key array
+ * beside the entries (its line, then the entry's: two dependent misses) was slower than
+ * one slot. So a lookup compares its home slot without a branch and takes one branch
+ * that says "found at home", prefetching the next slot for when it is not; the probe
+ * (find) is out of line. Insertion is home-first: a new VIP whose home slot holds an
+ * entry displaced from an earlier home takes that slot, and the displaced entry moves on
+ * along its run, so that as many VIPs sit in their home slot as can (at 1M routes, load
+ * 0.48: 79.6 %, the most possible, (1 - e^-load) / load, against 76.2 % first come first
+ * served).
  *
  * The hash is our own rather than vip_hash(): it is inlined in the lookup and needs no
  * seed, because VIPs come from authenticated peers and a peer able to pick colliding
