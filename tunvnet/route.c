@@ -67,7 +67,7 @@ static inline __attribute__((always_inline)) uint64_t fmix(uint64_t x)
  * it reaches every bit of the result) rather than a second finaliser: fewer instructions.
  * The final fmix spreads structured VIPs (198.19.0.1, .2 ..., fd00:19::1, ::2 ...) like
  * random ones: about 80 % of them sit in their home slot at 1M routes, whatever the
- * pattern (cheaper multiplicative hashes left as few as 20 % of some patterns at home). */
+ * pattern (the cheaper multiplicative hashes tried left under 20 % of some at home). */
 static inline __attribute__((always_inline)) uint64_t hash(const struct vip *v)
 {
 	uint64_t lo, hi;
