@@ -40,6 +40,7 @@
 #define DIRECT_MIN     (16 * 1024)        /* frames from this size are not copied */
 #define SOCK_BUF       (4 * 1024 * 1024)
 #define READS_PER_WAKE 16
+#define TLS_READS_PER_WAKE 4   /* TLS records (16 KiB): control frames cost more to apply */
 #define USER_TIMEOUT_MS 10000
 #define ACCEPT_PAUSE_MS 100                /* out of fds: accept again after this */
 #define TLS_RECORD      0x16               /* the first byte of a TLS handshake */
@@ -418,7 +419,9 @@ static void on_io(struct loop_io *io, uint32_t events, void *arg)
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		/* A TLS link also drains what OpenSSL decrypted already: epoll cannot see it. */
-		for (int i = 0; i < READS_PER_WAKE || (lk->ssl && SSL_pending(lk->ssl) > 0); i++) {
+		int reads = lk->ssl ? TLS_READS_PER_WAKE : READS_PER_WAKE;
+
+		for (int i = 0; i < reads || (lk->ssl && SSL_pending(lk->ssl) > 0); i++) {
 			ssize_t n = link_read(lk);
 
 			if (n < 0)
