@@ -438,10 +438,11 @@ static void on_probe(struct loop_timer *t, void *arg)
 			send_probe(p, id, PROBE_TRAIN, p->train_no, (uint8_t)i,
 				   CHOOSER_TRAIN_BYTES);
 			/* each probe its own send: a shaper sees packets, not one GSO batch
-			 * it lets through whole */
-			p->sub[id].link->ops->flush(p->sub[id].link->lk);
+			 * it lets through whole (a send or a flush that fails closes the
+			 * link) */
 			if (!p->sub[id].link)
 				break;
+			p->sub[id].link->ops->flush(p->sub[id].link->lk);
 		}
 	}
 	peer_choose(p);
