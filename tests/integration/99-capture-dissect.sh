@@ -55,6 +55,10 @@ capture() {
 	job "$P-j1" 1 0
 	job "$P-j2" 2 0
 	check "$mode: both nodes route both jobs" wait_jobs_routed 10
+	# DATA goes on the control link (TLS: not decodable here) until the data link is up;
+	# a loaded machine may take a while to make it
+	check "$mode: n1's data link to n2 is up" wait_until 30 eval \
+		'[ "$(peer_field 1 n2 "sum(1 for l in e[\"links\"] if l[\"role\"] == \"data\")")" -ge 1 ]'
 	A=${VIP4[$P-j1]}
 	B=${VIP4[$P-j2]}
 	spawn jx "$P-j2" iperf3 -s -B "$B" -p 5201 -1 >/dev/null 2>&1
