@@ -87,15 +87,5 @@ sys.exit(0 if len(d["conns"]) == int(sys.argv[2]) and
          all(c["state"] == "open" for c in d["conns"]) else 1)' "$(mig_status)" $CONNS
 }
 check "X's connections are open after 3 moves" all_open
-mig_stop
-rc=$?
-wait "$srv"
-src=$?
-if [ $rc = 0 ] && [ $src = 0 ] &&
-   res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
-	ok "clean end, every byte checked in order at both ends, no reset: $res"
-else
-	sed 's/^/    /' "$(mig_out)" "$MIG_DIR/srv.out" | tail -n 20
-	bad "end: client exit $rc, server exit $src: ${res:-}"
-fi
+mig_end "$srv"
 finish

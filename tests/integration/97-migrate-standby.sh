@@ -84,15 +84,5 @@ else
 fi
 info "$(( ($(now_us) - t_act) / 1000 )) ms since the activate"
 
-mig_stop
-rc=$?
-wait "$srv"
-src=$?
-if [ $rc = 0 ] && [ $src = 0 ] &&
-   res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
-	ok "clean end, every byte checked in order at both ends, no reset: $res"
-else
-	sed 's/^/    /' "$(mig_out)" "$MIG_DIR/srv.out" | tail -n 20
-	bad "end: client exit $rc, server exit $src: ${res:-}"
-fi
+mig_end "$srv"
 finish

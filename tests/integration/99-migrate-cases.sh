@@ -146,17 +146,7 @@ else
 	bad "B: UDP across suspend/resume: sent/received/lost/dup/reordered = ${res:-?}"
 fi
 
-mig_stop
-rc=$?
-wait "$srv"
-src=$?
-if [ $rc = 0 ] && [ $src = 0 ] &&
-   res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
-	ok "A+B: clean end, every byte checked in order at both ends, no reset: $res"
-else
-	sed 's/^/    /' "$(mig_out)" "$MIG_DIR/srv.out" | tail -n 12
-	bad "A+B: end: client exit $rc, server exit $src: ${res:-}"
-fi
+mig_end "$srv" "A+B: "
 
 # --- C. two nodes activate one VIP at once --------------------------------------------
 VC=198.19.1.20

@@ -352,3 +352,21 @@ mig_stop() {
 	kill -TERM "$MIG_PID" 2>/dev/null
 	wait "$MIG_PID"
 }
+
+# mig_end SRV [LABEL]: the end of a test's stream: the client ended cleanly (mig_stop),
+# its server SRV (output in $MIG_DIR/srv.out) exits 0, and both ends' totals say every
+# byte arrived in order with no reset. LABEL prefixes the ok / FAIL line.
+mig_end() {
+	local srv=$1 label=${2:-} rc src res=""
+	mig_stop
+	rc=$?
+	wait "$srv"
+	src=$?
+	if [ $rc = 0 ] && [ $src = 0 ] &&
+	   res=$(python3 "$MIGPY" totals "$(mig_out)" "$MIG_DIR/srv.out"); then
+		ok "${label}clean end, every byte checked in order at both ends, no reset: $res"
+	else
+		sed 's/^/    /' "$(mig_out)" "$MIG_DIR/srv.out" | tail -n 20
+		bad "${label}end: client exit $rc, server exit $src: ${res:-}"
+	fi
+}
