@@ -1,7 +1,5 @@
 #include "tunvnet/etcdmsg.h"
 
-#include "tunvnet/addr.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -10,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tunvnet/addr.h"
 #include "tunvnet/msg.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
