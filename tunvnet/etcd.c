@@ -43,7 +43,13 @@ struct etcd {
 	struct httpc_req *watch;
 	struct httpc_req *keep;
 	int64_t lease;           /* 0: none yet, or lost */
-	int64_t applied;         /* the last revision applied */
+	int64_t applied;         /* the last revision applied (a read's, or the watch's last
+				  * event's: the watch goes on from the next) */
+	/* What a txn's reply said of a key before the watch got there: the revision it
+	 * reported (as store_rev) per VIP. An older event of that key, still on its way on
+	 * the watch, is stale and skipped. Freed once the watch is past them all. */
+	struct route_table *ahead;
+	int64_t ahead_max;
 	bool full_read;          /* the next (re)connect reads the prefix whole */
 	struct route_table *seen_in_read; /* a full read's VIPs (what is not there is gone) */
 	int64_t read_rev;        /* a full read's snapshot (its first page's revision) */
@@ -113,6 +119,39 @@ static void report(struct etcd *s, const struct route_entry *e)
 		s->ev.entry(e, s->ev.arg);
 }
 
+/* A txn's reply reported what the store holds for v at revision rev, ahead of the watch. */
+static void report_ahead(struct etcd *s, const struct route_entry *e, int64_t rev)
+{
+	struct route_entry a = { .vip = e->vip, .store_rev = (uint64_t)rev };
+
+	report(s, e);
+	if (!s->ahead && route_table_new(&s->ahead) < 0)
+		return;
+	route_set(s->ahead, &a);
+	if (rev > s->ahead_max)
+		s->ahead_max = rev;
+}
+
+/* An event of v at revision rev older than what a txn's reply reported. */
+static bool behind(const struct etcd *s, const struct vip *v, int64_t rev)
+{
+	const struct route_entry *a = s->ahead ? route_get(s->ahead, v) : NULL;
+
+	return a && rev > 0 && (uint64_t)rev < a->store_rev; /* (0: a revision not given) */
+}
+
+/* The watch got to revision rev. */
+static void watched(struct etcd *s, int64_t rev)
+{
+	if (rev > s->applied)
+		s->applied = rev;
+	if (s->ahead && s->applied >= s->ahead_max) {
+		route_table_free(s->ahead);
+		s->ahead = NULL;
+		s->ahead_max = 0;
+	}
+}
+
 /* One key-value from a read, a watch event or a txn's read-back. */
 static void on_kv(const struct etcd_kv *kv, void *arg)
 {
@@ -125,9 +164,21 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 	if (etcdmsg_vip_entry(s->cfg->prefix, kv, &e) == 0) {
 		if (s->seen_in_read)
 			route_update(s->seen_in_read, &e);
-		report(s, &e);
+		if (behind(s, &e.vip, kv->mod_rev)) {
+			char vb[VIP_STRLEN];
+
+			log_debug("route store: %s at revision %lld is older than what this "
+				  "node's txn was told: skipped", vip_fmt(&e.vip, vb),
+				  (long long)kv->mod_rev);
+		} else {
+			report(s, &e);
+		}
+		if (s->phase != PH_READ)
+			watched(s, kv->mod_rev);
 		return;
 	}
+	if (s->phase != PH_READ)
+		watched(s, kv->mod_rev);
 	node = etcdmsg_node_of(s->cfg->prefix, kv->key);
 	if (node && kv->deleted) {
 		log_info("node %s left the route store (lease expired or revoked): its VIPs "
@@ -160,7 +211,9 @@ static void find_gone(const struct route_entry *e, void *arg)
 {
 	struct gone_ctx *g = arg;
 
-	if (e->withdrawn || e->store_rev == 0 || route_get(g->s->seen_in_read, &e->vip))
+	/* (an entry newer than the read's snapshot: a txn's reply told of it since) */
+	if (e->withdrawn || e->store_rev == 0 || e->store_rev > (uint64_t)g->s->read_rev ||
+	    route_get(g->s->seen_in_read, &e->vip))
 		return;
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 64;
@@ -225,8 +278,6 @@ static size_t on_watch_data(const char *buf, size_t len, void *arg)
 			fail(s, "watch canceled");
 			break;
 		}
-		if (r.revision > s->applied)
-			s->applied = r.revision;
 		if (r.created && s->phase == PH_WATCH) {
 			s->phase = PH_UP;
 			s->reachable = true;
@@ -301,7 +352,8 @@ static void on_read(struct httpc_req *rq, int err, long status, const char *body
 		return;
 	}
 	end_full_read(s);
-	s->applied = s->read_rev;
+	s->applied = 0;
+	watched(s, s->read_rev);
 	s->full_read = false;
 	start_watch(s);
 }
@@ -478,7 +530,7 @@ static void on_readback(const struct etcd_kv *kv, void *arg)
 			p->seen[i] = e.store_rev;
 		} else {
 			p->lost = true;
-			report(p->s, &e);
+			report_ahead(p->s, &e, kv->mod_rev);
 		}
 	}
 }
@@ -505,7 +557,7 @@ static void on_txn(struct httpc_req *rq, int err, long status, const char *body,
 			struct route_entry e = p->e[i];
 
 			e.store_rev = e.withdrawn ? 0 : (uint64_t)r.revision;
-			report(s, &e);
+			report_ahead(s, &e, r.revision);
 		}
 		pub_end(p, 0, "");
 		return;
@@ -641,6 +693,7 @@ static void stop(struct daemon *d)
 	loop_timer_stop(d->loop, &s->keepalive);
 	httpc_free(s->http); /* setup, watch, keep: freed with it */
 	route_table_free(s->seen_in_read);
+	route_table_free(s->ahead);
 	free(s);
 	d->etcd = NULL;
 }

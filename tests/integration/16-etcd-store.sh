@@ -8,11 +8,16 @@
 #     CONFLICT naming the winner and its job is back on standby.
 #  C. etcd stopped during traffic: the traffic goes on; an attach fails with an error
 #     naming the store; etcd back: an attach works and the next move converges.
-#  D. a node's daemon killed: its VIPs are withdrawn on every node within the lease TTL
+#  D. a watch that lags behind the txns: n2 talks to etcd through a relay on the underlay
+#     (tests/tools/underlay.py relay --hold) that holds back what its watch brings. A VIP's
+#     key is written again as it is (what its node does republishing after a reconnect),
+#     then n2 takes the VIP over; the watch, let go, brings the older write after n2's
+#     txn was answered: n2 keeps the job, and every node routes the VIP to n2.
+#  E. a node's daemon killed: its VIPs are withdrawn on every node within the lease TTL
 #     (plus the watch's delivery), and a sender gets ICMP unreachable.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
-need ping python3 etcdctl
+need ping python3 etcdctl nft ss
 [ -x /usr/bin/etcd ] || abort "etcd is not installed (scripts/deps.sh: etcd-server)"
 export VNET_ETCD=1 VNET_LEASE_TTL=3
 TTL=3
@@ -134,24 +139,80 @@ if out=$(ctl 3 activate --vip "$V2" 2>&1); then ok "C: activate on n3 after the 
 else bad "C: activate on n3: $out"; fi
 check "C: the move converges: every node routes $V2 to n3" wait_until 15 routes_ok "$V2" 3
 
-# --- D. a node's daemon killed ----------------------------------------------------------
+# --- D. a watch that lags behind the txns -----------------------------------------------
+X=$P-x60
+HOLD=$T/hold
+outsider "$X" 198.18.0.60
+: >"$T/relay.log"
+spawn ip netns exec "$X" python3 "$ROOT/tests/tools/underlay.py" relay \
+	--listen 198.18.0.60:2379 --to 198.18.0.201:2379 --hold "$HOLD" --log "$T/relay.log"
+wait_until 10 grep -q ready "$T/relay.log" || abort "D: the relay did not start"
+# n2's new connections to etcd go to the relay; the ones it has are cut
+watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
+ip netns exec "$P-n2" nft -f - <<NFT || abort "D: nft"
+table ip tvhold {
+	chain out {
+		type nat hook output priority -100;
+		ip daddr 198.18.0.201 tcp dport 2379 dnat to 198.18.0.60:2379
+	}
+}
+NFT
+ip netns exec "$P-n2" ss -K dst 198.18.0.201 dport = 2379 >/dev/null 2>&1 ||
+	abort "D: ss -K (SOCK_DESTROY) refused"
+check "D: n2 watches etcd through the relay" wait_until 20 eval \
+	'grep -q "watch$" "$T/relay.log" &&
+	 [ "$(grep -c "route store etcd.*watching" "$CDIR/n2.log")" -gt "$watching" ]'
+VE=198.19.1.60
+KE=/$P/vip/$VE
+ip netns add "$P-je1" && ip netns add "$P-je2" || abort "D: netns"
+JOBS+=("$P-je1" "$P-je2")
+ctl 1 attach --netns "$P-je1" --vip $VE >/dev/null || abort "D: attach on n1"
+check "D: $VE routed to n1 everywhere" wait_until 15 routes_ok $VE 1
+ctl 2 attach --netns "$P-je2" --vip $VE --standby >/dev/null || bad "D: standby on n2"
+ctl 1 suspend --vip $VE >/dev/null || bad "D: suspend on n1"
+: >"$HOLD"
+etcd1() {
+	ip netns exec "$P-e1" env ETCDCTL_API=3 etcdctl --endpoints http://198.18.0.201:2379 "$@"
+}
+# the key written again as it is, in its lease
+js=$(etcd1 get -w json "$KE") || bad "D: etcdctl get $KE"
+val=$(jget "__import__('base64').b64decode(d['kvs'][0]['value']).decode()" <<<"$js")
+lease=$(jget "'%x' % d['kvs'][0]['lease']" <<<"$js")
+etcd1 put --lease="$lease" "$KE" "$val" >/dev/null || bad "D: etcdctl put $KE"
+check "D: the relay holds n2's watch" wait_until 10 grep -q "held$" "$T/relay.log"
+if out=$(ctl 2 activate --vip $VE 2>&1); then ok "D: activate on n2 (its watch held): $out"
+else bad "D: activate on n2: $out"; fi
+rm -f "$HOLD"
+check "D: the watch let go" wait_until 10 grep -q "released" "$T/relay.log"
+# a barrier: a VIP written after all that; once n2 routes it, its watch brought the rest
+ip netns add "$P-je3" || abort "D: netns"
+JOBS+=("$P-je3")
+ctl 3 attach --netns "$P-je3" --vip 198.19.3.60 >/dev/null || bad "D: attach on n3"
+check "D: n2's watch is past n2's own write (a later VIP routed)" \
+	wait_until 15 routes_ok 198.19.3.60 3
+check "D: n2 keeps the job (active)" eval '[ "$(job_state 2 $VE)" = active ]'
+check "D: every node routes $VE to n2" routes_ok $VE 2
+check "D: etcd says n2" eval 'etcd1 get --print-value-only "$KE" | grep -q "\"node\":\"n2\""'
+check "D: traffic j1 (n1) -> $VE (n2)" q jx "$P-j1" ping -q -c 3 -i 0.2 -W 2 "$VE"
+
+# --- E. a node's daemon killed ----------------------------------------------------------
 V3=${VIP4[$P-j3]}
 pid=$(daemon_pid 3)
-[ -n "$pid" ] || abort "D: no PID for n3"
+[ -n "$pid" ] || abort "E: no PID for n3"
 t0=$(now_us)
 kill -KILL "$pid"
 if wait_until $((TTL * 3 + 5)) unrouted_everywhere "$V3" 1 2; then
 	ms=$(( ($(now_us) - t0) / 1000 ))
-	ok "D: n3's VIP $V3 withdrawn on n1 and n2 in $ms ms (lease TTL ${TTL} s)"
-	if [ "$ms" -le $((TTL * 1000 + 1500)) ]; then ok "D: within the TTL (+ the store's expiry tick)"
-	else info "D: later than the TTL: $ms ms (a loaded machine)"; fi
+	ok "E: n3's VIP $V3 withdrawn on n1 and n2 in $ms ms (lease TTL ${TTL} s)"
+	if [ "$ms" -le $((TTL * 1000 + 1500)) ]; then ok "E: within the TTL (+ the store's expiry tick)"
+	else info "E: later than the TTL: $ms ms (a loaded machine)"; fi
 else
-	bad "D: $V3 still routed: n1 '$(route_of 1 "$V3")', n2 '$(route_of 2 "$V3")'"
+	bad "E: $V3 still routed: n1 '$(route_of 1 "$V3")', n2 '$(route_of 2 "$V3")'"
 fi
 out=$(jx "$P-j1" ping -c 1 -W 5 "$V3" 2>&1)
 if grep -qE "Destination (Host Unreachable|unreachable)" <<<"$out"; then
-	ok "D: a ping to $V3 gets ICMP unreachable"
+	ok "E: a ping to $V3 gets ICMP unreachable"
 else
-	bad "D: ping to $V3: $(tr '\n' '|' <<<"$out")"
+	bad "E: ping to $V3: $(tr '\n' '|' <<<"$out")"
 fi
 finish

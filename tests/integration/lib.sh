@@ -17,6 +17,8 @@
 # share one machine-wide thing say '# shares: WORD' (never two at once): 'vnet-up' (vnup-*
 # namespaces, vnet-up's records, vnetctl gc), 'migrate' (job moves under full-rate
 # streams, which starve each other).
+# To look into a failure: TUNVNETD_ARGS=-v (debug logs) and VNET_TEST_LOGS=DIR (a failed
+# test's node logs are copied to DIR/TEST/ before the cluster goes).
 set -u
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -75,7 +77,7 @@ need() {
 }
 
 cleanup() {
-	local p j
+	local p j k
 	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BGPIDS[@]}"; do wait "$p" 2>/dev/null; done
 	# What still runs inside a job namespace of this test (a spawned shell function's
@@ -85,6 +87,10 @@ cleanup() {
 		kill $(ip netns pids "$j" 2>/dev/null) 2>/dev/null
 		ip netns del "$j" 2>/dev/null
 	done
+	if [ "${failed:-0}" != 0 ] && [ -n "${VNET_TEST_LOGS:-}" ] && [ -d "$CDIR" ]; then
+		k="$VNET_TEST_LOGS/$(basename "$0" .sh)"
+		mkdir -p "$k" && cp "$CDIR"/*.log "$k/" 2>/dev/null
+	fi
 	[ "$NODES" != 0 ] && timeout 60 "$CLUSTER" down >/dev/null 2>&1
 	rm -rf "$T"
 }

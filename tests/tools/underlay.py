@@ -3,10 +3,14 @@
 integration tests (60-64). Each mode runs until killed and writes one line per event to
 --log (flushed), so that a test can wait for what happened.
 
-  relay     --listen A:P --to B:P [--flip]
+  relay     --listen A:P --to B:P [--flip | --hold FILE]
             forwards byte streams between whoever dials it and B, holding no credential
             (a node that seeds A gets a link to B's node, TLS end to end); --flip alters
             one byte in each direction of every connection (the TLS handshake must fail).
+            --hold FILE, for plain HTTP to etcd: while FILE exists, what etcd sends on a
+            connection that asked for a watch (POST /v3/watch) is held back, and sent on
+            once FILE is gone ("held" and "released N bytes" logged): a watch that lags
+            behind the answers to the client's other requests.
   tls-relay --listen A:P --to B:P --ca F --cert F --key F [--as NAME] [--inject SRC DST]
             terminates TLS on both sides with its own valid certificate and relays the
             frames it decrypts. Without --as it passes them unchanged (HELLOs name the
@@ -115,6 +119,58 @@ def pump_bytes(src, dst, flip):
     close_both(src, dst)
 
 
+class HeldStream:
+    """One relayed HTTP connection to etcd: whether it carries a watch (--hold)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.watch = False
+
+
+def pump_up(src, dst, h):
+    """Client to etcd, noting a watch request."""
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            if not h.watch and b"POST /v3/watch" in b:
+                h.watch = True
+                log(f"conn {h.n} watch")
+            dst.sendall(b)
+    except OSError:
+        pass
+    close_both(src, dst)
+
+
+def pump_held(src, dst, h, hold):
+    """etcd to client: a watch's bytes wait while the hold file exists."""
+    held = []
+    try:
+        while True:
+            holding = h.watch and os.path.exists(hold)
+            if held and not holding:
+                n = sum(len(x) for x in held)
+                dst.sendall(b"".join(held))
+                held = []
+                log(f"conn {h.n} released {n} bytes")
+            r, _, _ = select.select([src], [], [], 0.05)
+            if not r:
+                continue
+            b = src.recv(65536)
+            if not b:
+                break
+            if holding:
+                if not held:
+                    log(f"conn {h.n} held")
+                held.append(b)
+            else:
+                dst.sendall(b)
+    except OSError:
+        pass
+    close_both(src, dst)
+
+
 def run_relay(a):
     ls = listener(a.listen)
     log("ready")
@@ -131,6 +187,11 @@ def run_relay(a):
             c.close()
             continue
         log(f"conn {n} {kind} from {peer[0]}{' flipped' if a.flip else ''}")
+        if a.hold:
+            h = HeldStream(n)
+            threading.Thread(target=pump_up, args=(c, u, h), daemon=True).start()
+            threading.Thread(target=pump_held, args=(u, c, h, a.hold), daemon=True).start()
+            continue
         threading.Thread(target=pump_bytes, args=(c, u, a.flip), daemon=True).start()
         threading.Thread(target=pump_bytes, args=(u, c, a.flip), daemon=True).start()
 
@@ -411,6 +472,7 @@ def main():
     ap.add_argument("--to", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--flip", action="store_true")
+    ap.add_argument("--hold")
     ap.add_argument("--ca")
     ap.add_argument("--cert")
     ap.add_argument("--key")
