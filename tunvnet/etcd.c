@@ -42,6 +42,8 @@ struct etcd {
 	struct httpc_req *setup; /* the lease / register / read request */
 	struct httpc_req *watch;
 	struct httpc_req *keep;
+	struct httpc_req *rereg; /* this node's key put again, deleted by someone else */
+	int64_t reg_rev;         /* the revision of this node's last registration */
 	int64_t lease;           /* 0: none yet, or lost */
 	int64_t applied;         /* the last revision applied (a read's, or the watch's last
 				  * event's: the watch goes on from the next) */
@@ -64,6 +66,7 @@ struct etcd {
 
 static void connect_step(struct etcd *s);
 static void read_page(struct etcd *s);
+static void reregister(struct etcd *s);
 
 static void url(const struct etcd *s, const char *path, char *out, size_t cap)
 {
@@ -180,7 +183,17 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 	if (s->phase != PH_READ)
 		watched(s, kv->mod_rev);
 	node = etcdmsg_node_of(s->cfg->prefix, kv->key);
-	if (node && kv->deleted) {
+	if (node && kv->deleted && strcmp(node, s->d->cfg.node) == 0 &&
+	    kv->mod_rev <= s->reg_rev) {
+		log_debug("route store: an older deletion of this node's registration "
+			  "(revision %lld): already registered again", (long long)kv->mod_rev);
+	} else if (node && kv->deleted && strcmp(node, s->d->cfg.node) == 0) {
+		/* Ours: its lease expired (the put fails, and a reconnect takes a new one),
+		 * or a writer deleted it. Peers find this node by it: registered again. */
+		log_warnx("route store: this node's registration %s was deleted: registering "
+			  "again", kv->key);
+		reregister(s);
+	} else if (node && kv->deleted) {
 		log_info("node %s left the route store (lease expired or revoked): its VIPs "
 			 "are withdrawn with it", node);
 		if (s->ev.node)
@@ -378,6 +391,7 @@ static void on_register(struct httpc_req *rq, int err, long status, const char *
 	s->setup = NULL;
 	if (unary(s, "registering this node", err, status, body, len, why, &r, NULL) < 0)
 		return;
+	s->reg_rev = r.revision;
 	if (s->full_read || s->applied == 0) {
 		s->phase = PH_READ;
 		s->read_rev = 0;
@@ -390,17 +404,50 @@ static void on_register(struct httpc_req *rq, int err, long status, const char *
 	start_watch(s);
 }
 
-static void do_register(struct etcd *s)
+/* This node's key, PREFIX/node/NAME = {addr, fingerprint}, put under the lease. */
+static struct httpc_req *put_node(struct etcd *s, httpc_done_cb done)
 {
 	char key[ETCDMSG_KEY_MAX + 1], a[ADDR_STRLEN], *val;
+	struct httpc_req *rq;
 
-	s->phase = PH_REGISTER;
 	snprintf(key, sizeof(key), "%s/node/%s", s->cfg->prefix, s->d->cfg.node);
 	val = etcdmsg_node_value(addr_fmt(&s->d->cfg.listen, a), s->fingerprint);
-	s->setup = val ? post(s, "/v3/kv/put", etcdmsg_put(key, val, s->lease), ETCD_TIMEOUT_MS,
-			      NULL, on_register, s) : NULL;
+	rq = val ? post(s, "/v3/kv/put", etcdmsg_put(key, val, s->lease), ETCD_TIMEOUT_MS, NULL,
+			done, s) : NULL;
 	free(val);
+	return rq;
+}
+
+static void do_register(struct etcd *s)
+{
+	s->phase = PH_REGISTER;
+	s->setup = put_node(s, on_register);
 	if (!s->setup)
+		fail(s, "out of memory");
+}
+
+static void on_reregister(struct httpc_req *rq, int err, long status, const char *body,
+			  size_t len, const char *why, void *arg)
+{
+	struct etcd *s = arg;
+	struct etcd_reply r;
+
+	s->rereg = NULL;
+	if (s->phase != PH_UP)
+		return; /* a connect is under way and registers itself */
+	if (unary(s, "registering this node again", err, status, body, len, why, &r,
+		  NULL) == 0) {
+		s->reg_rev = r.revision;
+		log_info("route store: this node is registered again");
+	}
+}
+
+static void reregister(struct etcd *s)
+{
+	if (s->phase != PH_UP || s->rereg)
+		return; /* a connect registers anyway */
+	s->rereg = put_node(s, on_reregister);
+	if (!s->rereg)
 		fail(s, "out of memory");
 }
 

@@ -10,9 +10,11 @@
 #     packet makes a new link.
 #  D. the far daemon stopped (SIGSTOP, its lease still alive): what waits for the link is
 #     dropped after the wait (counted in wait_drops), and traffic flows once it runs again.
+#  E. a writer deletes n4's registration (its node key): n4 puts it back at once, and
+#     every node knows n4 again.
 # timeout: 150
 . "$(dirname "$0")/lib.sh"
-need ping python3
+need ping python3 etcdctl
 [ -x /usr/bin/etcd ] || abort "etcd is not installed (scripts/deps.sh: etcd-server)"
 export VNET_ETCD=1 VNET_LEASE_TTL=30 VNET_STORE_LINES="link_idle = 3"
 
@@ -95,4 +97,18 @@ info "D: n1 wait_drops $(pcount 1 wait_drops), n1's state for n3: $(state_of 1 n
 kill -CONT "$pid3"
 check "D: n3 runs again: j1 -> j3 works" wait_until 40 \
 	q jx "$P-j1" ping -q -c 1 -W 3 "$V3"
+
+# --- E. a node's registration deleted by a writer ---------------------------------------
+etcd1() {
+	ip netns exec "$P-e1" env ETCDCTL_API=3 etcdctl --endpoints http://198.18.0.201:2379 "$@"
+}
+n=$(etcd1 del "/$P/node/n4") || bad "E: etcdctl del /$P/node/n4"
+[ "$n" = 1 ] && ok "E: a writer deleted /$P/node/n4" || bad "E: etcdctl del deleted '$n' keys"
+check "E: n4 says so and registers again" wait_until 15 grep -q \
+	"registration /$P/node/n4 was deleted: registering again" "$CDIR/n4.log"
+check "E: etcd holds /$P/node/n4 again" wait_until 15 eval \
+	'etcd1 get --print-value-only "/$P/node/n4" | grep -q fingerprint'
+for k in 1 2 3; do
+	check "E: n$k knows n4" wait_until 15 peer_known $k n4
+done
 finish
