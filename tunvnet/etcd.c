@@ -25,6 +25,7 @@ struct pub {
 	struct httpc_req *rq;
 	bool confirm;
 	int tries;
+	unsigned conn;           /* the connection it was sent on (struct etcd's conn) */
 	size_t n;
 	struct route_entry *e;
 	uint64_t *seen;
@@ -38,10 +39,13 @@ struct etcd {
 	struct httpc_tls tls;
 	const struct config_store *cfg;
 	int cur;                 /* the endpoint in use */
+	unsigned conn;           /* counts fail()s: a request sent before the last one
+				  * failing says nothing of the connection now */
 	enum phase phase;
 	struct httpc_req *setup; /* the lease / register / read request */
 	struct httpc_req *watch;
 	struct httpc_req *keep;
+	unsigned keep_conn, rereg_conn; /* the connections keep and rereg were sent on */
 	struct httpc_req *rereg; /* this node's key put again, deleted by someone else */
 	int64_t reg_rev;         /* the revision of this node's last registration */
 	int64_t lease;           /* 0: none yet, or lost */
@@ -106,6 +110,7 @@ static void fail(struct etcd *s, const char *fmt, ...)
 		 s->cfg->endpoints[s->cur], what);
 	s->reachable = false;
 	s->phase = PH_IDLE;
+	s->conn++;
 	httpc_cancel(s->setup);
 	httpc_cancel(s->watch);
 	s->setup = s->watch = NULL;
@@ -433,8 +438,8 @@ static void on_reregister(struct httpc_req *rq, int err, long status, const char
 	struct etcd_reply r;
 
 	s->rereg = NULL;
-	if (s->phase != PH_UP)
-		return; /* a connect is under way and registers itself */
+	if (s->phase != PH_UP || s->rereg_conn != s->conn)
+		return; /* a connect is (or was) under way and registers itself */
 	if (unary(s, "registering this node again", err, status, body, len, why, &r,
 		  NULL) == 0) {
 		s->reg_rev = r.revision;
@@ -446,6 +451,7 @@ static void reregister(struct etcd *s)
 {
 	if (s->phase != PH_UP || s->rereg)
 		return; /* a connect registers anyway */
+	s->rereg_conn = s->conn;
 	s->rereg = put_node(s, on_reregister);
 	if (!s->rereg)
 		fail(s, "out of memory");
@@ -505,8 +511,8 @@ static void on_keep_done(struct httpc_req *rq, int err, long status, const char 
 	struct etcd_reply r;
 
 	s->keep = NULL;
-	if (s->phase != PH_UP)
-		return; /* a connect is under way and checks the lease itself */
+	if (s->phase != PH_UP || s->keep_conn != s->conn)
+		return; /* a connect is (or was) under way and checks the lease itself */
 	if (unary(s, "lease keepalive", err, status, body, len, why, &r, NULL) < 0)
 		return;
 	if (r.ttl <= 0)
@@ -521,6 +527,7 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 	loop_timer_arm(s->d->loop, &s->keepalive, every < 300 ? 300 : every);
 	if (s->phase != PH_UP || s->keep)
 		return;
+	s->keep_conn = s->conn;
 	s->keep = post(s, "/v3/lease/keepalive", etcdmsg_lease_keepalive(s->lease),
 		       ETCD_TIMEOUT_MS, NULL, on_keep_done, s);
 }
@@ -571,6 +578,11 @@ static void on_readback(const struct etcd_kv *kv, void *arg)
 			continue;
 		if (strcmp(e.node, p->s->d->cfg.node) == 0) {
 			p->seen[i] = e.store_rev; /* ours, only newer than we knew: again */
+		} else if (p->e[i].withdrawn) {
+			/* Another node's key: ours is gone already, and a withdrawal deletes
+			 * only this node's own key, whatever the epochs. */
+			p->lost = true;
+			report_ahead(p->s, &e, kv->mod_rev);
 		} else if (e.epoch < p->e[i].epoch) {
 			/* An older claim than ours whose key was only written again (its node
 			 * re-published it after reconnecting): ours still supersedes it. */
@@ -595,7 +607,8 @@ static void on_txn(struct httpc_req *rq, int err, long status, const char *body,
 	    status != 200) {
 		snprintf(w, sizeof(w), "route store etcd (%s): %s", s->cfg->endpoints[s->cur],
 			 err < 0 ? why : r.error[0] ? r.error : "malformed txn reply");
-		fail(s, "txn: %s", err < 0 ? why : r.error[0] ? r.error : "malformed reply");
+		if (p->conn == s->conn)
+			fail(s, "txn: %s", err < 0 ? why : r.error[0] ? r.error : "malformed reply");
 		pub_end(p, -ENOTCONN, w);
 		return;
 	}
@@ -627,6 +640,7 @@ static int pub_send(struct pub *p)
 {
 	struct etcd *s = p->s;
 
+	p->conn = s->conn;
 	p->rq = post(s, "/v3/kv/txn", etcdmsg_txn_routes(s->cfg->prefix, p->e, p->seen, p->n,
 							  s->lease),
 		     ETCD_TIMEOUT_MS, NULL, on_txn, p);

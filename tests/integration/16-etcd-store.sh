@@ -12,7 +12,9 @@
 #     (tests/tools/underlay.py relay --hold) that holds back what its watch brings. A VIP's
 #     key is written again as it is (what its node does republishing after a reconnect),
 #     then n2 takes the VIP over; the watch, let go, brings the older write after n2's
-#     txn was answered: n2 keeps the job, and every node routes the VIP to n2.
+#     txn was answered: n2 keeps the job, and every node routes the VIP to n2. Then an
+#     activation on n2 whose txn never reaches etcd (the relay cuts it) fails, and n2,
+#     connected again, withdraws only its own claim: the old node's key stays as it was.
 #  E. a node's daemon killed: its VIPs are withdrawn on every node within the lease TTL
 #     (plus the watch's delivery), and a sender gets ICMP unreachable.
 # timeout: 120
@@ -145,7 +147,8 @@ HOLD=$T/hold
 outsider "$X" 198.18.0.60
 : >"$T/relay.log"
 spawn ip netns exec "$X" python3 "$ROOT/tests/tools/underlay.py" relay \
-	--listen 198.18.0.60:2379 --to 198.18.0.201:2379 --hold "$HOLD" --log "$T/relay.log"
+	--listen 198.18.0.60:2379 --to 198.18.0.201:2379 --hold "$HOLD" --cut "$T/cut" \
+	--log "$T/relay.log"
 wait_until 10 grep -q ready "$T/relay.log" || abort "D: the relay did not start"
 # n2's new connections to etcd go to the relay; the ones it has are cut
 watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
@@ -194,6 +197,36 @@ check "D: n2 keeps the job (active)" eval '[ "$(job_state 2 $VE)" = active ]'
 check "D: every node routes $VE to n2" routes_ok $VE 2
 check "D: etcd says n2" eval 'etcd1 get --print-value-only "$KE" | grep -q "\"node\":\"n2\""'
 check "D: traffic j1 (n1) -> $VE (n2)" q jx "$P-j1" ping -q -c 3 -i 0.2 -W 2 "$VE"
+# an activation whose txn is cut on its way
+VF=198.19.1.61
+KF=/$P/vip/$VF
+ip netns add "$P-je4" && ip netns add "$P-je5" || abort "D: netns"
+JOBS+=("$P-je4" "$P-je5")
+ctl 1 attach --netns "$P-je4" --vip $VF >/dev/null || abort "D: attach $VF on n1"
+check "D: $VF routed to n1 everywhere" wait_until 15 routes_ok $VF 1
+ctl 2 attach --netns "$P-je5" --vip $VF --standby >/dev/null || bad "D: standby $VF on n2"
+ctl 1 suspend --vip $VF >/dev/null || bad "D: suspend $VF on n1"
+kv_f() { etcd1 get -w json "$KF" | jget "(d['kvs'][0]['create_revision'], __import__('base64').b64decode(d['kvs'][0]['value']).decode())"; }
+before=$(kv_f)
+watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
+: >"$T/cut"
+if out=$(ctl 2 activate --vip $VF 2>&1); then bad "D: activate with its txn cut succeeded: $out"
+else
+	grep -q "back on standby" <<<"$out" && ok "D: activate with its txn cut fails: $out" ||
+		bad "D: activate with its txn cut: $out"
+fi
+rm -f "$T/cut"
+check "D: the relay cut the txn" grep -q "cut txn" "$T/relay.log"
+check "D: n2 connects again" wait_until 20 eval \
+	'[ "$(grep -c "route store etcd.*watching" "$CDIR/n2.log")" -gt "$watching" ]'
+check "D: n2 routes $VF to n1 again" wait_until 15 eval '[ "$(route_of 2 $VF)" = "n1 1" ]'
+after=$(kv_f)
+if [ -n "$before" ] && [ "$before" = "$after" ]; then
+	ok "D: n1's key for $VF is as it was (never deleted): $after"
+else
+	bad "D: n1's key for $VF was '$before', is '$after'"
+fi
+check "D: n1's job still holds $VF (suspended)" eval '[ "$(job_state 1 $VF)" = suspended ]'
 
 # --- E. a node's daemon killed ----------------------------------------------------------
 V3=${VIP4[$P-j3]}

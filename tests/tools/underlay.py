@@ -3,14 +3,16 @@
 integration tests (60-64). Each mode runs until killed and writes one line per event to
 --log (flushed), so that a test can wait for what happened.
 
-  relay     --listen A:P --to B:P [--flip | --hold FILE]
+  relay     --listen A:P --to B:P [--flip | --hold FILE [--cut FILE2]]
             forwards byte streams between whoever dials it and B, holding no credential
             (a node that seeds A gets a link to B's node, TLS end to end); --flip alters
             one byte in each direction of every connection (the TLS handshake must fail).
             --hold FILE, for plain HTTP to etcd: while FILE exists, what etcd sends on a
             connection that asked for a watch (POST /v3/watch) is held back, and sent on
             once FILE is gone ("held" and "released N bytes" logged): a watch that lags
-            behind the answers to the client's other requests.
+            behind the answers to the client's other requests. --cut FILE2: while
+            FILE2 exists, a connection that sends a txn (POST /v3/kv/txn) is closed
+            before the request reaches etcd ("cut txn" logged).
   tls-relay --listen A:P --to B:P --ca F --cert F --key F [--as NAME] [--inject SRC DST]
             terminates TLS on both sides with its own valid certificate and relays the
             frames it decrypts. Without --as it passes them unchanged (HELLOs name the
@@ -127,12 +129,15 @@ class HeldStream:
         self.watch = False
 
 
-def pump_up(src, dst, h):
-    """Client to etcd, noting a watch request."""
+def pump_up(src, dst, h, cut):
+    """Client to etcd, noting a watch request (and cutting a txn, --cut)."""
     try:
         while True:
             b = src.recv(65536)
             if not b:
+                break
+            if cut and os.path.exists(cut) and b"POST /v3/kv/txn" in b:
+                log(f"conn {h.n} cut txn")
                 break
             if not h.watch and b"POST /v3/watch" in b:
                 h.watch = True
@@ -189,7 +194,7 @@ def run_relay(a):
         log(f"conn {n} {kind} from {peer[0]}{' flipped' if a.flip else ''}")
         if a.hold:
             h = HeldStream(n)
-            threading.Thread(target=pump_up, args=(c, u, h), daemon=True).start()
+            threading.Thread(target=pump_up, args=(c, u, h, a.cut), daemon=True).start()
             threading.Thread(target=pump_held, args=(u, c, h, a.hold), daemon=True).start()
             continue
         threading.Thread(target=pump_bytes, args=(c, u, a.flip), daemon=True).start()
@@ -473,6 +478,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--flip", action="store_true")
     ap.add_argument("--hold")
+    ap.add_argument("--cut")
     ap.add_argument("--ca")
     ap.add_argument("--cert")
     ap.add_argument("--key")
