@@ -26,6 +26,9 @@ struct pub {
 	bool confirm;
 	int tries;
 	unsigned conn;           /* the connection it was sent on (struct etcd's conn) */
+	bool unsure;             /* its txn failed unanswered: sent again on reconnecting */
+	int resends;
+	size_t have;             /* entries the read-back shows the store holds as ours */
 	size_t n;
 	struct route_entry *e;
 	uint64_t *seen;
@@ -71,6 +74,8 @@ struct etcd {
 static void connect_step(struct etcd *s);
 static void read_page(struct etcd *s);
 static void reregister(struct etcd *s);
+static int pub_send(struct pub *p);
+static void pub_end(struct pub *p, int err, const char *why);
 
 static void url(const struct etcd *s, const char *path, char *out, size_t cap)
 {
@@ -263,6 +268,22 @@ static void end_full_read(struct etcd *s)
 
 /* --- connect: lease, register, read, watch ------------------------------------------- */
 
+/* The store answers again: the txns left unanswered go out once more. */
+static void resend_unsure(struct etcd *s)
+{
+	struct pub *p = s->pubs, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (!p->unsure || p->rq)
+			continue;
+		p->unsure = false;
+		p->tries = 0;
+		if (pub_send(p) < 0)
+			pub_end(p, -ENOMEM, "out of memory");
+	}
+}
+
 static size_t on_watch_data(const char *buf, size_t len, void *arg)
 {
 	struct etcd *s = arg;
@@ -305,6 +326,7 @@ static size_t on_watch_data(const char *buf, size_t len, void *arg)
 				 (long long)s->applied + 1);
 			if (s->ev.reconnected)
 				s->ev.reconnected(s->ev.arg);
+			resend_unsure(s);
 		}
 	}
 	return off;
@@ -563,7 +585,6 @@ static void pub_end(struct pub *p, int err, const char *why)
 	pub_free(p);
 }
 
-static int pub_send(struct pub *p);
 
 /* A failed txn's read-back: the store's entry for one of our VIPs. */
 static void on_readback(const struct etcd_kv *kv, void *arg)
@@ -578,6 +599,8 @@ static void on_readback(const struct etcd_kv *kv, void *arg)
 			continue;
 		if (strcmp(e.node, p->s->d->cfg.node) == 0) {
 			p->seen[i] = e.store_rev; /* ours, only newer than we knew: again */
+			if (!p->e[i].withdrawn && e.epoch == p->e[i].epoch)
+				p->have++; /* unless it is this very entry */
 		} else if (p->e[i].withdrawn) {
 			/* Another node's key: ours is gone already, and a withdrawal deletes
 			 * only this node's own key, whatever the epochs. */
@@ -609,6 +632,19 @@ static void on_txn(struct httpc_req *rq, int err, long status, const char *body,
 			 err < 0 ? why : r.error[0] ? r.error : "malformed txn reply");
 		if (p->conn == s->conn)
 			fail(s, "txn: %s", err < 0 ? why : r.error[0] ? r.error : "malformed reply");
+		if (p->confirm && p->resends < ETCD_RESENDS) {
+			/* Applied or not, nobody can say: the same txn once the store answers
+			 * again (its compare-and-set and read-back tell which). Meanwhile the
+			 * activation waits, as for a slow store. */
+			char vb[VIP_STRLEN];
+
+			log_warnx("route store: no answer to the txn for %s (%s): it may have been "
+				  "applied; sent again once the store answers",
+				  vip_fmt(&p->e[0].vip, vb), w);
+			p->unsure = true;
+			p->resends++;
+			return;
+		}
 		pub_end(p, -ENOTCONN, w);
 		return;
 	}
@@ -625,9 +661,22 @@ static void on_txn(struct httpc_req *rq, int err, long status, const char *body,
 	/* Lost: the read-back says to whom (reported as the truth), or that only our own
 	 * expectation was stale (then once more). */
 	p->lost = false;
+	p->have = 0;
 	for (size_t i = 0; i < p->n; i++)
 		p->seen[i] = 0; /* no key, unless the read-back says otherwise */
 	etcdmsg_reply(body, len, &r, on_readback, p);
+	if (!p->lost && p->have == p->n) {
+		/* The store holds every entry as this txn would put it: an earlier try (one
+		 * unanswered, or this node's republication) applied it. */
+		for (size_t i = 0; i < p->n; i++) {
+			struct route_entry e = p->e[i];
+
+			e.store_rev = p->seen[i];
+			report_ahead(s, &e, (int64_t)p->seen[i]);
+		}
+		pub_end(p, 0, "");
+		return;
+	}
 	if (p->lost || ++p->tries >= ETCD_CAS_TRIES) {
 		pub_end(p, -ECANCELED, "another node holds the VIP in the route store");
 		return;

@@ -20,6 +20,8 @@
 #define ETCD_RETRY_MS   500   /* after a failure, the next endpoint is tried this soon */
 #define ETCD_TIMEOUT_MS 2000  /* a unary request's limit */
 #define ETCD_CAS_TRIES  3     /* a txn retried when its expectation was only stale */
+#define ETCD_RESENDS    3     /* an activation's txn left unanswered: sent again this often,
+			       * each time the store answers again */
 #ifndef ETCD_PAGE
 #define ETCD_PAGE       5000  /* keys per page of a full read (one snapshot revision) */
 #endif

@@ -13,8 +13,10 @@
 #     key is written again as it is (what its node does republishing after a reconnect),
 #     then n2 takes the VIP over; the watch, let go, brings the older write after n2's
 #     txn was answered: n2 keeps the job, and every node routes the VIP to n2. Then an
-#     activation on n2 whose txn never reaches etcd (the relay cuts it) fails, and n2,
-#     connected again, withdraws only its own claim: the old node's key stays as it was.
+#     activation on n2 whose txn never reaches etcd (the relay cuts it, every try) fails,
+#     and n2, connected again, withdraws only its own claim: the old node's key stays as
+#     it was. Then one whose txn is applied but whose answer is cut: n2 sends it again
+#     once connected, learns it won, and the activation succeeds (n2 hosts the VIP).
 #  E. a node's daemon killed: its VIPs are withdrawn on every node within the lease TTL
 #     (plus the watch's delivery), and a sender gets ICMP unreachable.
 # timeout: 120
@@ -148,7 +150,7 @@ outsider "$X" 198.18.0.60
 : >"$T/relay.log"
 spawn ip netns exec "$X" python3 "$ROOT/tests/tools/underlay.py" relay \
 	--listen 198.18.0.60:2379 --to 198.18.0.201:2379 --hold "$HOLD" --cut "$T/cut" \
-	--log "$T/relay.log"
+	--cut-reply "$T/cut-reply" --log "$T/relay.log"
 wait_until 10 grep -q ready "$T/relay.log" || abort "D: the relay did not start"
 # n2's new connections to etcd go to the relay; the ones it has are cut
 watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
@@ -209,7 +211,7 @@ ctl 1 suspend --vip $VF >/dev/null || bad "D: suspend $VF on n1"
 kv_f() { etcd1 get -w json "$KF" | jget "(d['kvs'][0]['create_revision'], __import__('base64').b64decode(d['kvs'][0]['value']).decode())"; }
 before=$(kv_f)
 watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
-: >"$T/cut"
+printf %s "$KF" | base64 -w0 >"$T/cut"   # n2's txn for $VF, not another one
 if out=$(ctl 2 activate --vip $VF 2>&1); then bad "D: activate with its txn cut succeeded: $out"
 else
 	grep -q "back on standby" <<<"$out" && ok "D: activate with its txn cut fails: $out" ||
@@ -227,6 +229,31 @@ else
 	bad "D: n1's key for $VF was '$before', is '$after'"
 fi
 check "D: n1's job still holds $VF (suspended)" eval '[ "$(job_state 1 $VF)" = suspended ]'
+# an activation whose txn reaches etcd but whose answer is cut: n2 cannot know it won
+VG=198.19.1.62
+ip netns add "$P-je6" && ip netns add "$P-je7" || abort "D: netns"
+JOBS+=("$P-je6" "$P-je7")
+ctl 1 attach --netns "$P-je6" --vip $VG >/dev/null || abort "D: attach $VG on n1"
+check "D: $VG routed to n1 everywhere" wait_until 15 routes_ok $VG 1
+ctl 2 attach --netns "$P-je7" --vip $VG --standby >/dev/null || bad "D: standby $VG on n2"
+ctl 1 suspend --vip $VG >/dev/null || bad "D: suspend $VG on n1"
+printf %s "/$P/vip/$VG" | base64 -w0 >"$T/cut-reply"
+ctl 2 activate --vip $VG >"$T/actg" 2>&1 &
+actg=$!
+# every answer about $VG is cut until n2 says it does not know whether its txn was applied
+check "D: n2 says its txn for $VG went unanswered" wait_until 15 grep -q \
+	"no answer to the txn for $VG" "$CDIR/n2.log"
+rm -f "$T/cut-reply"
+check "D: the relay cut the txn's answer" grep -q "cut txn reply" "$T/relay.log"
+wait $actg && ok "D: activate $VG on n2 succeeds (sent again): $(cat "$T/actg")" ||
+	bad "D: activate $VG on n2: $(cat "$T/actg")"
+g_settled() {
+	[ "$(job_state 2 $VG)" = active ] && routes_ok $VG 2 &&
+		etcd1 get --print-value-only "/$P/vip/$VG" | grep -q '"node":"n2"'
+}
+check "D: the claim that won holds: n2 hosts $VG (active), etcd and every node say n2" \
+	wait_until 20 g_settled
+check "D: traffic j1 (n1) -> $VG (n2)" q jx "$P-j1" ping -q -c 3 -i 0.2 -W 2 "$VG"
 
 # --- E. a node's daemon killed ----------------------------------------------------------
 V3=${VIP4[$P-j3]}

@@ -3,7 +3,7 @@
 integration tests (60-64). Each mode runs until killed and writes one line per event to
 --log (flushed), so that a test can wait for what happened.
 
-  relay     --listen A:P --to B:P [--flip | --hold FILE [--cut FILE2]]
+  relay     --listen A:P --to B:P [--flip | --hold FILE [--cut FILE2] [--cut-reply FILE3]]
             forwards byte streams between whoever dials it and B, holding no credential
             (a node that seeds A gets a link to B's node, TLS end to end); --flip alters
             one byte in each direction of every connection (the TLS handshake must fail).
@@ -11,8 +11,12 @@ integration tests (60-64). Each mode runs until killed and writes one line per e
             connection that asked for a watch (POST /v3/watch) is held back, and sent on
             once FILE is gone ("held" and "released N bytes" logged): a watch that lags
             behind the answers to the client's other requests. --cut FILE2: while
-            FILE2 exists, a connection that sends a txn (POST /v3/kv/txn) is closed
-            before the request reaches etcd ("cut txn" logged).
+            FILE2 exists, a txn (POST /v3/kv/txn) holding FILE2's text (e.g. a key in
+            base64; empty: any txn) is cut: its connection closed before the request
+            reaches etcd ("cut txn" logged; libcurl sends a request that died on a reused
+            connection once more, and that is cut too). --cut-reply FILE3: the same, but
+            the txn reaches etcd and its answer is cut ("cut txn reply"): the client
+            cannot know whether it was applied.
   tls-relay --listen A:P --to B:P --ca F --cert F --key F [--as NAME] [--inject SRC DST]
             terminates TLS on both sides with its own valid certificate and relays the
             frames it decrypts. Without --as it passes them unchanged (HELLOs name the
@@ -127,18 +131,34 @@ class HeldStream:
     def __init__(self, n):
         self.n = n
         self.watch = False
+        self.txn = False  # the last request was a txn
+        self.cut_reply = False  # its answer is to be cut
 
 
-def pump_up(src, dst, h, cut):
+def armed(path, chunk):
+    """True when path exists and chunk holds its text (any chunk when it is empty)."""
+    try:
+        with open(path, "rb") as f:
+            pat = f.read().strip()
+    except OSError:
+        return False
+    return not pat or pat in chunk
+
+
+def pump_up(src, dst, h, cut, cut_reply):
     """Client to etcd, noting a watch request (and cutting a txn, --cut)."""
     try:
         while True:
             b = src.recv(65536)
             if not b:
                 break
-            if cut and os.path.exists(cut) and b"POST /v3/kv/txn" in b:
+            if b"POST /" in b:
+                h.txn = b"POST /v3/kv/txn" in b
+            if cut and h.txn and armed(cut, b):
                 log(f"conn {h.n} cut txn")
                 break
+            if cut_reply and h.txn and armed(cut_reply, b):
+                h.cut_reply = True
             if not h.watch and b"POST /v3/watch" in b:
                 h.watch = True
                 log(f"conn {h.n} watch")
@@ -159,11 +179,14 @@ def pump_held(src, dst, h, hold):
                 dst.sendall(b"".join(held))
                 held = []
                 log(f"conn {h.n} released {n} bytes")
-            r, _, _ = select.select([src], [], [], 0.05)
+            r, _, _ = select.select([src], [], [], 0.05)  # (closed: ValueError)
             if not r:
                 continue
             b = src.recv(65536)
             if not b:
+                break
+            if h.cut_reply:
+                log(f"conn {h.n} cut txn reply")
                 break
             if holding:
                 if not held:
@@ -171,7 +194,7 @@ def pump_held(src, dst, h, hold):
                 held.append(b)
             else:
                 dst.sendall(b)
-    except OSError:
+    except (OSError, ValueError):
         pass
     close_both(src, dst)
 
@@ -194,7 +217,8 @@ def run_relay(a):
         log(f"conn {n} {kind} from {peer[0]}{' flipped' if a.flip else ''}")
         if a.hold:
             h = HeldStream(n)
-            threading.Thread(target=pump_up, args=(c, u, h, a.cut), daemon=True).start()
+            threading.Thread(target=pump_up, args=(c, u, h, a.cut, a.cut_reply),
+                             daemon=True).start()
             threading.Thread(target=pump_held, args=(u, c, h, a.hold), daemon=True).start()
             continue
         threading.Thread(target=pump_bytes, args=(c, u, a.flip), daemon=True).start()
@@ -479,6 +503,7 @@ def main():
     ap.add_argument("--flip", action="store_true")
     ap.add_argument("--hold")
     ap.add_argument("--cut")
+    ap.add_argument("--cut-reply")
     ap.add_argument("--ca")
     ap.add_argument("--cert")
     ap.add_argument("--key")
