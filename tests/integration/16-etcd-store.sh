@@ -167,14 +167,19 @@ ip netns exec "$P-n2" ss -K dst 198.18.0.201 dport = 2379 >/dev/null 2>&1 ||
 check "D: n2 watches etcd through the relay" wait_until 20 eval \
 	'grep -q "watch$" "$T/relay.log" &&
 	 [ "$(grep -c "route store etcd.*watching" "$CDIR/n2.log")" -gt "$watching" ]'
+# move_ready VIP A B: VIP hosted on n1 (job namespace $P-jeA), on standby on n2 ($P-jeB),
+# suspended on n1: ready for n2's activate
+move_ready() {
+	ip netns add "$P-je$2" && ip netns add "$P-je$3" || abort "D: netns"
+	JOBS+=("$P-je$2" "$P-je$3")
+	ctl 1 attach --netns "$P-je$2" --vip "$1" >/dev/null || abort "D: attach $1 on n1"
+	check "D: $1 routed to n1 everywhere" wait_until 15 routes_ok "$1" 1
+	ctl 2 attach --netns "$P-je$3" --vip "$1" --standby >/dev/null || bad "D: standby $1 on n2"
+	ctl 1 suspend --vip "$1" >/dev/null || bad "D: suspend $1 on n1"
+}
 VE=198.19.1.60
 KE=/$P/vip/$VE
-ip netns add "$P-je1" && ip netns add "$P-je2" || abort "D: netns"
-JOBS+=("$P-je1" "$P-je2")
-ctl 1 attach --netns "$P-je1" --vip $VE >/dev/null || abort "D: attach on n1"
-check "D: $VE routed to n1 everywhere" wait_until 15 routes_ok $VE 1
-ctl 2 attach --netns "$P-je2" --vip $VE --standby >/dev/null || bad "D: standby on n2"
-ctl 1 suspend --vip $VE >/dev/null || bad "D: suspend on n1"
+move_ready $VE 1 2
 : >"$HOLD"
 etcd1() {
 	ip netns exec "$P-e1" env ETCDCTL_API=3 etcdctl --endpoints http://198.18.0.201:2379 "$@"
@@ -202,12 +207,7 @@ check "D: traffic j1 (n1) -> $VE (n2)" q jx "$P-j1" ping -q -c 3 -i 0.2 -W 2 "$V
 # an activation whose txn is cut on its way
 VF=198.19.1.61
 KF=/$P/vip/$VF
-ip netns add "$P-je4" && ip netns add "$P-je5" || abort "D: netns"
-JOBS+=("$P-je4" "$P-je5")
-ctl 1 attach --netns "$P-je4" --vip $VF >/dev/null || abort "D: attach $VF on n1"
-check "D: $VF routed to n1 everywhere" wait_until 15 routes_ok $VF 1
-ctl 2 attach --netns "$P-je5" --vip $VF --standby >/dev/null || bad "D: standby $VF on n2"
-ctl 1 suspend --vip $VF >/dev/null || bad "D: suspend $VF on n1"
+move_ready $VF 4 5
 kv_f() { etcd1 get -w json "$KF" | jget "(d['kvs'][0]['create_revision'], __import__('base64').b64decode(d['kvs'][0]['value']).decode())"; }
 before=$(kv_f)
 watching=$(grep -c "route store etcd.*watching" "$CDIR/n2.log")
@@ -231,12 +231,7 @@ fi
 check "D: n1's job still holds $VF (suspended)" eval '[ "$(job_state 1 $VF)" = suspended ]'
 # an activation whose txn reaches etcd but whose answer is cut: n2 cannot know it won
 VG=198.19.1.62
-ip netns add "$P-je6" && ip netns add "$P-je7" || abort "D: netns"
-JOBS+=("$P-je6" "$P-je7")
-ctl 1 attach --netns "$P-je6" --vip $VG >/dev/null || abort "D: attach $VG on n1"
-check "D: $VG routed to n1 everywhere" wait_until 15 routes_ok $VG 1
-ctl 2 attach --netns "$P-je7" --vip $VG --standby >/dev/null || bad "D: standby $VG on n2"
-ctl 1 suspend --vip $VG >/dev/null || bad "D: suspend $VG on n1"
+move_ready $VG 6 7
 printf %s "/$P/vip/$VG" | base64 -w0 >"$T/cut-reply"
 ctl 2 activate --vip $VG >"$T/actg" 2>&1 &
 actg=$!
