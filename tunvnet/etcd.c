@@ -48,7 +48,6 @@ struct etcd {
 	struct httpc_req *setup; /* the lease / register / read request */
 	struct httpc_req *watch;
 	struct httpc_req *keep;
-	unsigned keep_conn, rereg_conn; /* the connections keep and rereg were sent on */
 	struct httpc_req *rereg; /* this node's key put again, deleted by someone else */
 	int64_t reg_rev;         /* the revision of this node's last registration */
 	int64_t lease;           /* 0: none yet, or lost */
@@ -118,7 +117,9 @@ static void fail(struct etcd *s, const char *fmt, ...)
 	s->conn++;
 	httpc_cancel(s->setup);
 	httpc_cancel(s->watch);
-	s->setup = s->watch = NULL;
+	httpc_cancel(s->keep);  /* the connect checks the lease itself */
+	httpc_cancel(s->rereg); /* and registers */
+	s->setup = s->watch = s->keep = s->rereg = NULL;
 	s->cur = (s->cur + 1) % s->cfg->nendpoints;
 	if (!loop_timer_armed(&s->retry))
 		loop_timer_arm(s->d->loop, &s->retry, ETCD_RETRY_MS);
@@ -174,6 +175,8 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 
 	if (s->phase == PH_READ)
 		snprintf(s->read_after, sizeof(s->read_after), "%s", kv->key);
+	if (s->phase != PH_READ)
+		watched(s, kv->mod_rev); /* (behind() below still sees what it must) */
 	if (etcdmsg_vip_entry(s->cfg->prefix, kv, &e) == 0) {
 		if (s->seen_in_read)
 			route_update(s->seen_in_read, &e);
@@ -186,23 +189,21 @@ static void on_kv(const struct etcd_kv *kv, void *arg)
 		} else {
 			report(s, &e);
 		}
-		if (s->phase != PH_READ)
-			watched(s, kv->mod_rev);
 		return;
 	}
-	if (s->phase != PH_READ)
-		watched(s, kv->mod_rev);
 	node = etcdmsg_node_of(s->cfg->prefix, kv->key);
-	if (node && kv->deleted && strcmp(node, s->d->cfg.node) == 0 &&
-	    kv->mod_rev <= s->reg_rev) {
-		log_debug("route store: an older deletion of this node's registration "
-			  "(revision %lld): already registered again", (long long)kv->mod_rev);
-	} else if (node && kv->deleted && strcmp(node, s->d->cfg.node) == 0) {
+	if (node && kv->deleted && strcmp(node, s->d->cfg.node) == 0) {
 		/* Ours: its lease expired (the put fails, and a reconnect takes a new one),
 		 * or a writer deleted it. Peers find this node by it: registered again. */
-		log_warnx("route store: this node's registration %s was deleted: registering "
-			  "again", kv->key);
-		reregister(s);
+		if (kv->mod_rev <= s->reg_rev) {
+			log_debug("route store: an older deletion of this node's registration "
+				  "(revision %lld): already registered again",
+				  (long long)kv->mod_rev);
+		} else {
+			log_warnx("route store: this node's registration %s was deleted: "
+				  "registering again", kv->key);
+			reregister(s);
+		}
 	} else if (node && kv->deleted) {
 		log_info("node %s left the route store (lease expired or revoked): its VIPs "
 			 "are withdrawn with it", node);
@@ -392,8 +393,7 @@ static void on_read(struct httpc_req *rq, int err, long status, const char *body
 		return;
 	}
 	end_full_read(s);
-	s->applied = 0;
-	watched(s, s->read_rev);
+	watched(s, s->read_rev); /* (a snapshot is never older than what was applied) */
 	s->full_read = false;
 	start_watch(s);
 }
@@ -460,8 +460,8 @@ static void on_reregister(struct httpc_req *rq, int err, long status, const char
 	struct etcd_reply r;
 
 	s->rereg = NULL;
-	if (s->phase != PH_UP || s->rereg_conn != s->conn)
-		return; /* a connect is (or was) under way and registers itself */
+	if (s->phase != PH_UP)
+		return; /* a connect is under way and registers itself */
 	if (unary(s, "registering this node again", err, status, body, len, why, &r,
 		  NULL) == 0) {
 		s->reg_rev = r.revision;
@@ -473,7 +473,6 @@ static void reregister(struct etcd *s)
 {
 	if (s->phase != PH_UP || s->rereg)
 		return; /* a connect registers anyway */
-	s->rereg_conn = s->conn;
 	s->rereg = put_node(s, on_reregister);
 	if (!s->rereg)
 		fail(s, "out of memory");
@@ -533,8 +532,8 @@ static void on_keep_done(struct httpc_req *rq, int err, long status, const char 
 	struct etcd_reply r;
 
 	s->keep = NULL;
-	if (s->phase != PH_UP || s->keep_conn != s->conn)
-		return; /* a connect is (or was) under way and checks the lease itself */
+	if (s->phase != PH_UP)
+		return; /* a connect is under way and checks the lease itself */
 	if (unary(s, "lease keepalive", err, status, body, len, why, &r, NULL) < 0)
 		return;
 	if (r.ttl <= 0)
@@ -549,7 +548,6 @@ static void on_keepalive(struct loop_timer *t, void *arg)
 	loop_timer_arm(s->d->loop, &s->keepalive, every < 300 ? 300 : every);
 	if (s->phase != PH_UP || s->keep)
 		return;
-	s->keep_conn = s->conn;
 	s->keep = post(s, "/v3/lease/keepalive", etcdmsg_lease_keepalive(s->lease),
 		       ETCD_TIMEOUT_MS, NULL, on_keep_done, s);
 }
@@ -584,7 +582,6 @@ static void pub_end(struct pub *p, int err, const char *why)
 	}
 	pub_free(p);
 }
-
 
 /* A failed txn's read-back: the store's entry for one of our VIPs. */
 static void on_readback(const struct etcd_kv *kv, void *arg)
